@@ -1,0 +1,3 @@
+from eqvbench.cli import main
+
+main()

@@ -1,0 +1,238 @@
+"""Classical cost: cotengra hyper-optimised contraction of a tensor network.
+
+Cost is counted on the network's structure only (index sizes). Every
+multiply-add is counted, those of the structural pre-simplification included.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Sustained FLOP/s of the reference machines (FRAMEWORK.md, section 2).
+REFERENCE_MACHINES: dict[str, float] = {
+    "frontier": 1.1e18,  # HPL
+    "a100": 1.95e13,  # one A100, FP32
+    "h100": 6.7e13,  # one H100, FP32
+}
+FLOPS_PER_MULTIPLY_ADD = 8  # one complex multiply-add = 8 real floating-point operations
+ITEMSIZE = {"complex64": 8, "complex128": 16}
+
+
+class MemoryLimitError(ValueError):
+    """The memory limit cannot hold one slice of the contraction."""
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """Search budget and limits for one cost computation."""
+
+    max_repeats: int = 32
+    max_time: float | None = 10.0  # seconds
+    methods: tuple[str, ...] = ("greedy", "kahypar")
+    optlib: str = "optuna"
+    minimize: str = "flops"
+    memory_limit: int = 16 * 2**30  # bytes
+    dtype: str = "complex64"
+    simplify: str = "rank"
+    seed: int = 0
+    machines: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_MACHINES))
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any], seed: int) -> CostSettings:
+        return cls(
+            max_repeats=section["max_repeats"],
+            max_time=section["max_time"],
+            methods=tuple(section["methods"]),
+            optlib=section["optlib"],
+            minimize=section["minimize"],
+            memory_limit=section["memory_limit"],
+            dtype=section["dtype"],
+            simplify=section["simplify"],
+            seed=seed,
+            machines={**REFERENCE_MACHINES, **section.get("machines", {})},
+        )
+
+    @property
+    def target_size(self) -> int:
+        """Largest intermediate tensor allowed, in elements."""
+        return self.memory_limit // ITEMSIZE[self.dtype]
+
+    def budget(self) -> dict[str, Any]:
+        return {
+            "max_repeats": self.max_repeats,
+            "max_time_s": self.max_time,
+            "methods": list(self.methods),
+            "optlib": self.optlib,
+            "minimize": self.minimize,
+        }
+
+
+@dataclass(frozen=True)
+class CostResult:
+    """Cost of one contraction, summed over slices."""
+
+    multiply_adds: float
+    cost_flops: float
+    cost_log10: float
+    width_log2: float  # log2 of the largest intermediate (elements), per slice
+    width_log2_unsliced: float
+    n_slices: int
+    sliced_inds: int
+    n_tensors: int
+    search_seconds: float
+    budget: dict[str, Any]
+    seconds_on: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "multiply_adds": self.multiply_adds,
+            "n_slices": self.n_slices,
+            "sliced_inds": self.sliced_inds,
+            "width_log2_unsliced": self.width_log2_unsliced,
+            "n_tensors": self.n_tensors,
+            "search_seconds": round(self.search_seconds, 3),
+            "budget": self.budget,
+        }
+
+
+def network_structure(tn) -> tuple[list[tuple[str, ...]], tuple[str, ...], dict[str, int]]:
+    """(inputs, output, size_dict) of a quimb TensorNetwork: its structure only."""
+    return [tuple(t.inds) for t in tn], tuple(tn.outer_inds()), dict(tn.ind_sizes())
+
+
+def _size(inds, size_dict) -> int:
+    return math.prod(size_dict[i] for i in inds)
+
+
+def structural_simplify(inputs, output, size_dict) -> tuple[list[tuple[str, ...]], float, int]:
+    """Contract neighbouring tensors wherever the result is no larger than the larger of the two.
+
+    Looks at index sizes only, never at values (so the cost cannot depend on
+    lucky gate values). Absorbs single-qubit gates, boundary vectors and
+    repeated gates on the same pair. Returns the reduced inputs, the
+    multiply-adds these contractions take (counted in the cost), and how many
+    contractions were made.
+    """
+    out = set(output)
+    tensors = {i: tuple(inds) for i, inds in enumerate(inputs)}
+    where: dict[str, set[int]] = {}
+    for t, inds in tensors.items():
+        for ix in inds:
+            where.setdefault(ix, set()).add(t)
+    madds, n_done, next_id = 0.0, 0, len(tensors)
+    changed = True
+    while changed:
+        changed = False
+        for a in sorted(tensors, key=lambda t: (_size(tensors[t], size_dict), t)):
+            if a not in tensors:
+                continue
+            ia = tensors[a]
+            best = None
+            for b in sorted({b for ix in ia for b in where[ix]} - {a}):
+                ib = tensors[b]
+                union = list(dict.fromkeys(ia + ib))
+                keep = tuple(ix for ix in union if ix in out or where[ix] - {a, b})
+                if _size(keep, size_dict) <= max(_size(ia, size_dict), _size(ib, size_dict)):
+                    cand = (_size(union, size_dict), b, keep)
+                    best = cand if best is None or cand[:2] < best[:2] else best
+            if best is None:
+                continue
+            cost, b, keep = best
+            for t in (a, b):
+                for ix in tensors.pop(t):
+                    where[ix].discard(t)
+            tensors[next_id] = keep
+            for ix in keep:
+                where[ix].add(next_id)
+            next_id += 1
+            madds += cost
+            n_done += 1
+            changed = True
+    return list(tensors.values()), madds, n_done
+
+
+def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostResult:
+    """Hyper-optimise a contraction tree, slice it to the memory limit, and count its cost.
+
+    The search optimises unsliced trees; the best one is then sliced and
+    reconfigured (interleaved) until its largest intermediate fits.
+    """
+    import cotengra as ctg
+
+    t0 = time.perf_counter()
+    pre_madds = 0.0
+    # simplification never builds a tensor larger than the largest input
+    input_width = math.log2(max((_size(i, size_dict) for i in inputs), default=1))
+    if 2**input_width > settings.target_size:  # slices are cut from stored input tensors
+        raise MemoryLimitError(_limit_message(settings, input_width))
+    if settings.simplify == "rank":
+        inputs, pre_madds, _ = structural_simplify(inputs, output, size_dict)
+    if len(inputs) <= 1:  # nothing left to search: the simplification did it all
+        width = input_width
+        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings)
+
+    opt = ctg.HyperOptimizer(
+        methods=list(settings.methods),
+        max_repeats=settings.max_repeats,
+        max_time=settings.max_time,
+        minimize=settings.minimize,
+        optlib=settings.optlib,
+        parallel=False,
+        reconf_opts=None,
+        optlib_opts=_optlib_seed(settings.optlib, settings.seed),
+        progbar=False,
+    )
+    tree = opt.search(inputs, output, size_dict)
+    tree = tree.subtree_reconfigure(minimize=settings.minimize)
+    width_unsliced = math.log2(tree.max_size())
+    if tree.max_size() > settings.target_size:
+        # interleave slicing with subtree reconfiguration (coarse steps keep it to seconds)
+        tree = tree.slice_and_reconfigure(
+            settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
+        )
+    if tree.max_size() > settings.target_size:
+        raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
+    return _result(
+        pre_madds + float(tree.contraction_cost()),
+        max(math.log2(tree.max_size()), input_width),
+        max(width_unsliced, input_width),
+        int(tree.multiplicity),
+        len(tree.sliced_inds),
+        len(inputs),
+        time.perf_counter() - t0,
+        settings,
+    )
+
+
+def _optlib_seed(optlib: str, seed: int) -> dict[str, Any]:
+    """Seed the hyper-optimiser's own sampler (each optlib names it differently)."""
+    if optlib == "optuna":
+        return {"sampler_opts": {"seed": seed}}
+    return {"seed": seed}
+
+
+def _limit_message(settings: CostSettings, width: float) -> str:
+    return (
+        f"{settings.memory_limit} bytes ({settings.target_size} {settings.dtype} elements) "
+        f"cannot hold one slice: the largest tensor of the smallest slice found has 2^{width:.1f} elements"
+    )
+
+
+def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds, settings) -> CostResult:
+    flops = FLOPS_PER_MULTIPLY_ADD * madds
+    return CostResult(
+        multiply_adds=madds,
+        cost_flops=flops,
+        cost_log10=math.log10(flops) if flops > 0 else 0.0,
+        width_log2=width,
+        width_log2_unsliced=width_unsliced,
+        n_slices=n_slices,
+        sliced_inds=n_sliced,
+        n_tensors=n_tensors,
+        search_seconds=seconds,
+        budget=settings.budget(),
+        seconds_on={m: flops / rate for m, rate in settings.machines.items()},
+    )

@@ -1,0 +1,82 @@
+"""The interface every experiment family implements, and the data it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import cirq
+    import numpy as np
+    from pydantic import BaseModel
+
+    from eqvbench.lattice import Lattice
+    from eqvbench.noise import Location, NoiseModel
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One concrete circuit of a point (without measurements)."""
+
+    circuit: cirq.Circuit
+    qubits: tuple[cirq.Qid, ...]
+    measured: tuple[cirq.Qid, ...]
+    seed: int
+    data: dict[str, Any] = field(default_factory=dict)  # family-specific extras
+
+
+@dataclass(frozen=True)
+class LightCone:
+    """The part of a circuit that can influence the measured quantity.
+
+    `locations` are the error locations inside the cone (None: the whole circuit).
+    """
+
+    v_light: int  # two-qubit gates in the cone
+    qubits: tuple[cirq.Qid, ...]
+    locations: frozenset[Location] | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Effective fidelity from noisy simulation, plus family-specific fields."""
+
+    f_eff: float | None
+    f_eff_err: float | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class Family(Protocol):
+    """An experiment family: what it builds, what it measures, what it costs."""
+
+    name: str
+    lattice_spec: Any  # pydantic type of the `lattice:` section
+    circuit_spec: type[BaseModel]  # pydantic model of the `circuit:` section
+
+    def default_lattice(self) -> BaseModel: ...
+
+    def n_instances(self, circuit: dict[str, Any]) -> int: ...
+
+    def build(self, lattice: Lattice, circuit: dict[str, Any], seed: int) -> Instance: ...
+
+    def light_cone(self, instance: Instance) -> LightCone: ...
+
+    def measure(
+        self, instances: list[Instance], noise: NoiseModel, simulation: dict[str, Any], rng: np.random.Generator
+    ) -> Measurement: ...
+
+    def cost_network(self, instance: Instance) -> Any:
+        """A quimb TensorNetwork whose full contraction gives the measured quantity."""
+        ...
+
+    def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The parts of a point that fix its circuits' structure.
+
+        Circuit instances are seeded from it (so sweeping noise reuses the same
+        circuits) and the cost, which depends on structure only, is cached by it.
+        """
+        ...
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        """Extra (field, header) columns this family adds to the table."""
+        ...

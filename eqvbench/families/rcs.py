@@ -1,0 +1,139 @@
+"""Random circuit sampling (RCS): Sycamore-style random circuits, measured by XEB."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from eqvbench.families.base import Instance, LightCone, Measurement
+from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep
+
+PATTERNS = ("ABCDCDAB", "ABCD", "EFGH")
+GATES = ("syc", "sqrt_iswap", "iswap", "cz")
+
+
+class RCSCircuit(Section):
+    """`circuit:` section of an RCS spec."""
+
+    cycles: Sweep(Annotated[int, Field(ge=1, le=1000)]) = [8]
+    pattern: Sweep(Literal[PATTERNS]) = ["ABCDCDAB"]
+    gate: Sweep(Literal[GATES]) = ["syc"]
+    instances: Annotated[int, Field(ge=1, le=1000)] = 3
+
+
+def two_qubit_gate(name: str):
+    """The cirq gate for a spec name: syc = fSim(theta=pi/2, phi=pi/6)."""
+    import cirq
+    import numpy as np
+
+    return {
+        "syc": cirq.FSimGate(theta=np.pi / 2, phi=np.pi / 6),
+        "sqrt_iswap": cirq.SQRT_ISWAP,
+        "iswap": cirq.ISWAP,
+        "cz": cirq.CZ,
+    }[name]
+
+
+def interaction_pattern(name: str):
+    from cirq.experiments import GRID_ALIGNED_PATTERN, GRID_STAGGERED_PATTERN
+
+    return {
+        "ABCDCDAB": GRID_STAGGERED_PATTERN,
+        "ABCD": GRID_STAGGERED_PATTERN[:4],
+        "EFGH": GRID_ALIGNED_PATTERN,
+    }[name]
+
+
+def amplitude_network(circuit, qubits, bitstring: str | None = None):
+    """quimb network for <x|C|0...0> (x = 0...0 by default): one amplitude, no open index.
+
+    Two-qubit gates are split by their Schmidt rank (quimb's auto-split-gate,
+    which also uses the SWAP trick for iSWAP-like gates): a property of the
+    gate type, not of particular gate values.
+    """
+    import cirq
+    import numpy as np
+    import quimb.tensor as qtn
+
+    n = len(qubits)
+    index = {q: i for i, q in enumerate(qubits)}
+    circ = qtn.Circuit(n)
+    for op in circuit.all_operations():
+        if cirq.is_measurement(op):
+            continue
+        circ.apply_gate_raw(cirq.unitary(op), tuple(index[q] for q in op.qubits), contract="auto-split-gate")
+    tn = circ.psi.copy()
+    bits = bitstring or "0" * n
+    for i, b in enumerate(bits):
+        tn &= qtn.Tensor(np.eye(2, dtype=complex)[int(b)], inds=(f"k{i}",), tags=("OUT",))
+    return tn
+
+
+class RCSFamily:
+    name = "rcs"
+    lattice_spec = LatticeSpec
+    circuit_spec = RCSCircuit
+
+    def default_lattice(self):
+        return GridLattice()
+
+    def n_instances(self, circuit: dict[str, Any]) -> int:
+        return circuit["instances"]
+
+    def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+        from cirq.experiments import random_rotations_between_grid_interaction_layers_circuit
+
+        gate = two_qubit_gate(circuit["gate"])
+        c = random_rotations_between_grid_interaction_layers_circuit(
+            lattice.qubits,
+            depth=circuit["cycles"],
+            two_qubit_op_factory=lambda a, b, _: gate(a, b),
+            pattern=interaction_pattern(circuit["pattern"]),
+            seed=seed,
+        )
+        return Instance(circuit=c, qubits=lattice.qubits, measured=lattice.qubits, seed=seed)
+
+    def light_cone(self, instance: Instance) -> LightCone:
+        # all qubits are measured: every gate is in the backward light cone
+        n2 = sum(1 for op in instance.circuit.all_operations() if len(op.qubits) == 2)
+        return LightCone(v_light=n2, qubits=instance.qubits, locations=None)
+
+    def measure(self, instances, noise, simulation, rng) -> Measurement:
+        import numpy as np
+
+        from eqvbench.fidelity import mean_estimate, sample_bitstrings, xeb_exact, xeb_sampled, Estimate
+        from eqvbench.simulate import noisy_probabilities, state_vector
+
+        exact, sampled = [], []
+        for inst in instances:
+            p_ideal = np.abs(state_vector(inst.circuit, inst.qubits)) ** 2
+            p_noisy = noisy_probabilities(inst.circuit, inst.qubits, noise)
+            exact.append(Estimate(xeb_exact(p_ideal, p_noisy)))
+            if simulation["shots"] >= 2:
+                sampled.append(xeb_sampled(p_ideal, sample_bitstrings(p_noisy, simulation["shots"], rng)))
+        f_exact = mean_estimate(exact)
+        f_sampled = mean_estimate(sampled) if sampled else None
+        fields = {
+            "xeb_exact": f_exact.value,
+            "xeb_sampled": f_sampled.value if f_sampled else None,
+            "xeb_sampled_err": f_sampled.stderr if f_sampled else None,
+            "shots": simulation["shots"],
+            "estimator": simulation["estimator"],
+        }
+        chosen = f_sampled if simulation["estimator"] == "sampled" and f_sampled else f_exact
+        return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields)
+
+    def cost_network(self, instance: Instance):
+        return amplitude_network(instance.circuit, instance.qubits)
+
+    def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
+        # the random single-qubit gates do not change the network's structure
+        c = values["circuit"]
+        return {"lattice": values["lattice"], "cycles": c["cycles"], "pattern": c["pattern"], "gate": c["gate"]}
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        return []
+
+
+FAMILY = RCSFamily()

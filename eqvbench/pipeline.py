@@ -1,0 +1,243 @@
+"""The pipeline: spec -> circuits -> noisy simulation -> fidelity -> volume -> cost.
+
+Knows nothing about any family beyond the :class:`~eqvbench.families.base.Family`
+interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eqvbench.errors import SpecError
+from eqvbench.spec import Point, Spec
+
+Progress = Callable[[str], None]
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 32-bit seed from any JSON-able parts: independent of sweep order."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
+
+
+@dataclass(frozen=True)
+class PointPlan:
+    """A point with its lattice built and its run decisions taken."""
+
+    point: Point
+    lattice: Any
+    simulate: bool
+    structure: dict[str, Any]
+
+    @property
+    def n_qubits(self) -> int:
+        return self.lattice.n_qubits
+
+
+@dataclass
+class PointResult:
+    """Everything eqvbench reports for one point (JSON field names)."""
+
+    experiment: str
+    params: dict[str, Any]
+    n_qubits: int
+    n_gates_2q: int
+    v_light: int
+    eps: float | None
+    f_model: float
+    f_eff: float | None = None
+    f_eff_err: float | None = None
+    v_eff: float | None = None
+    cost: Any = None  # CostResult
+    resource_flops: float | None = None
+    simulated: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, machines: list[str]) -> dict[str, Any]:
+        c = self.cost
+        out = {
+            "experiment": self.experiment,
+            "params": self.params,
+            "n_qubits": self.n_qubits,
+            "n_gates_2q": self.n_gates_2q,
+            "v_light": self.v_light,
+            "v_eff": self.v_eff,
+            "eps": self.eps,
+            "f_eff": self.f_eff,
+            "f_eff_err": self.f_eff_err,
+            "f_model": self.f_model,
+            "cost_flops": c.cost_flops if c else None,
+            "cost_log10": c.cost_log10 if c else None,
+            "width_log2": c.width_log2 if c else None,
+            "resource_flops": self.resource_flops,
+        }
+        for m in machines:
+            out[f"seconds_on_{m}"] = c.seconds_on[m] if c else None
+        out["simulated"] = self.simulated
+        out["cost"] = c.to_json() if c else None
+        out.update(self.fields)
+        out["notes"] = self.notes
+        out["timings_s"] = {k: round(v, 3) for k, v in self.timings.items()}
+        return out
+
+
+def plan(spec: Spec) -> list[PointPlan]:
+    """Build lattices and decide what runs; raise SpecError for impossible points."""
+    from eqvbench.families import get_family
+    from eqvbench.lattice import build_lattice
+
+    family = get_family(spec.experiment)
+    plans = []
+    for pt in spec.points:
+        lattice = build_lattice(pt.values["lattice"])
+        sim = pt.values["simulation"]
+        fits = lattice.n_qubits <= sim["max_qubits"]
+        if sim["simulate"] == "always" and not fits:
+            raise SpecError(
+                spec.file,
+                "simulation.simulate",
+                f"'always' but the lattice has {lattice.n_qubits} qubits, over simulation.max_qubits "
+                f"= {sim['max_qubits']} (use 'auto' to cost it without simulating)",
+            )
+        simulate = sim["simulate"] != "never" and fits
+        plans.append(PointPlan(pt, lattice, simulate, family.structure_key(pt.values)))
+    return plans
+
+
+def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: Progress | None = None) -> PointResult:
+    """Run one point through every stage."""
+    import numpy as np
+
+    from eqvbench.cost import CostSettings, MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.families import get_family
+    from eqvbench.noise import NoiseModel
+
+    say = progress or (lambda _: None)
+    family = get_family(spec.experiment)
+    values = pp.point.values
+    seed = values["seed"]
+    timings: dict[str, float] = {}
+
+    # circuits
+    t = time.perf_counter()
+    say("building circuits")
+    n_inst = family.n_instances(values["circuit"])
+    instances = [
+        family.build(pp.lattice, values["circuit"], derive_seed(seed, "instance", pp.structure, i))
+        for i in range(n_inst)
+    ]
+    timings["circuits"] = time.perf_counter() - t
+
+    # volume and digital error model
+    noise = NoiseModel.from_section(values["noise"])
+    first = instances[0]
+    cone = family.light_cone(first)
+    n_gates_2q = sum(1 for op in first.circuit.all_operations() if len(op.qubits) == 2)
+    f_full = noise.f_model(first.circuit, first.qubits, first.measured)
+    f_model = noise.f_model(first.circuit, first.qubits, first.measured, cone.locations)
+    eps = -math.log(f_full) / n_gates_2q if n_gates_2q and 0 < f_full else None
+    result = PointResult(
+        experiment=spec.experiment,
+        params=pp.point.params,
+        n_qubits=pp.n_qubits,
+        n_gates_2q=n_gates_2q,
+        v_light=cone.v_light,
+        eps=eps,
+        f_model=f_model,
+        simulated=pp.simulate,
+        timings=timings,
+    )
+    if eps == 0.0:
+        result.eps = None
+        result.notes.append("eps is 0 (noiseless): v_eff is undefined")
+
+    # noisy simulation -> fidelity
+    if pp.simulate:
+        t = time.perf_counter()
+        say(f"simulating {n_inst} instance(s), {pp.n_qubits} qubits")
+        rng = np.random.default_rng(derive_seed(seed, "shots", values))
+        meas = family.measure(instances, noise, values["simulation"], rng)
+        result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
+        result.fields.update(meas.fields)
+        timings["simulation"] = time.perf_counter() - t
+        if result.f_eff is not None and result.eps:
+            if result.f_eff > 0:
+                result.v_eff = math.log(1.0 / result.f_eff) / result.eps
+            else:
+                result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
+    else:
+        reason = "simulation.simulate is 'never'" if values["simulation"]["simulate"] == "never" else (
+            f"{pp.n_qubits} qubits > simulation.max_qubits = {values['simulation']['max_qubits']}"
+        )
+        result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
+
+    # cost
+    if values["cost"]["enabled"]:
+        t = time.perf_counter()
+        settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
+        key = json.dumps([pp.structure, values["cost"]], sort_keys=True, default=str)
+        if key in cost_cache:
+            result.cost = cost_cache[key]
+            result.fields["cost_cached"] = True
+        else:
+            say(f"cost search (budget {settings.max_repeats} trials / {settings.max_time} s)")
+            inputs, output, sizes = network_structure(family.cost_network(first))
+            try:
+                result.cost = contraction_cost(inputs, output, sizes, settings)
+            except MemoryLimitError as e:
+                raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
+            cost_cache[key] = result.cost
+            result.fields["cost_cached"] = False
+        timings["cost"] = time.perf_counter() - t
+        fid = result.f_eff if pp.simulate else f_model
+        if fid is not None and fid > 0:
+            result.resource_flops = fid * result.cost.cost_flops
+    return result
+
+
+def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> list[PointResult]:
+    """Run every point of a spec, in order."""
+    plans = plan(spec)
+    cache: dict[str, Any] = {}
+    results = []
+    for i, pp in enumerate(plans):
+        say = (lambda msg, i=i: progress(i, len(plans), msg)) if progress else None
+        results.append(run_point(spec, pp, cache, say))
+    return results
+
+
+def machines_of(spec: Spec) -> list[str]:
+    from eqvbench.cost import REFERENCE_MACHINES
+
+    return list({**REFERENCE_MACHINES, **spec.model.cost.machines})
+
+
+def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
+    """The JSON output: version, resolved spec, points."""
+    from eqvbench import __version__
+
+    machines = machines_of(spec)
+    return {
+        "eqvbench_version": __version__,
+        "spec_file": spec.file,
+        "spec": spec.resolved(),
+        "definitions": DEFINITIONS,
+        "points": [r.to_json(machines) for r in results],
+    }
+
+
+DEFINITIONS = {
+    "resource_flops": "R = f_eff x cost_flops (f_model where not simulated): the classical work "
+    "needed to reproduce the noisy result at the fidelity the device reached",
+    "cost_flops": "8 x complex multiply-adds of the contraction, summed over slices",
+    "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
+    "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
+}

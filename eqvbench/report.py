@@ -1,0 +1,95 @@
+"""Rendering results: the cost-versus-resource table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+RESOURCE_DEFINITION = (
+    "resource = f_eff x cost [FLOP]: the classical work needed to reproduce the noisy result at the "
+    "fidelity the device reached (f_model where the point is not simulated, marked *)."
+)
+UNITS = (
+    "V_light, V_eff: two-qubit gates; eps: error per two-qubit gate; cost: FLOP of one exact "
+    "contraction (8 x multiply-adds, all slices); width: log2 of the largest tensor per slice."
+)
+
+
+def fmt_sci(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.2e}"
+
+
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    """`digits` significant figures; '-' for null."""
+    if x is None:
+        return "-"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e6):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    for unit, size in (("y", 3.156e7), ("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.2g} s"
+
+
+def param_headers(params: list[str]) -> dict[str, str]:
+    """Short column names for swept parameters (last path part unless ambiguous)."""
+    params = list(dict.fromkeys(params))
+    short = [p.rsplit(".", 1)[-1] for p in params]
+    return {p: (s if short.count(s) == 1 else p) for p, s in zip(params, short)}
+
+
+def points_table(doc: dict[str, Any], machine: str) -> Table:
+    """Cost-versus-resource table of a result document."""
+    points = doc["points"]
+    params: list[str] = []
+    for p in points:
+        params += [k for k in p["params"] if k not in params]
+    heads = param_headers(params)
+    title = doc["spec"].get("report", {}).get("title") or f"eqvbench: {doc['spec_file']}"
+    table = Table(title=title, title_justify="left")
+    for p in params:
+        table.add_column(heads[p], justify="right", style="cyan", no_wrap=True)
+    cols = [
+        ("qubits", "n_qubits"), ("2q gates", "n_gates_2q"), ("V_light", "v_light"), ("eps", "eps"),
+        ("F_model", "f_model"), ("F_eff", "f_eff"), ("V_eff", "v_eff"), ("cost", "cost_flops"),
+        ("width", "width_log2"), ("resource", "resource_flops"), (f"t_{machine}", f"seconds_on_{machine}"),
+    ]
+    for head, _ in cols:
+        table.add_column(head, justify="right", no_wrap=True)
+    for p in points:
+        row = [str(p["params"].get(k, "")) for k in params]
+        f_eff = p["f_eff"]
+        if f_eff is not None and p["f_eff_err"] is not None:
+            f_txt = f"{fmt_num(f_eff)} ± {p['f_eff_err']:.1g}"
+        else:
+            f_txt = fmt_num(f_eff)
+        resource = fmt_sci(p["resource_flops"])
+        if p["resource_flops"] is not None and not p["simulated"]:
+            resource += "*"
+        row += [
+            str(p["n_qubits"]), str(p["n_gates_2q"]), str(p["v_light"]), fmt_num(p["eps"]),
+            fmt_num(p["f_model"]), f_txt, fmt_num(p["v_eff"]),
+            fmt_sci(p["cost_flops"]), fmt_num(p["width_log2"]),
+            resource, fmt_seconds(p.get(f"seconds_on_{machine}")),
+        ]
+        table.add_row(*row)
+    return table
+
+
+def footer_lines(doc: dict[str, Any]) -> list[str]:
+    lines = [RESOURCE_DEFINITION, UNITS]
+    notes = sorted({n for p in doc["points"] for n in p["notes"]})
+    lines += [f"note: {n}" for n in notes]
+    return lines
+

@@ -1,0 +1,115 @@
+"""Noisy simulation engine: ideal state vectors and noisy output distributions.
+
+Conventions: qubit order is the order given (qubit 0 is the most significant
+bit, as in cirq); noise as in :mod:`eqvbench.noise`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cirq
+import numpy as np
+
+from eqvbench.noise import NoiseModel
+
+DENSITY_MATRIX_MAX_QUBITS = 14  # 4^14 complex128 entries = 4.3 GB
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One step of a compiled circuit: a unitary, or depolarizing noise of rate p."""
+
+    targets: tuple[int, ...]
+    matrix: np.ndarray | None = None  # unitary (2^k x 2^k), None for noise
+    p: float = 0.0
+
+
+def compile_circuit(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel | None = None) -> list[Instruction]:
+    """Flatten a circuit into unitaries and (optionally) the noise after each of them."""
+    index = {q: i for i, q in enumerate(qubits)}
+    errors: dict[int, list] = {}
+    if noise is not None:
+        for (m, qs), p in noise.error_locations(circuit, qubits):
+            if p:
+                errors.setdefault(m, []).append((qs, p))
+    program: list[Instruction] = []
+    for m, moment in enumerate(circuit):
+        for op in moment:
+            if cirq.is_measurement(op):
+                continue
+            program.append(Instruction(tuple(index[q] for q in op.qubits), cirq.unitary(op).astype(np.complex128)))
+        for qs, p in errors.get(m, ()):
+            program.append(Instruction(tuple(index[q] for q in qs), None, p))
+    return program
+
+
+def _apply_matrix(tensor: np.ndarray, matrix: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """Left-multiply `matrix` (2^k x 2^k) onto the given axes of a (2,)*N tensor."""
+    k = len(axes)
+    mat = matrix.reshape((2,) * (2 * k))
+    out = np.tensordot(mat, tensor, axes=(list(range(k, 2 * k)), list(axes)))
+    return np.moveaxis(out, list(range(k)), list(axes))
+
+
+def state_vector(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid]) -> np.ndarray:
+    """Ideal output state from |0...0>, shape (2^n,)."""
+    n = len(qubits)
+    psi = np.zeros((2,) * n, dtype=np.complex128)
+    psi[(0,) * n] = 1.0
+    for ins in compile_circuit(circuit, qubits):
+        psi = _apply_matrix(psi, ins.matrix, ins.targets)
+    return psi.reshape(-1)
+
+
+def _depolarize_rho(rho: np.ndarray, n: int, targets: Sequence[int], p: float) -> np.ndarray:
+    """rho -> (1-p) rho + p/(4^k-1) sum_{P != I} P rho P, in place.
+
+    Uses sum over all 4^k Paulis of P rho P = 2^k I_S (x) Tr_S rho.
+    """
+    k = len(targets)
+    a = 1.0 - p - p / (4**k - 1)
+    b = p * 2**k / (4**k - 1)
+    axes = list(targets) + [n + t for t in targets]
+    view = np.moveaxis(rho, axes, list(range(2 * k)))  # a view: writes go to rho
+    trace = sum(view[idx + idx] for idx in np.ndindex(*(2,) * k))
+    rho *= a
+    for idx in np.ndindex(*(2,) * k):
+        view[idx + idx] += b * trace
+    return rho
+
+
+def density_matrix(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel) -> np.ndarray:
+    """Exact noisy density matrix from |0...0><0...0|, as a (2,)*2n tensor."""
+    n = len(qubits)
+    if n > DENSITY_MATRIX_MAX_QUBITS:
+        raise ValueError(f"density matrix of {n} qubits is too large (max {DENSITY_MATRIX_MAX_QUBITS})")
+    rho = np.zeros((2,) * (2 * n), dtype=np.complex128)
+    rho[(0,) * (2 * n)] = 1.0
+    for ins in compile_circuit(circuit, qubits, noise):
+        if ins.matrix is not None:
+            rho = _apply_matrix(rho, ins.matrix, ins.targets)
+            rho = _apply_matrix(rho, ins.matrix.conj(), [n + t for t in ins.targets])
+        else:
+            rho = _depolarize_rho(np.ascontiguousarray(rho), n, ins.targets, ins.p)
+    return rho
+
+
+def apply_readout_error(probs: np.ndarray, n: int, r: float) -> np.ndarray:
+    """Flip each bit of a distribution over n bits independently with probability r."""
+    if not r:
+        return probs
+    p = probs.reshape((2,) * n)
+    for axis in range(n):
+        p = (1.0 - r) * p + r * np.flip(p, axis=axis)
+    return p.reshape(-1)
+
+
+def noisy_probabilities(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel) -> np.ndarray:
+    """Distribution of measured bitstrings under `noise`, readout error included, shape (2^n,)."""
+    n = len(qubits)
+    rho = density_matrix(circuit, qubits, noise).reshape(2**n, 2**n)
+    probs = np.clip(np.real(np.diagonal(rho)), 0.0, None)
+    probs = probs / probs.sum()
+    return apply_readout_error(probs, n, noise.readout)

@@ -1,0 +1,144 @@
+"""The command line through typer's CliRunner: run, validate, --json, --out, bad input."""
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from eqvbench import __version__
+from eqvbench.cli import app
+
+runner = CliRunner()
+
+SMALL = """\
+experiment: rcs
+seed: 5
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: [2, 4], instances: 2}
+simulation: {shots: 500}
+cost: {max_repeats: 8, max_time: 2}
+"""
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and __version__ in r.output
+
+
+@pytest.mark.parametrize("cmd", [[], ["run"], ["validate"], ["configs"]])
+def test_help_on_every_command(cmd):
+    r = invoke(*cmd, "--help")
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_run_json_document(write_spec):
+    r = invoke("run", write_spec(SMALL), "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["eqvbench_version"] == __version__
+    assert doc["spec"]["circuit"]["cycles"] == [2, 4]
+    assert len(doc["points"]) == 2
+    contract = [
+        "experiment", "params", "n_qubits", "n_gates_2q", "v_light", "v_eff", "eps", "f_eff", "f_eff_err",
+        "f_model", "cost_flops", "cost_log10", "width_log2", "resource_flops",
+        "seconds_on_frontier", "seconds_on_a100", "seconds_on_h100",
+    ]
+    for p in doc["points"]:
+        for k in contract:
+            assert k in p, k
+        assert p["n_qubits"] == 6 and p["v_light"] == p["n_gates_2q"]
+        assert 0 < p["f_eff"] <= 1 and p["resource_flops"] == pytest.approx(p["f_eff"] * p["cost_flops"])
+        assert p["v_eff"] == pytest.approx(-__import__("math").log(p["f_eff"]) / p["eps"])
+    assert doc["points"][0]["params"] == {"circuit.cycles": 2}
+
+
+def test_run_is_reproducible(write_spec):
+    a = json.loads(invoke("run", write_spec(SMALL), "--json").stdout)
+    b = json.loads(invoke("run", write_spec(SMALL), "--json").stdout)
+    for pa, pb in zip(a["points"], b["points"]):
+        for k in ("f_eff", "f_eff_err", "xeb_sampled", "cost_flops"):
+            assert pa[k] == pb[k], k
+
+
+def test_run_table_and_out_file(write_spec, tmp_path):
+    out = tmp_path / "res.json"
+    r = invoke("run", write_spec(SMALL), "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "F_eff" in r.stdout and "resource = f_eff x cost" in r.stdout
+    doc = json.loads(out.read_text())
+    assert len(doc["points"]) == 2
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_validate_runs_nothing(write_spec):
+    r = invoke("validate", write_spec(SMALL))
+    assert r.exit_code == 0, r.output
+    assert "spec OK" in r.stdout and "2 point(s)" in r.stdout
+
+
+def test_bare_name_runs_shipped_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("validate", "rcs.yaml")
+    assert r.exit_code == 0, r.output
+    assert "using shipped example" in r.stderr
+
+
+def test_configs_lists_examples():
+    r = invoke("configs")
+    assert r.exit_code == 0 and "rcs.yaml" in r.output and "sycamore53.yaml" in r.output
+
+
+BAD = [
+    ("experiment: rcs\ncircuit: {cycles: [1, 2\n", "malformed YAML"),
+    ("experiment: rcs\ncircuit: {cycles: 3, depth: 4}\n", "circuit.depth: unknown key"),
+    ("experiment: rcs\ncircuit: {cycles: three}\n", "circuit.cycles"),
+    ("experiment: rcs\nnoise: {p2: -0.01}\n", "noise.p2"),
+    ("experiment: rcs\ncircuit: {cycles: 0}\n", "circuit.cycles"),
+    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 4}\nsimulation: {simulate: always}\n", "simulation.simulate"),
+    ("- just\n- a list\n", "mapping"),
+]
+
+
+@pytest.mark.parametrize("text,words", BAD)
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_bad_input_one_line_exit_2(write_spec, text, words, command):
+    spec = write_spec(text)
+    r = invoke(command, spec)
+    assert_one_line_error(r, str(spec), words)
+
+
+def test_missing_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke("run", "nope.yaml"), "nope.yaml", "file not found")
+
+
+def test_failed_run_leaves_out_file_untouched(write_spec, tmp_path):
+    """A memory limit that cannot hold one slice is found during the run: nothing is written."""
+    out = tmp_path / "res.json"
+    out.write_text("previous results\n")
+    spec = write_spec("experiment: rcs\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
+                      "cost: {memory_limit: 16}\n")
+    r = invoke("run", spec, "--out", out)
+    assert_one_line_error(r, "cost.memory_limit")
+    assert out.read_text() == "previous results\n"
+    assert sorted(os.listdir(tmp_path)) == ["res.json", "spec.yaml"]
+
+
+def test_unwritable_out_fails_before_running(write_spec, tmp_path):
+    r = invoke("run", write_spec(SMALL), "--out", tmp_path / "no" / "such" / "dir.json")
+    assert_one_line_error(r, "--out", "does not exist")

@@ -1,0 +1,73 @@
+"""Contraction cost: a hand-counted case, growth with depth, slicing to the memory limit."""
+
+import math
+
+import pytest
+
+from eqvbench.cost import CostSettings, MemoryLimitError, REFERENCE_MACHINES, contraction_cost, network_structure, structural_simplify
+from eqvbench.families.rcs import FAMILY
+from eqvbench.lattice import build_lattice
+
+FAST = dict(max_repeats=16, max_time=5)
+
+
+def network(rows, cols, cycles, pattern="ABCDCDAB", gate="syc", seed=0):
+    lat = build_lattice({"kind": "grid", "rows": rows, "cols": cols})
+    inst = FAMILY.build(lat, {"cycles": cycles, "pattern": pattern, "gate": gate, "instances": 1}, seed)
+    return network_structure(FAMILY.cost_network(inst))
+
+
+@pytest.mark.parametrize("pattern", ["ABCDCDAB", "EFGH"])
+def test_2x2_two_cycles_by_hand(pattern):
+    """<0000|C|0000> on 2x2, 2 cycles: two fSim gates, each on its own pair of qubits.
+
+    fSim(pi/2, pi/6) splits (SWAP trick) into two 2x2x2 halves joined by a
+    bond of size 2. Each qubit's line is a chain |0> - g - half - g - g - <0|
+    (one of the two middle 1q gates sits after the other pair's gate). Per pair,
+    absorbing leaves inwards: on each qubit |0>.g (4) + <0|.g (4) + .g (4)
+    + vector.half (8) + vector.matrix (4) = 24 multiply-adds, 48 for both
+    qubits, + 2 for the final bond, = 50. Two pairs: 100, + 1 to multiply the
+    two scalars = 101 multiply-adds = 808 FLOP.
+    """
+    inputs, output, sizes = network(2, 2, 2, pattern)
+    assert len(inputs) == 24  # 4 |0>, 4 <0|, 12 single-qubit gates, 2 x 2 gate halves
+    res = contraction_cost(inputs, output, sizes, CostSettings(**FAST))
+    assert res.multiply_adds == 101
+    assert res.cost_flops == 808
+    assert res.width_log2 == 3  # the 2x2x2 gate halves are the largest tensors
+    for m, rate in REFERENCE_MACHINES.items():
+        assert res.seconds_on[m] == pytest.approx(808 / rate)
+
+
+def test_structural_simplify_ignores_values():
+    # two networks with different random single-qubit gates have the same structure and cost
+    a = network(3, 3, 6, seed=1)
+    b = network(3, 3, 6, seed=2)
+    ra = structural_simplify(*a)
+    rb = structural_simplify(*b)
+    assert ra[1] == rb[1] and ra[2] == rb[2] and len(ra[0]) == len(rb[0])
+
+
+def test_cost_grows_with_cycles():
+    costs = []
+    for cycles in (2, 4, 8, 12):
+        res = contraction_cost(*network(3, 4, cycles), CostSettings(**FAST))
+        costs.append(res.cost_flops)
+    assert all(a < b for a, b in zip(costs, costs[1:])), costs
+
+
+def test_slicing_keeps_width_under_limit():
+    inputs, output, sizes = network(4, 4, 12)
+    free = contraction_cost(inputs, output, sizes, CostSettings(**FAST))
+    limit_elems = 2 ** (int(free.width_log2) - 3)
+    sliced = contraction_cost(inputs, output, sizes, CostSettings(memory_limit=8 * limit_elems, dtype="complex64", **FAST))
+    assert sliced.width_log2 <= math.log2(limit_elems) < sliced.width_log2_unsliced
+    assert sliced.sliced_inds >= 1
+    assert sliced.n_slices == 2**sliced.sliced_inds  # every bond of this network has size 2
+
+
+def test_memory_limit_that_cannot_hold_a_slice():
+    inputs, output, sizes = network(3, 3, 4)
+    # 16 bytes = 2 complex64 elements, below even one 2x2 gate matrix
+    with pytest.raises(MemoryLimitError, match="cannot hold one slice"):
+        contraction_cost(inputs, output, sizes, CostSettings(memory_limit=16, **FAST))

@@ -1,0 +1,78 @@
+"""Spec parsing, defaults, sweeps and their error messages."""
+
+import pytest
+
+from eqvbench.errors import SpecError
+from eqvbench.spec import load_spec, parse_bytes, parse_spec
+
+
+def test_minimal_spec_gets_defaults():
+    spec = parse_spec({"experiment": "rcs"}, "x.yaml")
+    assert len(spec.points) == 1
+    v = spec.points[0].values
+    assert v["lattice"] == {"kind": "grid", "rows": 3, "cols": 3}
+    assert v["circuit"]["pattern"] == "ABCDCDAB" and v["circuit"]["gate"] == "syc"
+    assert v["noise"]["p2"] == 0.0062
+    assert spec.points[0].params == {}
+
+
+def test_lists_sweep_as_cartesian_product():
+    raw = {"experiment": "rcs", "circuit": {"cycles": [2, 4, 6]}, "noise": {"p2": [0.01, 0.02]}}
+    spec = parse_spec(raw, "x.yaml")
+    assert [p.params for p in spec.points] == [
+        {"circuit.cycles": c, "noise.p2": p} for c in (2, 4, 6) for p in (0.01, 0.02)
+    ]
+    assert spec.resolved()["circuit"]["cycles"] == [2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    "raw,field,words",
+    [
+        ({"experiment": "rcs", "noise": {"p2": -0.1}}, "noise.p2", "greater than or equal to 0"),
+        ({"experiment": "rcs", "noise": {"p2": [0.1, 2]}}, "noise.p2[1]", "less than or equal to 1"),
+        ({"experiment": "rcs", "circuit": {"cycles": 0}}, "circuit.cycles", "greater than or equal to 1"),
+        ({"experiment": "rcs", "circuit": {"cycles": "many"}}, "circuit.cycles", "valid integer"),
+        ({"experiment": "rcs", "circuit": {"depth": 3}}, "circuit.depth", "unknown key"),
+        ({"experiment": "rcs", "bogus": 1}, "bogus", "unknown key"),
+        ({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 0}}, "lattice.rows", "greater than or equal to 1"),
+        ({"experiment": "rcs", "lattice": {"kind": "torus"}}, "lattice", "kind"),
+        ({"experiment": "rcs", "circuit": {"pattern": "XYZ"}}, "circuit.pattern", "ABCDCDAB"),
+        ({"experiment": "rcs", "cost": {"memory_limit": "lots"}}, "cost.memory_limit", "size"),
+        ({"experiment": "rcs", "simulation": {"estimator": "sampled", "shots": 0}}, "simulation", "shots >= 2"),
+        ({"experiment": "nope"}, "experiment", "unknown experiment"),
+        ({"lattice": {}}, "experiment", "missing"),
+    ],
+)
+def test_bad_values_name_the_field(raw, field, words):
+    with pytest.raises(SpecError) as e:
+        parse_spec(raw, "bad.yaml")
+    assert e.value.field == field
+    assert words in e.value.message
+    assert str(e.value).startswith(f"bad.yaml: {field}: ")
+    assert "\n" not in str(e.value)
+
+
+def test_malformed_yaml_names_the_line(write_spec):
+    p = write_spec("experiment: rcs\ncircuit: {cycles: [1, 2\n")
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert "malformed YAML" in e.value.message and e.value.field.startswith("line ")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="file not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text,expected", [("16GiB", 16 * 2**30), ("512 MB", 512 * 10**6), (1024, 1024), ("2e3", 2000)])
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+def test_points_seed_independent_of_sweep_order():
+    from eqvbench.pipeline import derive_seed
+
+    a = parse_spec({"experiment": "rcs", "circuit": {"cycles": [4, 8]}}, "a")
+    b = parse_spec({"experiment": "rcs", "circuit": {"cycles": [8, 4]}}, "b")
+    fam_key = lambda p: {"lattice": p.values["lattice"], "cycles": p.values["circuit"]["cycles"]}
+    assert derive_seed(0, fam_key(a.points[0])) == derive_seed(0, fam_key(b.points[1]))
