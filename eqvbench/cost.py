@@ -6,7 +6,9 @@ multiply-add is counted, those of the structural pre-simplification included.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,7 @@ class CostSettings:
     """Search budget and limits for one cost computation."""
 
     max_repeats: int = 32
-    max_time: float | None = 10.0  # seconds
+    max_time: float | None = None  # seconds; None: budget is max_repeats only (reproducible)
     methods: tuple[str, ...] = ("greedy", "kahypar")
     optlib: str = "optuna"
     minimize: str = "flops"
@@ -158,10 +160,11 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
     """Hyper-optimise a contraction tree, slice it to the memory limit, and count its cost.
 
     The search optimises unsliced trees; the best one is then sliced and
-    reconfigured (interleaved) until its largest intermediate fits.
+    reconfigured (interleaved) until its largest intermediate fits. With
+    `max_time=None` the budget is `max_repeats` trials, run serially from the
+    seed, so the same spec gives the same tree; a time limit makes the number
+    of trials, and so the result, depend on the machine's speed.
     """
-    import cotengra as ctg
-
     t0 = time.perf_counter()
     pre_madds = 0.0
     # simplification never builds a tensor larger than the largest input
@@ -173,6 +176,36 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
     if len(inputs) <= 1:  # nothing left to search: the simplification did it all
         width = input_width
         return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings)
+
+    with _seeded_python_random(settings.seed):
+        tree, width_unsliced = _search(inputs, output, size_dict, settings)
+    if tree.max_size() > settings.target_size:
+        raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
+    return _result(
+        pre_madds + float(tree.contraction_cost()),
+        max(math.log2(tree.max_size()), input_width),
+        max(width_unsliced, input_width),
+        int(tree.multiplicity),
+        len(tree.sliced_inds),
+        len(inputs),
+        time.perf_counter() - t0,
+        settings,
+    )
+
+
+@contextlib.contextmanager
+def _seeded_python_random(seed: int):
+    """cotengra and kahypar draw from Python's global `random`: seed it, then restore it."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _search(inputs, output, size_dict, settings: CostSettings):
+    import cotengra as ctg
 
     opt = ctg.HyperOptimizer(
         methods=list(settings.methods),
@@ -193,18 +226,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         tree = tree.slice_and_reconfigure(
             settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
         )
-    if tree.max_size() > settings.target_size:
-        raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
-    return _result(
-        pre_madds + float(tree.contraction_cost()),
-        max(math.log2(tree.max_size()), input_width),
-        max(width_unsliced, input_width),
-        int(tree.multiplicity),
-        len(tree.sliced_inds),
-        len(inputs),
-        time.perf_counter() - t0,
-        settings,
-    )
+    return tree, width_unsliced
 
 
 def _optlib_seed(optlib: str, seed: int) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class SimulationSpec(Section):
 class CostSpec(Section):
     enabled: bool = True
     max_repeats: Annotated[int, Field(ge=1, le=100_000)] = 32
-    max_time: Annotated[float, Field(gt=0, le=86_400)] | None = 10.0
+    max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
     methods: list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]] = ["greedy", "kahypar"]
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"
     minimize: Literal["flops", "combo", "size", "write"] = "flops"

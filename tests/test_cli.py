@@ -17,7 +17,7 @@ seed: 5
 lattice: {kind: grid, rows: 2, cols: 3}
 circuit: {cycles: [2, 4], instances: 2}
 simulation: {shots: 500}
-cost: {max_repeats: 8, max_time: 2}
+cost: {max_repeats: 8}
 """
 
 

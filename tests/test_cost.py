@@ -8,7 +8,7 @@ from eqvbench.cost import CostSettings, MemoryLimitError, REFERENCE_MACHINES, co
 from eqvbench.families.rcs import FAMILY
 from eqvbench.lattice import build_lattice
 
-FAST = dict(max_repeats=16, max_time=5)
+FAST = dict(max_repeats=16)
 
 
 def network(rows, cols, cycles, pattern="ABCDCDAB", gate="syc", seed=0):
@@ -71,3 +71,10 @@ def test_memory_limit_that_cannot_hold_a_slice():
     # 16 bytes = 2 complex64 elements, below even one 2x2 gate matrix
     with pytest.raises(MemoryLimitError, match="cannot hold one slice"):
         contraction_cost(inputs, output, sizes, CostSettings(memory_limit=16, **FAST))
+
+
+def test_same_seed_same_tree():
+    net = network(4, 4, 10)
+    a = contraction_cost(*net, CostSettings(max_repeats=8, seed=3))
+    b = contraction_cost(*net, CostSettings(max_repeats=8, seed=3))
+    assert a.multiply_adds == b.multiply_adds and a.width_log2 == b.width_log2
