@@ -27,11 +27,19 @@ def xeb_exact(p_ideal: np.ndarray, p_noisy: np.ndarray) -> float:
 
 
 def xeb_sampled(p_ideal: np.ndarray, samples: np.ndarray) -> Estimate:
-    """Linear XEB from sampled bitstrings: F = D mean p_ideal(x) - 1, with its standard error."""
+    """Linear XEB from sampled bitstrings, with its standard error.
+
+    F = (D mean p_ideal(x) - 1) / (D sum p_ideal^2 - 1). The denominator is 1
+    for Porter-Thomas outputs (D sum p^2 = 2), where this is the familiar
+    D mean p_ideal(x) - 1; for shallow circuits it normalises the estimate so
+    that it estimates the same quantity as :func:`xeb_exact`.
+    """
     if samples.size < 2:
         raise ValueError("need at least two samples for a sampled XEB and its error")
-    vals = p_ideal.size * p_ideal[samples]
-    return Estimate(float(vals.mean() - 1.0), float(vals.std(ddof=1) / math.sqrt(samples.size)))
+    d = p_ideal.size
+    norm = d * float(np.dot(p_ideal, p_ideal)) - 1.0
+    vals = d * p_ideal[samples]
+    return Estimate(float((vals.mean() - 1.0) / norm), float(vals.std(ddof=1) / math.sqrt(samples.size) / norm))
 
 
 def sample_bitstrings(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:

@@ -78,3 +78,13 @@ def test_sampled_xeb_statistics():
     assert abs(est.value - 1.0) < 4 * est.stderr
     uni = xeb_sampled(p, rng.integers(0, p.size, 20000))
     assert abs(uni.value) < 4 * uni.stderr
+
+
+@pytest.mark.parametrize("cycles", [2, 4, 10])
+def test_sampled_xeb_agrees_with_exact(cycles):
+    """Shallow circuits are far from Porter-Thomas: the sampled estimate must still
+    estimate the exact XEB (within 4 standard errors, 20000 shots)."""
+    inst = instances(3, 3, cycles, 1, seed=4)[0]
+    noise = NoiseModel(p1=0.002, p2=0.01, readout=0.02)
+    m = FAMILY.measure([inst], noise, {"shots": 20000, "estimator": "exact"}, np.random.default_rng(9))
+    assert abs(m.fields["xeb_sampled"] - m.fields["xeb_exact"]) < 4 * m.fields["xeb_sampled_err"]
