@@ -175,7 +175,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         inputs, pre_madds, _ = structural_simplify(inputs, output, size_dict)
     if len(inputs) <= 1:  # nothing left to search: the simplification did it all
         width = input_width
-        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings)
+        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none")
 
     with _seeded_python_random(settings.seed):
         tree, width_unsliced = _search(inputs, output, size_dict, settings)
@@ -190,6 +190,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         len(inputs),
         time.perf_counter() - t0,
         settings,
+        search="optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper",
     )
 
 
@@ -204,8 +205,20 @@ def _seeded_python_random(seed: int):
         random.setstate(state)
 
 
+# Up to this many tensors (after simplification) the exhaustive dynamic-programming
+# search is both faster than the hyper-optimiser and provably optimal.
+OPTIMAL_MAX_TENSORS = 12
+
+
 def _search(inputs, output, size_dict, settings: CostSettings):
     import cotengra as ctg
+
+    if len(inputs) <= OPTIMAL_MAX_TENSORS:
+        from cotengra.pathfinders.path_basic import optimize_optimal
+
+        path = optimize_optimal(inputs, output, size_dict, minimize="flops")
+        tree = ctg.ContractionTree.from_path(inputs, output, size_dict, path=path)
+        return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 
     opt = ctg.HyperOptimizer(
         methods=list(settings.methods),
@@ -220,13 +233,16 @@ def _search(inputs, output, size_dict, settings: CostSettings):
     )
     tree = opt.search(inputs, output, size_dict)
     tree = tree.subtree_reconfigure(minimize=settings.minimize)
-    width_unsliced = math.log2(tree.max_size())
-    if tree.max_size() > settings.target_size:
-        # interleave slicing with subtree reconfiguration (coarse steps keep it to seconds)
-        tree = tree.slice_and_reconfigure(
-            settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
-        )
-    return tree, width_unsliced
+    return _slice_to_fit(tree, settings), math.log2(tree.max_size())
+
+
+def _slice_to_fit(tree, settings: CostSettings):
+    """Slice and reconfigure (interleaved, coarse steps keep it to seconds) until the tree fits."""
+    if tree.max_size() <= settings.target_size:
+        return tree
+    return tree.slice_and_reconfigure(
+        settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
+    )
 
 
 def _optlib_seed(optlib: str, seed: int) -> dict[str, Any]:
@@ -243,8 +259,10 @@ def _limit_message(settings: CostSettings, width: float) -> str:
     )
 
 
-def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds, settings) -> CostResult:
+def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds, settings, search) -> CostResult:
+    """`search`: 'hyper' (cotengra hyper-optimiser, an upper bound), 'optimal' (exhaustive), 'none'."""
     flops = FLOPS_PER_MULTIPLY_ADD * madds
+    budget = {"search": search, **settings.budget()} if search == "hyper" else {"search": search}
     return CostResult(
         multiply_adds=madds,
         cost_flops=flops,
@@ -255,6 +273,6 @@ def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds
         sliced_inds=n_sliced,
         n_tensors=n_tensors,
         search_seconds=seconds,
-        budget=settings.budget(),
+        budget=budget,
         seconds_on={m: flops / rate for m, rate in settings.machines.items()},
     )

@@ -10,6 +10,8 @@ DM_SECONDS_PER_ELEMENT_OP = 3e-9
 # One hyper-optimisation trial (kahypar or greedy, then scoring) takes about
 # 1 ms per circuit operation (measured: 1.5 s for Sycamore 53 x 20, 1543 ops).
 COST_SECONDS_PER_OP_PER_TRIAL = 1e-3
+# One fused 4x4 update per amplitude in the numba trajectory kernel (2.1 ms per 2^20 amplitudes).
+TRAJ_SECONDS_PER_AMPLITUDE_UPDATE = 2e-9
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,22 @@ def estimate_point(pp, instance, n_instances: int) -> Estimate:
     values = pp.point.values
     sim_s, mem = 0.0, 0
     if pp.simulate:
+        from eqvbench.simulate import resolve_method
+        from eqvbench.trajectories import batch_rows
+
+        sim = values["simulation"]
         n_ops = sum(1 for _ in instance.circuit.all_operations())
-        n_instr = 2 * n_ops  # each gate is followed by its noise channel
-        sim_s = n_instances * n_instr * 4**n * DM_SECONDS_PER_ELEMENT_OP
-        mem = 3 * 16 * 4**n  # rho plus two temporaries, complex128
+        if resolve_method(sim["method"], n) == "density_matrix":
+            n_instr = 2 * n_ops  # each gate is followed by its noise channel
+            sim_s = n_instances * n_instr * 4**n * DM_SECONDS_PER_ELEMENT_OP
+            mem = 3 * 16 * 4**n  # rho plus two temporaries, complex128
+        else:
+            # about (0.5 / target)^2 trajectories, each one 4x4 update per two-qubit gate
+            n2 = sum(1 for op in instance.circuit.all_operations() if len(op.qubits) == 2)
+            n_traj = min(sim["max_trajectories"], max(32, int((0.5 / sim["target_err"]) ** 2)))
+            sim_s = n_instances * n_traj * (n2 + n) * 2**n * TRAJ_SECONDS_PER_AMPLITUDE_UPDATE
+            rows = sim["batch"] or batch_rows(n)
+            mem = 2 * 16 * rows * 2**n + 2**27  # batch, |psi|^2 temporaries, fused matrices
     cost = values["cost"]
     cost_s = 0.0
     if cost["enabled"]:

@@ -61,3 +61,86 @@ def mean_estimate(values: list[Estimate]) -> Estimate:
     own = [v.stderr for v in values if v.stderr is not None]
     stat = math.sqrt(sum(s * s for s in own)) / x.size if own else 0.0
     return Estimate(mean, max(spread, stat))
+
+
+@dataclass(frozen=True)
+class XEBResult:
+    """XEB of one circuit: from the output distribution and from sampled bitstrings."""
+
+    exact: Estimate  # from distributions (stderr: trajectory sampling error, None if exact)
+    sampled: Estimate | None
+    method: str
+    n_trajectories: int = 0
+
+
+def readout_flip_samples(samples: np.ndarray, n: int, r: float, rng: np.random.Generator) -> np.ndarray:
+    """Flip each of the n bits of each sample independently with probability r."""
+    if not r:
+        return samples
+    flips = rng.random((samples.size, n)) < r
+    mask = (flips * (1 << np.arange(n - 1, -1, -1))).sum(axis=1)
+    return samples ^ mask
+
+
+def xeb_of_circuit(circuit, qubits, noise, sim, shots: int, rng: np.random.Generator) -> XEBResult:
+    """Noisy simulation of one circuit and its XEB, with the method `sim.method` resolves to."""
+    from eqvbench.simulate import noisy_probabilities, resolve_method, state_vector
+
+    n = len(qubits)
+    method = resolve_method(sim.method, n)
+    if method == "density_matrix":
+        p_ideal = np.abs(state_vector(circuit, qubits)) ** 2
+        p_noisy = noisy_probabilities(circuit, qubits, noise)
+        sampled = xeb_sampled(p_ideal, sample_bitstrings(p_noisy, shots, rng)) if shots >= 2 else None
+        return XEBResult(Estimate(xeb_exact(p_ideal, p_noisy)), sampled, method)
+    return _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method)
+
+
+def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBResult:
+    """XEB = (D sum p_ideal R p_noisy - 1) / (D sum p_ideal^2 - 1), the overlap from trajectories.
+
+    Readout error R (symmetric) is moved onto the ideal side: q = R p_ideal.
+    Bitstrings for the sampled XEB: error-free shots (Binomial(shots, w0))
+    from p_ideal, the others from the simulated error trajectories, then
+    readout flips.
+    """
+    from eqvbench import trajectories as tr
+    from eqvbench.simulate import apply_readout_error
+
+    n = len(qubits)
+    d = 2**n
+    program = tr.compile_program(circuit, qubits, noise)
+    p_ideal = np.abs(tr.ideal_state(program)) ** 2
+    q = apply_readout_error(p_ideal, n, noise.readout)
+    denom = d * float(np.dot(p_ideal, p_ideal)) - 1.0
+    per_row = max(1, -(-shots // 32)) if shots >= 2 else 0
+    pool: list[np.ndarray] = []
+
+    def overlap(psi: np.ndarray) -> np.ndarray:
+        probs = np.abs(psi) ** 2
+        # every row of a batch, or none: rows arrive sorted by where their first error is
+        if per_row and sum(p.size for p in pool) < shots:
+            pool.extend(sample_bitstrings(row, per_row, rng) for row in probs)
+        return probs @ q
+
+    est = tr.estimate(
+        program,
+        overlap,
+        float(np.dot(q, p_ideal)),
+        rng,
+        target_stderr=lambda se: d * se / denom <= sim.target_err,
+        max_trajectories=sim.max_trajectories,
+        batch=sim.batch,
+        backend="qsim" if method == "qsim" else "numba",
+    )
+    exact = Estimate((d * est.value - 1.0) / denom, d * est.stderr / denom)
+    sampled = None
+    if shots >= 2:
+        n_err = int(rng.binomial(shots, 1.0 - est.w0)) if pool else 0
+        err_pool = np.concatenate(pool) if pool else np.zeros(0, dtype=np.int64)
+        picks = [sample_bitstrings(p_ideal, shots - n_err, rng)]
+        if n_err:
+            picks.append(rng.choice(err_pool, size=n_err, replace=n_err > err_pool.size))
+        samples = readout_flip_samples(np.concatenate(picks), n, noise.readout, rng)
+        sampled = xeb_sampled(p_ideal, samples)
+    return XEBResult(exact, sampled, method, est.n_trajectories)

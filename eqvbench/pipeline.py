@@ -167,6 +167,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         meas = family.measure(instances, noise, values["simulation"], rng)
         result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
         result.fields.update(meas.fields)
+        result.notes.extend(meas.notes)
         timings["simulation"] = time.perf_counter() - t
         if result.f_eff is not None and result.eps:
             if result.f_eff > 0:

@@ -15,6 +15,37 @@ import numpy as np
 from eqvbench.noise import NoiseModel
 
 DENSITY_MATRIX_MAX_QUBITS = 14  # 4^14 complex128 entries = 4.3 GB
+AUTO_DENSITY_MATRIX_MAX_QUBITS = 8  # `auto` uses the exact density matrix up to here, trajectories above
+METHODS = ("auto", "density_matrix", "trajectories", "qsim")
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """How to simulate: method and the trajectory budget."""
+
+    method: str = "auto"
+    target_err: float = 0.005  # stop sampling trajectories once the estimate's standard error is below this
+    max_trajectories: int = 20000
+    batch: int | None = None  # trajectories per batch (default: as many as fit in 1 GiB)
+
+    @classmethod
+    def from_section(cls, section: dict) -> SimSettings:
+        return cls(section["method"], section["target_err"], section["max_trajectories"], section["batch"])
+
+
+def resolve_method(method: str, n_qubits: int) -> str:
+    """The concrete method `auto` stands for at this size; qsim falls back to trajectories if absent."""
+    if method == "auto":
+        return "density_matrix" if n_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS else "trajectories"
+    if method == "qsim" and not qsim_available():
+        return "trajectories"
+    return method
+
+
+def qsim_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("qsimcirq") is not None
 
 
 @dataclass(frozen=True)
@@ -113,3 +144,86 @@ def noisy_probabilities(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise
     probs = np.clip(np.real(np.diagonal(rho)), 0.0, None)
     probs = probs / probs.sum()
     return apply_readout_error(probs, n, noise.readout)
+
+
+def pauli_masks(pauli: dict[int, str], n: int) -> tuple[int, int, int]:
+    """(x_mask, z_mask, number of Y) of a Pauli string {qubit index: 'X'|'Y'|'Z'}."""
+    x_mask = z_mask = n_y = 0
+    for q, p in pauli.items():
+        bit = 1 << (n - 1 - q)
+        if p in "XY":
+            x_mask |= bit
+        if p in "YZ":
+            z_mask |= bit
+        n_y += p == "Y"
+    return x_mask, z_mask, n_y
+
+
+def pauli_expectation_rows(psi: np.ndarray, pauli: dict[int, str], n: int) -> np.ndarray:
+    """<psi_r|P|psi_r> for every row of a batch (rows, 2^n); P as {qubit: 'X'|'Y'|'Z'}."""
+    x_mask, z_mask, n_y = pauli_masks(pauli, n)
+    idx = np.arange(psi.shape[-1])
+    # P|j> = c(j) |j ^ x_mask>, c(j) = i^{n_y} (-1)^{popcount(j & z_mask)}
+    vals = np.sum(np.conj(psi[..., idx ^ x_mask]) * (_z_signs(idx, z_mask) * psi), axis=-1) * (1j**n_y)
+    return np.real(vals)
+
+
+def _z_signs(idx: np.ndarray, z_mask: int) -> np.ndarray:
+    """(-1)^popcount(j & z_mask) for each basis index j."""
+    parity = np.zeros(idx.size, dtype=np.int64)
+    z = idx & z_mask
+    while z.any():
+        parity ^= z & 1
+        z >>= 1
+    return 1.0 - 2.0 * parity
+
+
+def pauli_expectations(
+    circuit: cirq.Circuit,
+    qubits: Sequence[cirq.Qid],
+    noise: NoiseModel,
+    paulis: Sequence[dict[cirq.Qid, str]],
+    settings: SimSettings,
+    rng: np.random.Generator,
+):
+    """Noisy <P> for each Pauli string, as measured (readout error included), with standard errors.
+
+    Readout error r scales a weight-w Pauli by (1 - 2r)^w (each measured bit
+    flips with probability r). Returns (values, stderrs, ideal values, info).
+    """
+    from eqvbench import trajectories as tr
+
+    n = len(qubits)
+    index = {q: i for i, q in enumerate(qubits)}
+    strings = [{index[q]: p for q, p in ps.items()} for ps in paulis]
+    readout = np.array([(1.0 - 2.0 * noise.readout) ** len(s) for s in strings])
+    method = resolve_method(settings.method, n)
+    psi0 = state_vector(circuit, qubits)
+    ideal = np.array([pauli_expectation_rows(psi0[None], s, n)[0] for s in strings])
+    if method == "density_matrix":
+        rho = density_matrix(circuit, qubits, noise).reshape(2**n, 2**n)
+        vals = []
+        idx = np.arange(2**n)
+        for s in strings:
+            x_mask, z_mask, n_y = pauli_masks(s, n)
+            # Tr(rho P) = sum_j rho[j, j ^ x] c(j)
+            c = (1j**n_y) * _z_signs(idx, z_mask)
+            vals.append(float(np.real(np.sum(rho[idx, idx ^ x_mask] * c))))
+        return np.array(vals) * readout, np.zeros(len(strings)), ideal, {"method": method, "n_trajectories": 0}
+    program = tr.compile_program(circuit, qubits, noise)
+
+    def functional(psi: np.ndarray) -> np.ndarray:
+        return np.stack([pauli_expectation_rows(psi, s, n) for s in strings], axis=-1)
+
+    est = tr.estimate(
+        program,
+        functional,
+        ideal,
+        rng,
+        target_stderr=lambda se: se <= settings.target_err,
+        max_trajectories=settings.max_trajectories,
+        batch=settings.batch,
+        backend="qsim" if method == "qsim" else "numba",
+    )
+    info = {"method": method, "n_trajectories": est.n_trajectories, "w0": est.w0}
+    return np.asarray(est.value) * readout, np.asarray(est.stderr) * readout, ideal, info

@@ -103,15 +103,20 @@ class NoiseSpec(Section):
 
 class SimulationSpec(Section):
     simulate: Literal["auto", "always", "never"] = "auto"
-    method: Literal["density_matrix"] = "density_matrix"
-    max_qubits: Annotated[int, Field(ge=1, le=14)] = 12
+    method: Literal["auto", "density_matrix", "trajectories", "qsim"] = "auto"
+    max_qubits: Annotated[int, Field(ge=1, le=28)] = 20
     shots: Annotated[int, Field(ge=0, le=10**8)] = 2000
     estimator: Literal["exact", "sampled"] = "exact"
+    target_err: Annotated[float, Field(gt=0, le=1)] = 0.005
+    max_trajectories: Annotated[int, Field(ge=2, le=10**7)] = 20000
+    batch: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _sampled_needs_shots(self):
         if self.estimator == "sampled" and self.shots < 2:
             raise ValueError("estimator 'sampled' needs shots >= 2")
+        if self.method == "density_matrix" and self.max_qubits > 14:
+            raise ValueError("method 'density_matrix' holds at most 14 qubits: set max_qubits <= 14")
         return self
 
 

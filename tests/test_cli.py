@@ -109,7 +109,7 @@ BAD = [
     ("experiment: rcs\ncircuit: {cycles: three}\n", "circuit.cycles"),
     ("experiment: rcs\nnoise: {p2: -0.01}\n", "noise.p2"),
     ("experiment: rcs\ncircuit: {cycles: 0}\n", "circuit.cycles"),
-    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 4}\nsimulation: {simulate: always}\n", "simulation.simulate"),
+    ("experiment: rcs\nlattice: {kind: grid, rows: 5, cols: 5}\nsimulation: {simulate: always}\n", "simulation.simulate"),
     ("- just\n- a list\n", "mapping"),
 ]
 

@@ -11,7 +11,15 @@ from eqvbench.families.rcs import FAMILY
 from eqvbench.lattice import build_lattice
 from eqvbench.noise import NoiseModel
 
-SIM = {"shots": 0, "estimator": "exact"}
+from eqvbench.spec import SimulationSpec
+
+
+def sim(**kw):
+    """A resolved `simulation:` section (exact density matrix unless told otherwise)."""
+    return SimulationSpec(**{"method": "density_matrix", "max_qubits": 12, "shots": 0, **kw}).model_dump()
+
+
+SIM = sim()
 
 
 def instances(rows, cols, cycles, n, gate="syc", pattern="ABCDCDAB", seed=0):
@@ -86,5 +94,30 @@ def test_sampled_xeb_agrees_with_exact(cycles):
     estimate the exact XEB (within 4 standard errors, 20000 shots)."""
     inst = instances(3, 3, cycles, 1, seed=4)[0]
     noise = NoiseModel(p1=0.002, p2=0.01, readout=0.02)
-    m = FAMILY.measure([inst], noise, {"shots": 20000, "estimator": "exact"}, np.random.default_rng(9))
+    m = FAMILY.measure([inst], noise, sim(shots=20000), np.random.default_rng(9))
     assert abs(m.fields["xeb_sampled"] - m.fields["xeb_exact"]) < 4 * m.fields["xeb_sampled_err"]
+
+
+@pytest.mark.parametrize("method", ["trajectories"] + (["qsim"] if __import__("eqvbench.simulate", fromlist=["x"]).qsim_available() else []))
+def test_trajectory_xeb_matches_density_matrix(method):
+    """XEB from trajectories (error-free branch exact, errors sampled) against the exact
+    density matrix: within 5 standard errors, and the requested error is met."""
+    insts = instances(3, 3, 10, 2, seed=21)
+    noise = NoiseModel(p1=0.002, p2=0.01, readout=0.02, idle=0.001)
+    exact = FAMILY.measure(insts, noise, SIM, np.random.default_rng(0))
+    m = FAMILY.measure(insts, noise, sim(method=method, target_err=0.003, shots=3000, max_trajectories=3000),
+                       np.random.default_rng(1))
+    assert m.fields["sim_method"] == method
+    assert abs(m.f_eff - exact.f_eff) <= 5 * m.fields["xeb_exact_err"] + 1e-4
+    assert abs(m.fields["xeb_sampled"] - exact.f_eff) <= 5 * m.fields["xeb_sampled_err"]
+    # per circuit, sampling stops once the requested standard error is reached
+    from eqvbench.fidelity import xeb_exact, xeb_of_circuit
+    from eqvbench.simulate import SimSettings, noisy_probabilities, state_vector
+
+    one = xeb_of_circuit(insts[0].circuit, insts[0].qubits, noise, SimSettings(method, 0.003, 20000), 0,
+                         np.random.default_rng(2))
+    if method == "trajectories":
+        assert one.exact.stderr <= 0.003 and one.n_trajectories >= 32
+    p_ideal = np.abs(state_vector(insts[0].circuit, insts[0].qubits)) ** 2
+    ref = xeb_exact(p_ideal, noisy_probabilities(insts[0].circuit, insts[0].qubits, noise))
+    assert abs(one.exact.value - ref) <= 5 * one.exact.stderr + 1e-4

@@ -44,6 +44,7 @@ class Measurement:
     f_eff: float | None
     f_eff_err: float | None
     fields: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class Family(Protocol):

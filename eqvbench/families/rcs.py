@@ -100,29 +100,30 @@ class RCSFamily:
         return LightCone(v_light=n2, qubits=instance.qubits, locations=None)
 
     def measure(self, instances, noise, simulation, rng) -> Measurement:
-        import numpy as np
+        from eqvbench.fidelity import mean_estimate, xeb_of_circuit
+        from eqvbench.simulate import SimSettings
 
-        from eqvbench.fidelity import mean_estimate, sample_bitstrings, xeb_exact, xeb_sampled, Estimate
-        from eqvbench.simulate import noisy_probabilities, state_vector
-
-        exact, sampled = [], []
-        for inst in instances:
-            p_ideal = np.abs(state_vector(inst.circuit, inst.qubits)) ** 2
-            p_noisy = noisy_probabilities(inst.circuit, inst.qubits, noise)
-            exact.append(Estimate(xeb_exact(p_ideal, p_noisy)))
-            if simulation["shots"] >= 2:
-                sampled.append(xeb_sampled(p_ideal, sample_bitstrings(p_noisy, simulation["shots"], rng)))
-        f_exact = mean_estimate(exact)
+        sim = SimSettings.from_section(simulation)
+        shots = simulation["shots"]
+        results = [xeb_of_circuit(i.circuit, i.qubits, noise, sim, shots, rng) for i in instances]
+        f_exact = mean_estimate([r.exact for r in results])
+        sampled = [r.sampled for r in results if r.sampled is not None]
         f_sampled = mean_estimate(sampled) if sampled else None
         fields = {
             "xeb_exact": f_exact.value,
+            "xeb_exact_err": f_exact.stderr,
             "xeb_sampled": f_sampled.value if f_sampled else None,
             "xeb_sampled_err": f_sampled.stderr if f_sampled else None,
-            "shots": simulation["shots"],
+            "shots": shots,
             "estimator": simulation["estimator"],
+            "sim_method": results[0].method,
+            "n_trajectories": sum(r.n_trajectories for r in results),
         }
         chosen = f_sampled if simulation["estimator"] == "sampled" and f_sampled else f_exact
-        return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields)
+        notes = []
+        if simulation["method"] == "qsim" and results[0].method != "qsim":
+            notes.append("qsimcirq is not installed: simulated with eqvbench's trajectories instead")
+        return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields, notes=notes)
 
     def cost_network(self, instance: Instance):
         return amplitude_network(instance.circuit, instance.qubits)
