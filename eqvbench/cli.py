@@ -100,7 +100,7 @@ def _run(spec_arg: str, json_out: bool, out: Path | None) -> None:
 
     from eqvbench.io import check_writable, write_atomic
     from eqvbench.pipeline import plan, run_point, to_document
-    from eqvbench.report import footer_lines, param_headers, points_table
+    from eqvbench.report import fmt_param, footer_lines, param_headers, points_table
     from eqvbench.spec import load_spec
 
     path = resolve_spec_path(spec_arg)
@@ -115,7 +115,7 @@ def _run(spec_arg: str, json_out: bool, out: Path | None) -> None:
     with _progress(err) as progress:
         task = progress.add_task("points", total=len(plans))
         for i, pp in enumerate(plans):
-            label = ", ".join(f"{heads[k]}={v}" for k, v in pp.point.params.items()) or "point"
+            label = ", ".join(f"{heads[k]}={fmt_param(v)}" for k, v in pp.point.params.items()) or "point"
             t = time.perf_counter()
 
             def say(msg: str, label=label, i=i) -> None:
@@ -178,7 +178,7 @@ def _validate(spec_arg: str) -> None:
     from eqvbench.estimate import estimate_point
     from eqvbench.families import get_family
     from eqvbench.pipeline import derive_seed, plan
-    from eqvbench.report import fmt_seconds, param_headers
+    from eqvbench.report import fmt_param, fmt_seconds, param_headers
     from eqvbench.spec import load_spec
 
     path = resolve_spec_path(spec_arg)
@@ -198,7 +198,7 @@ def _validate(spec_arg: str) -> None:
         total_s += est.seconds
         peak = max(peak, est.memory_bytes)
         table.add_row(
-            *[str(pp.point.params.get(k, "")) for k in heads],
+            *[fmt_param(pp.point.params.get(k, "")) for k in heads],
             str(pp.n_qubits),
             str(sum(1 for op in inst.circuit.all_operations() if len(op.qubits) == 2)),
             str(family.n_instances(pp.point.values["circuit"])),

@@ -98,6 +98,8 @@ def plan(spec: Spec) -> list[PointPlan]:
     plans = []
     for pt in spec.points:
         lattice = build_lattice(pt.values["lattice"])
+        for fld, msg in family.check_point(lattice, pt.values):
+            raise SpecError(spec.file, fld, msg)
         sim = pt.values["simulation"]
         fits = lattice.n_qubits <= sim["max_qubits"]
         if sim["simulate"] == "always" and not fits:
@@ -225,11 +227,14 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     """The JSON output: version, resolved spec, points."""
     from eqvbench import __version__
 
+    from eqvbench.families import get_family
+
     machines = machines_of(spec)
     return {
         "eqvbench_version": __version__,
         "spec_file": spec.file,
         "spec": spec.resolved(),
+        "columns": get_family(spec.experiment).table_columns(),
         "definitions": DEFINITIONS,
         "points": [r.to_json(machines) for r in results],
     }

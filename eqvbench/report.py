@@ -33,6 +33,10 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
 
 
+def fmt_param(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None:
         return "-"
@@ -47,6 +51,12 @@ def param_headers(params: list[str]) -> dict[str, str]:
     params = list(dict.fromkeys(params))
     short = [p.rsplit(".", 1)[-1] for p in params]
     return {p: (s if short.count(s) == 1 else p) for p, s in zip(params, short)}
+
+
+def _fmt_any(v: Any) -> str:
+    if v is None:
+        return "-"
+    return fmt_num(v) if isinstance(v, float) else str(v)
 
 
 def points_table(doc: dict[str, Any], machine: str) -> Table:
@@ -65,10 +75,12 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
         ("F_model", "f_model"), ("F_eff", "f_eff"), ("V_eff", "v_eff"), ("cost", "cost_flops"),
         ("width", "width_log2"), ("resource", "resource_flops"), (f"t_{machine}", f"seconds_on_{machine}"),
     ]
+    extra = [tuple(c) for c in doc.get("columns", [])]
+    cols = cols[:6] + extra + cols[6:]
     for head, _ in cols:
         table.add_column(head, justify="right", no_wrap=True)
     for p in points:
-        row = [str(p["params"].get(k, "")) for k in params]
+        row = [fmt_param(p["params"].get(k, "")) for k in params]
         f_eff = p["f_eff"]
         if f_eff is not None and p["f_eff_err"] is not None:
             f_txt = f"{fmt_num(f_eff)} ± {p['f_eff_err']:.1g}"
@@ -79,7 +91,9 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
             resource += "*"
         row += [
             str(p["n_qubits"]), str(p["n_gates_2q"]), str(p["v_light"]), fmt_num(p["eps"]),
-            fmt_num(p["f_model"]), f_txt, fmt_num(p["v_eff"]),
+            fmt_num(p["f_model"]), f_txt,
+            *[_fmt_any(p.get(key)) for _, key in extra],
+            fmt_num(p["v_eff"]),
             fmt_sci(p["cost_flops"]), fmt_num(p["width_log2"]),
             resource, fmt_seconds(p.get(f"seconds_on_{machine}")),
         ]

@@ -90,6 +90,34 @@ class SycamoreLattice(Section):
 LatticeSpec = Annotated[Union[GridLattice, SycamoreLattice], Field(discriminator="kind")]
 
 
+class LineLattice(Section):
+    """n qubits in a line."""
+
+    kind: Literal["line"] = "line"
+    n: Sweep(Annotated[int, Field(ge=2, le=64)]) = [8]
+
+
+class RingLattice(Section):
+    """n qubits in a ring."""
+
+    kind: Literal["ring"] = "ring"
+    n: Sweep(Annotated[int, Field(ge=3, le=64)]) = [8]
+
+
+class HeavyHex127Lattice(Section):
+    """IBM Eagle's 127-qubit heavy-hex device (IBM qubit numbering)."""
+
+    kind: Literal["heavy_hex_127"] = "heavy_hex_127"
+
+
+class HeavyHexLattice(Section):
+    """Ball of `radius` coupler hops around qubit `center` of the 127-qubit heavy-hex map."""
+
+    kind: Literal["heavy_hex"] = "heavy_hex"
+    center: Sweep(Annotated[int, Field(ge=0, le=126)]) = [62]
+    radius: Sweep(Annotated[int, Field(ge=0, le=40)]) = [2]
+
+
 # --- pipeline-wide sections -------------------------------------------------
 
 class NoiseSpec(Section):

@@ -81,6 +81,9 @@ class RCSFamily:
     def n_instances(self, circuit: dict[str, Any]) -> int:
         return circuit["instances"]
 
+    def check_point(self, lattice, values: dict[str, Any]) -> list[tuple[str, str]]:
+        return []
+
     def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
         from cirq.experiments import random_rotations_between_grid_interaction_layers_circuit
 
