@@ -182,6 +182,17 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         )
         result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
 
+    # effective region (FRAMEWORK.md section 4)
+    t = time.perf_counter()
+    say("effective region")
+    region = family.effective_region(first, values, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", values)))
+    if region is None:
+        result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": n_gates_2q})
+    else:
+        result.fields.update({"a_eff": region.a_eff, "region_gates_2q": region.n_gates_2q, **region.fields})
+        result.notes.extend(region.notes)
+    timings["region"] = time.perf_counter() - t
+
     # cost
     if values["cost"]["enabled"]:
         t = time.perf_counter()
@@ -199,6 +210,11 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
                 raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
             cost_cache[key] = result.cost
             result.fields["cost_cached"] = False
+        result.fields["cost_eff_flops"] = result.cost.cost_flops if region is None else None
+        if region is not None and region.network is not None:
+            say("cost of the effective region")
+            r_in, r_out, r_sizes = network_structure(region.network)
+            result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, settings).cost_flops
         timings["cost"] = time.perf_counter() - t
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:

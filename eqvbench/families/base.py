@@ -47,6 +47,18 @@ class Measurement:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Region:
+    """Effective region: the smallest part of the circuit that reproduces the measured value
+    within the experiment's error bar (FRAMEWORK.md section 4). `network` is what gets costed."""
+
+    a_eff: int | None  # qubits
+    n_gates_2q: int | None  # two-qubit gates in the region's light cone
+    network: Any  # quimb TensorNetwork, or None
+    fields: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 class Family(Protocol):
     """An experiment family: what it builds, what it measures, what it costs."""
 
@@ -69,6 +81,12 @@ class Family(Protocol):
     def measure(
         self, instances: list[Instance], noise: NoiseModel, simulation: dict[str, Any], rng: np.random.Generator
     ) -> Measurement: ...
+
+    def effective_region(
+        self, instance: Instance, values: dict[str, Any], f_eff: float | None, noise: NoiseModel, rng: np.random.Generator
+    ) -> Region | None:
+        """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
+        ...
 
     def cost_network(self, instance: Instance) -> Any:
         """A quimb TensorNetwork whose full contraction gives the measured quantity."""

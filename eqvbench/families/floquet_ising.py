@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field
 
-from eqvbench.families.base import Instance, LightCone, Measurement
+from eqvbench.families.base import Instance, LightCone, Measurement, Region
 from eqvbench.spec import (
     GridLattice,
     HeavyHex127Lattice,
@@ -93,6 +93,15 @@ FloquetLatticeSpec = Annotated[
 ]
 
 
+class RegionSpec(Section):
+    """Effective-region search (FRAMEWORK.md section 4)."""
+
+    enabled: bool = True
+    max_qubits: Annotated[int, Field(ge=1, le=64)] = 32  # stop growing past this many qubits
+    statevector_max_qubits: Annotated[int, Field(ge=1, le=26)] = 20  # above: tensor-network contraction
+    tn_max_repeats: Annotated[int, Field(ge=1, le=10_000)] = 16
+
+
 class FloquetCircuit(Section):
     """`circuit:` section of a floquet_ising spec."""
 
@@ -101,6 +110,7 @@ class FloquetCircuit(Section):
     observable: Sweep(Annotated[str, BeforeValidator(_check_observable)]) = ["Z0"]
     final_rx: bool = False
     instances: Annotated[int, Field(ge=1, le=1)] = 1
+    region: RegionSpec = RegionSpec()
 
 
 def qubit_of(lattice, k: int):
@@ -249,15 +259,18 @@ class FloquetIsingFamily:
         }
         notes = []
         threshold = max(0.02, 3.0 * o_err)
+        if abs(o_ideal) >= threshold:
+            fields.update(butterfly_cone(inst, noise, o_ideal))
         if abs(o_ideal) < threshold:
             notes.append(f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of <O>_noisy): f_eff not divided out")
             return Measurement(None, None, fields, notes)
         return Measurement(o_noisy / o_ideal, o_err / abs(o_ideal), fields, notes)
 
     def cost_network(self, instance: Instance):
-        from eqvbench.families.floquet_ising import sandwich_network
-
         return sandwich_network(instance)
+
+    def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
+        return find_effective_region(instance, values, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         c = values["circuit"]
@@ -265,6 +278,183 @@ class FloquetIsingFamily:
 
     def table_columns(self) -> list[tuple[str, str]]:
         return [("<O> ideal", "o_ideal"), ("<O> noisy", "o_noisy")]
+
+
+def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
+    """Per-gate error sensitivity s_g = 1 - <O>_{Pauli error after g} / <O>_ideal, averaged over Paulis.
+
+    Every (gate, non-identity Pauli) pair is one exactly simulated state
+    vector; all of them run as batches of the trajectory engine. Returns
+    v_butterfly (sum of s_g over two-qubit gates), the first-order fidelity
+    prediction prod over gates of (1 - p_g s_g) (idle errors not included),
+    and the per-gate map.
+    """
+    import numpy as np
+
+    from eqvbench import trajectories as tr
+    from eqvbench.noise import NoiseModel
+    from eqvbench.simulate import pauli_expectation_rows
+
+    qubits = instance.qubits
+    n = len(qubits)
+    index = {q: i for i, q in enumerate(qubits)}
+    strings = [{index[q]: p for q, p in ps.items()} for ps in instance.data["paulis"]]
+    program = tr.compile_program(instance.circuit, qubits, NoiseModel(p1=0.5, p2=0.5))
+    cols, codes = [], []
+    for k, item_i in enumerate(program.error_index):
+        n_codes = 3 if len(program.items[item_i].qubits) == 1 else 15
+        cols += [k] * n_codes
+        codes += list(range(1, n_codes + 1))
+    cols, codes = np.array(cols), np.array(codes)
+
+    def functional(psi):
+        return np.mean([pauli_expectation_rows(psi, st, n) for st in strings], axis=0)
+
+    values = np.empty(cols.size)
+    rows = tr.batch_rows(n)
+    for start in range(0, cols.size, rows):
+        sl = slice(start, start + rows)
+        b = cols[sl].size
+        hit = np.zeros((b, program.rates.size), bool)
+        hit[np.arange(b), cols[sl]] = True
+        pauli = np.zeros((b, program.rates.size), np.int64)
+        pauli[np.arange(b), cols[sl]] = codes[sl]
+        values[sl] = tr.run_batch(program, hit, pauli, functional)
+    sens = np.zeros(program.rates.size)
+    np.add.at(sens, cols, 1.0 - values / o_ideal)
+    sens /= np.bincount(cols, minlength=program.rates.size)
+    # map error locations back to (moment, qubits): items follow the circuit moment by moment
+    gate_moment = []
+    for m, moment in enumerate(instance.circuit):
+        gate_moment += [(m, op) for op in moment]
+    per_gate, v_b, log_f = [], 0.0, 0.0
+    for k, (m, op) in enumerate(gate_moment):
+        p = noise.gate_error(len(op.qubits))
+        log_f += math.log1p(-p * sens[k]) if p * sens[k] < 1 else -math.inf
+        if len(op.qubits) == 2:
+            v_b += sens[k]
+        per_gate.append({"moment": m, "qubits": [_qubit_label(q) for q in op.qubits], "s": round(float(sens[k]), 6)})
+    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_f), "butterfly_map": per_gate}
+
+
+def region_instance(lattice, qubits: set, circuit: dict[str, Any]) -> Instance:
+    """The Floquet circuit on the sub-lattice induced by `qubits` (as if the rest did not exist)."""
+    sub = lattice.restrict(qubits)
+    c = floquet_circuit(sub, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
+    paulis = resolve_observable_on(sub, circuit["observable"], lattice)
+    support = tuple(sorted({q for ps in paulis for q in ps}))
+    return Instance(c, sub.qubits, support, 0, data={"paulis": paulis, "lattice": sub})
+
+
+def resolve_observable_on(sub, text: str, full) -> list[dict]:
+    """Observable Paulis restricted to a sub-lattice (M_z: the mean over the full lattice's qubits in it)."""
+    paulis = resolve_observable(full, text)
+    keep = set(sub.qubits)
+    return [ps for ps in paulis if all(q in keep for q in ps)]
+
+
+def ideal_value_statevector(instance: Instance) -> float:
+    """<O> of the ideal circuit from eqvbench's state-vector kernels."""
+    import numpy as np
+
+    from eqvbench import trajectories as tr
+    from eqvbench.noise import NoiseModel
+    from eqvbench.simulate import pauli_expectation_rows
+
+    qubits = instance.qubits
+    n = len(qubits)
+    index = {q: i for i, q in enumerate(qubits)}
+    psi = tr.ideal_state(tr.compile_program(instance.circuit, qubits, NoiseModel()))[None]
+    return float(np.mean([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
+                          for ps in instance.data["paulis"]]))
+
+
+def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0) -> float:
+    """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra."""
+    import random
+
+    import cotengra as ctg
+    import numpy as np
+
+    total = 0.0
+    for ps in instance.data["paulis"]:
+        one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
+        tn = sandwich_network(one)
+        state = random.getstate()
+        random.seed(seed)
+        try:
+            opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False)
+            total += float(np.real(tn.contract(all, optimize=opt)))
+        finally:
+            random.setstate(state)
+    return total / len(instance.data["paulis"])
+
+
+def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
+    """Grow the ball of radius r around O's support until the ideal value moves by less than
+    delta = 1 / (f sqrt(shots)); the region is the last ball before that move.
+
+    f is f_eff where the point was simulated; otherwise the noisy/ideal ratio
+    simulated on the largest region that fits the simulation limit (the
+    region is where the noise that matters acts). Values come from state
+    vectors up to `region.statevector_max_qubits`, from tensor-network
+    contraction above; `region_history` says which gave each.
+    """
+    from eqvbench.simulate import SimSettings, pauli_expectations
+
+    circuit = values["circuit"]
+    reg = circuit["region"]
+    sim = values["simulation"]
+    shots = sim["shots"]
+    lattice = instance.data["lattice"]
+    if not reg["enabled"]:
+        return Region(None, None, None, {}, ["effective region disabled (circuit.region.enabled: false)"])
+    if not shots:
+        return Region(None, None, None, {}, ["effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))"])
+    f, f_source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
+    history: list[dict[str, Any]] = []
+    prev = None
+    r = 0
+    while True:
+        qs = lattice.ball(list(instance.measured), r)
+        if len(qs) > reg["max_qubits"]:
+            return Region(None, None, None, {"region_history": history},
+                          [f"effective region not found within circuit.region.max_qubits = {reg['max_qubits']} qubits"])
+        inst_r = region_instance(lattice, qs, circuit)
+        if len(qs) <= reg["statevector_max_qubits"]:
+            value, method = ideal_value_statevector(inst_r), "statevector"
+        else:
+            value, method = ideal_value_tn(inst_r, reg["tn_max_repeats"]), "tensor_network"
+        if f_source != "f_eff" and len(qs) <= sim["max_qubits"] and abs(value) > 0.05:
+            noisy, _, ideal, _ = pauli_expectations(
+                inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
+            )
+            f, f_source = float(noisy.mean() / ideal.mean()), f"noisy simulation of the {len(qs)}-qubit region"
+        delta = 1.0 / (f * shots**0.5) if f and f > 0 else None
+        _, n2, _ = backward_light_cone(inst_r.circuit, inst_r.data["paulis"])
+        history.append({"radius": r, "qubits": len(qs), "gates_2q": n2, "value": value, "method": method, "delta": delta})
+        whole = len(qs) == lattice.n_qubits
+        if prev is not None and delta is not None and abs(value - prev[1]) < delta:
+            chosen, chosen_n2 = prev[0], prev[2]
+            break
+        if whole:
+            chosen, chosen_n2 = inst_r, n2
+            break
+        prev = (inst_r, value, n2)
+        r += 1
+    fields = {
+        "region_radius": history[-2]["radius"] if len(history) > 1 and chosen is not inst_r else history[-1]["radius"],
+        "region_f": f,
+        "region_f_source": f_source,
+        "region_delta": delta,
+        "region_history": history,
+    }
+    net = sandwich_network(chosen) if len(chosen.data["paulis"]) == 1 else None
+    return Region(len(chosen.qubits), chosen_n2, net, fields)
+
+
+def _qubit_label(q) -> Any:
+    return q.x if hasattr(q, "x") else [q.row, q.col]
 
 
 def sandwich_network(instance: Instance, locations=None):

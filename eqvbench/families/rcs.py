@@ -128,6 +128,9 @@ class RCSFamily:
             notes.append("qsimcirq is not installed: simulated with eqvbench's trajectories instead")
         return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields, notes=notes)
 
+    def effective_region(self, instance, values, f_eff, noise, rng):
+        return None  # every qubit is measured: the whole circuit matters
+
     def cost_network(self, instance: Instance):
         return amplitude_network(instance.circuit, instance.qubits)
 

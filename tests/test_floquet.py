@@ -1,0 +1,145 @@
+"""Floquet (kicked) Ising family: light cones, known limits, three independent computations."""
+
+import math
+
+import cirq
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from eqvbench.cli import app
+from eqvbench.families.floquet_ising import (
+    FAMILY,
+    backward_light_cone,
+    floquet_circuit,
+    ideal_value_statevector,
+    ideal_value_tn,
+    parse_angle,
+    parse_observable,
+    resolve_observable,
+    rzz_minus_pi_2,
+)
+from eqvbench.lattice import build_lattice, heavy_hex_127
+from eqvbench.noise import NoiseModel
+from eqvbench.simulate import SimSettings, pauli_expectations
+
+LATTICES = [
+    {"kind": "line", "n": 6},
+    {"kind": "ring", "n": 7},
+    {"kind": "grid", "rows": 2, "cols": 3},
+    {"kind": "heavy_hex", "center": 62, "radius": 2},
+]
+
+
+def instance(lat_section, theta, steps, observable):
+    lat = build_lattice(lat_section)
+    return FAMILY.build(lat, {"theta_h": theta, "steps": steps, "observable": observable, "final_rx": False,
+                              "instances": 1}, 0)
+
+
+@pytest.mark.parametrize("steps,gates,qubits", [(20, 2233, 127), (5, 136, 69)])
+def test_light_cone_of_z62_on_eagle(steps, gates, qubits):
+    h = heavy_hex_127()
+    assert h.n_qubits == 127 and len(h.edges) == 144 and [len(x) for x in h.layers] == [48, 48, 48]
+    c = floquet_circuit(h, 0.3, steps)
+    assert sum(1 for op in c.all_operations() if len(op.qubits) == 2) == 144 * steps
+    _, n2, cone = backward_light_cone(c, resolve_observable(h, "Z62"))
+    assert (n2, len(cone)) == (gates, qubits)
+
+
+def test_layers_are_edge_colourings():
+    for sec in LATTICES + [{"kind": "heavy_hex_127"}]:
+        lat = build_lattice(sec)
+        assert sorted(e for layer in lat.layers for e in layer) == sorted(lat.edges)
+        for layer in lat.layers:
+            qs = [q for e in layer for q in e]
+            assert len(qs) == len(set(qs)), sec
+
+
+def test_rzz_is_exp_plus_i_pi_4_zz():
+    zz = np.diag([1, -1, -1, 1]).astype(complex)
+    np.testing.assert_allclose(cirq.unitary(rzz_minus_pi_2()), np.diag(np.exp(1j * np.pi / 4 * np.diag(zz))), atol=1e-12)
+
+
+@pytest.mark.parametrize("sec", LATTICES)
+def test_theta_zero_gives_z_equal_one(sec):
+    lat = build_lattice(sec)
+    inst = instance(sec, 0.0, 3, "M_z")
+    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+                                           SimSettings(method="trajectories"), np.random.default_rng(0))
+    np.testing.assert_allclose(vals, 1.0, atol=1e-12)
+    np.testing.assert_allclose(ideal, 1.0, atol=1e-12)
+    assert len(vals) == lat.n_qubits
+
+
+@pytest.mark.parametrize("sec", LATTICES)
+def test_clifford_point_gives_minus_one_zero_or_one(sec):
+    lat = build_lattice(sec)
+    q0 = lat.qubits[0].x if hasattr(lat.qubits[0], "x") else 0
+    for obs in ("M_z", f"X{q0}", f"Y{q0}"):
+        inst = instance(sec, math.pi / 2, 4, obs)
+        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+                                            SimSettings(method="trajectories"), np.random.default_rng(0))
+        assert np.all(np.min(np.abs(ideal[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1) < 1e-9), (obs, ideal)
+
+
+@pytest.mark.parametrize("sec,obs", [(LATTICES[0], "Z2"), (LATTICES[2], "Z4"), (LATTICES[3], "Z62"),
+                                     (LATTICES[3], "X62 Z61")])
+def test_engine_cirq_and_tensor_network_agree(sec, obs):
+    inst = instance(sec, 0.7, 4, obs)
+    sv = ideal_value_statevector(inst)
+    tn = ideal_value_tn(inst)
+    psi = cirq.final_state_vector(inst.circuit, qubit_order=inst.qubits, dtype=np.complex128)
+    ps = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in inst.data["paulis"][0].items()})
+    ref = float(np.real(ps.expectation_from_state_vector(psi, {q: i for i, q in enumerate(inst.qubits)})))
+    assert sv == pytest.approx(ref, abs=1e-6)
+    assert tn == pytest.approx(ref, abs=1e-6)
+
+
+def test_butterfly_volume_matches_effective_volume_when_errors_are_rare():
+    """To first order 1 - F = sum_g p_g s_g: v_butterfly and v_eff agree within the statistics."""
+    sec = {"kind": "heavy_hex", "center": 62, "radius": 2}
+    inst = instance(sec, 0.5, 4, "Z62")
+    noise = NoiseModel(p1=0.0, p2=0.004)
+    sim = {"method": "trajectories", "target_err": 0.0005, "max_trajectories": 200000, "batch": None,
+           "shots": 0, "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
+    m = FAMILY.measure([inst], noise, sim, np.random.default_rng(1))
+    eps = -math.log(1 - 0.004)
+    v_eff = math.log(1 / m.f_eff) / eps
+    v_eff_err = m.f_eff_err / m.f_eff / eps
+    # second-order terms are ~ (p v)^2 / 2 relative: a few percent here
+    assert m.fields["v_butterfly"] == pytest.approx(v_eff, abs=5 * v_eff_err + 0.05 * v_eff)
+    assert 0 < m.fields["v_butterfly"] < FAMILY.light_cone(inst).v_light
+
+
+def test_parsers():
+    assert parse_angle("pi/4") == pytest.approx(math.pi / 4)
+    assert parse_angle(0.5) == 0.5
+    assert parse_observable("W_17").paulis[62] == "X"
+    assert len(parse_observable("W_10").paulis) == 10
+    assert parse_observable("Z_62").paulis == {62: "Z"}
+    for bad in ("Q3", "X", "X1 X1", ""):
+        with pytest.raises(ValueError):
+            parse_observable(bad)
+    for bad in ("abc", "__import__('os')", "nan", True):
+        with pytest.raises(ValueError):
+            parse_angle(bad)
+
+
+BAD = [
+    ("lattice: {kind: line, n: 5}\ncircuit: {observable: Z9}\n", "circuit.observable", "not on the lattice"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {observable: 'X1 Q2'}\n", "circuit.observable", "malformed"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {theta_h: big}\n", "circuit.theta_h", "radians"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {steps: 0}\n", "circuit.steps", "greater than or equal to 1"),
+    ("lattice: {kind: heavy_hex, center: 130}\n", "lattice.center", "less than or equal to 126"),
+]
+
+
+@pytest.mark.parametrize("text,fld,words", BAD)
+def test_bad_input(tmp_path, text, fld, words):
+    spec = tmp_path / "f.yaml"
+    spec.write_text("experiment: floquet_ising\n" + text)
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"{spec}: {fld}: " in lines[0] and words in lines[0], r.output
