@@ -208,6 +208,9 @@ def _seeded_python_random(seed: int):
 # Up to this many tensors (after simplification) the exhaustive dynamic-programming
 # search is both faster than the hyper-optimiser and provably optimal.
 OPTIMAL_MAX_TENSORS = 12
+# Subtree reconfiguration is pure Python: past this many tensors it costs more than the search.
+RECONF_MAX_TENSORS = 3000
+SLICE_RECONF_MAX_BITS = 40
 
 
 def _search(inputs, output, size_dict, settings: CostSettings):
@@ -232,14 +235,22 @@ def _search(inputs, output, size_dict, settings: CostSettings):
         progbar=False,
     )
     tree = opt.search(inputs, output, size_dict)
-    tree = tree.subtree_reconfigure(minimize=settings.minimize)
+    if len(inputs) <= RECONF_MAX_TENSORS:
+        tree = tree.subtree_reconfigure(minimize=settings.minimize)
     return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 
 
 def _slice_to_fit(tree, settings: CostSettings):
-    """Slice and reconfigure (interleaved, coarse steps keep it to seconds) until the tree fits."""
+    """Slice and reconfigure (interleaved, coarse steps keep it to seconds) until the tree fits.
+
+    Trees that need more than SLICE_RECONF_MAX_BITS of slicing (a sign that the
+    search found no good tree) are sliced without reconfiguration, which is
+    fast but leaves a looser upper bound.
+    """
     if tree.max_size() <= settings.target_size:
         return tree
+    if math.log2(tree.max_size() / settings.target_size) > SLICE_RECONF_MAX_BITS or tree.N > RECONF_MAX_TENSORS:
+        return tree.slice(target_size=settings.target_size)
     return tree.slice_and_reconfigure(
         settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
     )

@@ -236,7 +236,8 @@ def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> 
 def machines_of(spec: Spec) -> list[str]:
     from eqvbench.cost import REFERENCE_MACHINES
 
-    return list({**REFERENCE_MACHINES, **spec.model.cost.machines})
+    extra = {k: v for m in spec.models for k, v in m.cost.machines.items()}
+    return list({**REFERENCE_MACHINES, **extra})
 
 
 def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:

@@ -201,16 +201,23 @@ class Point:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec: its file, family name, the model and the expanded sweep."""
+    """A validated spec: its file, family name, one model per case and the expanded sweep."""
 
     file: str
     experiment: str
-    model: BaseModel
+    models: list[BaseModel]
     points: list[Point] = field(default_factory=list)
 
+    @property
+    def model(self) -> BaseModel:
+        """The first (often only) case: report and seed settings are read from it."""
+        return self.models[0]
+
     def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in (JSON-safe)."""
-        return self.model.model_dump(mode="json")
+        """The spec with every default filled in (JSON-safe); with `cases`, one entry per case."""
+        if len(self.models) == 1:
+            return self.models[0].model_dump(mode="json")
+        return {"experiment": self.experiment, "cases": [m.model_dump(mode="json") for m in self.models]}
 
 
 def _sweep_paths(model: BaseModel, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], list]]:
@@ -224,12 +231,12 @@ def _sweep_paths(model: BaseModel, prefix: tuple[str, ...] = ()) -> list[tuple[t
     return out
 
 
-def expand(model: BaseModel) -> list[Point]:
-    """Cartesian product of all sweep fields -> list of points."""
+def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Point]:
+    """Cartesian product of all sweep fields -> list of points (numbered from `start`)."""
     paths = _sweep_paths(model)
     base = model.model_dump(mode="python")
     points = []
-    for i, combo in enumerate(itertools.product(*(vals for _, vals in paths))):
+    for i, combo in enumerate(itertools.product(*(vals for _, vals in paths)), start=start):
         values = json.loads(json.dumps(base))  # deep copy of plain data
         params = {}
         for (path, vals), v in zip(paths, combo):
@@ -239,8 +246,18 @@ def expand(model: BaseModel) -> list[Point]:
             node[path[-1]] = v
             if len(vals) > 1:
                 params[".".join(path)] = v
+        if case is not None:
+            params = {"case": case, **params}
         points.append(Point(index=i, params=params, values=values))
     return points
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep merge of `over` into a copy of `base` (mappings merge, anything else replaces)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _field_path(raw: Any, loc: tuple) -> str:
@@ -311,11 +328,34 @@ def parse_spec(raw: dict, file: str) -> Spec:
     if not isinstance(name, str) or name not in family_names():
         raise SpecError(file, "experiment", f"unknown experiment {name!r} (one of: {', '.join(family_names())})")
     family = get_family(name)
-    try:
-        model = spec_model(family).model_validate(raw)
-    except ValidationError as e:
-        raise_validation(file, raw, e)
-    return Spec(file=file, experiment=name, model=model, points=expand(model))
+    cases = raw.get("cases")
+    if cases is None:
+        try:
+            model = spec_model(family).model_validate(raw)
+        except ValidationError as e:
+            raise_validation(file, raw, e)
+        return Spec(file=file, experiment=name, models=[model], points=expand(model))
+    if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
+        raise SpecError(file, "cases", "must be a non-empty list of mappings (each overrides the rest of the spec)")
+    base = {k: v for k, v in raw.items() if k != "cases"}
+    models, points = [], []
+    for i, case in enumerate(cases):
+        if "experiment" in case and case["experiment"] != name:
+            raise SpecError(file, f"cases[{i}].experiment", "all cases run the spec's experiment")
+        merged = _merge(base, case)
+        try:
+            model = spec_model(family).model_validate(merged)
+        except ValidationError as e:
+            err = SpecError(file, None, "")
+            try:
+                raise_validation(file, merged, e)
+            except SpecError as inner:
+                err = inner
+            in_case = err.field and err.field.split(".")[0].split("[")[0] in case
+            raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
+        models.append(model)
+        points += expand(model, start=len(points), case=i)
+    return Spec(file=file, experiment=name, models=models, points=points)
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -76,3 +76,29 @@ def test_points_seed_independent_of_sweep_order():
     b = parse_spec({"experiment": "rcs", "circuit": {"cycles": [8, 4]}}, "b")
     fam_key = lambda p: {"lattice": p.values["lattice"], "cycles": p.values["circuit"]["cycles"]}
     assert derive_seed(0, fam_key(a.points[0])) == derive_seed(0, fam_key(b.points[1]))
+
+
+def test_cases_sweep_separately():
+    raw = {
+        "experiment": "floquet_ising",
+        "noise": {"p2": 0.01},
+        "cases": [
+            {"lattice": {"kind": "line", "n": 4}, "circuit": {"theta_h": [0.1, 0.2], "observable": "Z1"}},
+            {"lattice": {"kind": "heavy_hex_127"}, "circuit": {"steps": 20, "observable": "Z62"}},
+        ],
+    }
+    spec = parse_spec(raw, "c.yaml")
+    assert [p.params for p in spec.points] == [
+        {"case": 0, "circuit.theta_h": 0.1}, {"case": 0, "circuit.theta_h": 0.2}, {"case": 1},
+    ]
+    assert spec.points[2].values["circuit"]["steps"] == 20 and spec.points[2].values["noise"]["p2"] == 0.01
+    assert len(spec.resolved()["cases"]) == 2
+
+
+def test_bad_case_names_the_case():
+    raw = {"experiment": "rcs", "cases": [{"circuit": {"cycles": 2}}, {"circuit": {"cycles": -1}}]}
+    with pytest.raises(SpecError) as e:
+        parse_spec(raw, "c.yaml")
+    assert e.value.field == "cases[1].circuit.cycles"
+    with pytest.raises(SpecError, match="non-empty list"):
+        parse_spec({"experiment": "rcs", "cases": []}, "c.yaml")

@@ -100,6 +100,8 @@ class RegionSpec(Section):
     max_qubits: Annotated[int, Field(ge=1, le=64)] = 32  # stop growing past this many qubits
     statevector_max_qubits: Annotated[int, Field(ge=1, le=26)] = 20  # above: tensor-network contraction
     tn_max_repeats: Annotated[int, Field(ge=1, le=10_000)] = 16
+    tn_memory_bytes: Annotated[float, Field(gt=0)] = 2.0**31  # largest intermediate allowed, bytes
+    tn_max_flops: Annotated[float, Field(gt=0)] = 1e11  # contraction budget per region value, real FLOP
 
 
 class FloquetCircuit(Section):
@@ -369,8 +371,18 @@ def ideal_value_statevector(instance: Instance) -> float:
                           for ps in instance.data["paulis"]]))
 
 
-def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0) -> float:
-    """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra."""
+class RegionTooCostly(ValueError):
+    """Contracting a region's network would exceed the region's memory or FLOP budget."""
+
+
+def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
+                   memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
+    """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra.
+
+    The tree is found first; RegionTooCostly is raised (nothing contracted)
+    when its largest intermediate (complex128) exceeds `memory_bytes` or its
+    cost exceeds `max_flops` real FLOP.
+    """
     import random
 
     import cotengra as ctg
@@ -379,12 +391,19 @@ def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0) -> 
     total = 0.0
     for ps in instance.data["paulis"]:
         one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
-        tn = sandwich_network(one)
+        tn = sandwich_network(one).rank_simplify()
         state = random.getstate()
         random.seed(seed)
         try:
-            opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False)
-            total += float(np.real(tn.contract(all, optimize=opt)))
+            opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False, reconf_opts={})
+            tree = tn.contraction_tree(optimize=opt)
+            flops = 8 * tree.contraction_cost()
+            if 16 * tree.max_size() > memory_bytes or flops > max_flops:
+                raise RegionTooCostly(
+                    f"contracting the {len(instance.qubits)}-qubit region needs 2^{math.log2(tree.max_size()):.0f} "
+                    f"elements and {flops:.2g} FLOP (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
+                )
+            total += float(np.real(tn.contract(all, optimize=tree)))
         finally:
             random.setstate(state)
     return total / len(instance.data["paulis"])
@@ -424,7 +443,13 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
         if len(qs) <= reg["statevector_max_qubits"]:
             value, method = ideal_value_statevector(inst_r), "statevector"
         else:
-            value, method = ideal_value_tn(inst_r, reg["tn_max_repeats"]), "tensor_network"
+            try:
+                value = ideal_value_tn(inst_r, reg["tn_max_repeats"], memory_bytes=reg["tn_memory_bytes"],
+                                       max_flops=reg["tn_max_flops"])
+            except RegionTooCostly as e:
+                return Region(None, None, None, {"region_history": history},
+                              [f"effective region not found: {e} (circuit.region.tn_memory_bytes / tn_max_flops)"])
+            method = "tensor_network"
         if f_source != "f_eff" and len(qs) <= sim["max_qubits"] and abs(value) > 0.05:
             noisy, _, ideal, _ = pauli_expectations(
                 inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
