@@ -29,6 +29,7 @@ import cirq
 import numpy as np
 
 from eqvbench.noise import NoiseModel
+from eqvbench.simulate import Instruction, compile_circuit
 
 PAULIS = np.array(
     [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128
@@ -36,20 +37,11 @@ PAULIS = np.array(
 
 
 @dataclass(frozen=True)
-class _Item:
-    """A gate (matrix set) or an error location (p set), in circuit order."""
-
-    qubits: tuple[int, ...]
-    matrix: np.ndarray | None = None
-    p: float = 0.0
-
-
-@dataclass(frozen=True)
 class Program:
     """A circuit flattened into gates and error locations, with per-location rates."""
 
     n_qubits: int
-    items: tuple[_Item, ...]
+    items: tuple[Instruction, ...]  # unitaries (matrix set) and error locations (p set)
     error_index: tuple[int, ...]  # item index of each error location
     rates: np.ndarray  # rate of each error location
 
@@ -60,21 +52,10 @@ class Program:
 
 
 def compile_program(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel) -> Program:
-    index = {q: i for i, q in enumerate(qubits)}
-    errors: dict[int, list] = {}
-    for (m, qs), p in noise.error_locations(circuit, qubits):
-        if p:
-            errors.setdefault(m, []).append((qs, p))
-    items: list[_Item] = []
-    for m, moment in enumerate(circuit):
-        for op in moment:
-            if cirq.is_measurement(op):
-                continue
-            if len(op.qubits) > 2:
-                raise ValueError(f"trajectories support 1- and 2-qubit gates, got {op}")
-            items.append(_Item(tuple(index[q] for q in op.qubits), cirq.unitary(op).astype(np.complex128)))
-        for qs, p in errors.get(m, ()):
-            items.append(_Item(tuple(index[q] for q in qs), None, p))
+    """The circuit as unitaries and error locations (see :func:`eqvbench.simulate.compile_circuit`)."""
+    items = compile_circuit(circuit, qubits, noise)
+    if any(len(it.targets) > 2 for it in items):
+        raise ValueError("trajectories support 1- and 2-qubit gates only")
     err_idx = tuple(i for i, it in enumerate(items) if it.matrix is None)
     rates = np.array([items[i].p for i in err_idx], dtype=float)
     return Program(len(qubits), tuple(items), err_idx, rates)
@@ -97,7 +78,7 @@ def sample_errors(program: Program, n: int, rng: np.random.Generator) -> tuple[n
     cols = np.arange(L)
     hit &= cols[None, :] > first[:, None]
     hit[np.arange(n), first] = True
-    n_qubits = np.array([len(program.items[i].qubits) for i in program.error_index])
+    n_qubits = np.array([len(program.items[i].targets) for i in program.error_index])
     top = np.where(n_qubits == 1, 3, 15)
     pauli = 1 + (rng.random((n, L)) * top[None, :]).astype(np.int64)
     return hit, pauli
@@ -137,7 +118,7 @@ def fuse(program: Program, hit: np.ndarray, pauli: np.ndarray) -> _Blocks:
         blocks.rows.append(rows)
 
     for i, it in enumerate(program.items):
-        qs = it.qubits
+        qs = it.targets
         if it.matrix is not None and len(qs) == 1:
             q = qs[0]
             pend[q] = it.matrix @ pend[q]
@@ -229,7 +210,7 @@ def run_batch_qsim(program: Program, hit: np.ndarray, pauli: np.ndarray, functio
     n = program.n_qubits
     line = cirq.LineQubit.range(n)
     base = [
-        cirq.MatrixGate(it.matrix).on(*(line[k] for k in it.qubits)) if it.matrix is not None else None
+        cirq.MatrixGate(it.matrix).on(*(line[k] for k in it.targets)) if it.matrix is not None else None
         for it in program.items
     ]
     err_pos = {item: k for k, item in enumerate(program.error_index)}
@@ -245,7 +226,7 @@ def run_batch_qsim(program: Program, hit: np.ndarray, pauli: np.ndarray, functio
             k = err_pos[i]
             if not hit[r, k]:
                 continue
-            qs = program.items[i].qubits
+            qs = program.items[i].targets
             codes = (pauli[r, k],) if len(qs) == 1 else (pauli[r, k] // 4, pauli[r, k] % 4)
             ops += [gates[c].on(line[q]) for q, c in zip(qs, codes) if c]
         state = sim.simulate(cirq.Circuit(ops), qubit_order=line).final_state_vector

@@ -304,7 +304,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     program = tr.compile_program(instance.circuit, qubits, NoiseModel(p1=0.5, p2=0.5))
     cols, codes = [], []
     for k, item_i in enumerate(program.error_index):
-        n_codes = 3 if len(program.items[item_i].qubits) == 1 else 15
+        n_codes = 3 if len(program.items[item_i].targets) == 1 else 15
         cols += [k] * n_codes
         codes += list(range(1, n_codes + 1))
     cols, codes = np.array(cols), np.array(codes)
