@@ -210,8 +210,10 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
                 raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
             cost_cache[key] = result.cost
             result.fields["cost_cached"] = False
-        result.fields["cost_eff_flops"] = result.cost.cost_flops if region is None else None
-        if region is not None and region.network is not None:
+        # a region holding the whole light cone has the same network: do not search it twice
+        whole_cone = region is None or region.n_gates_2q == cone.v_light
+        result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None
+        if not whole_cone and region.network is not None:
             say("cost of the effective region")
             r_in, r_out, r_sizes = network_structure(region.network)
             result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, settings).cost_flops

@@ -132,6 +132,10 @@ BAD = [
     ("lattice: {kind: line, n: 5}\ncircuit: {theta_h: big}\n", "circuit.theta_h", "radians"),
     ("lattice: {kind: line, n: 5}\ncircuit: {steps: 0}\n", "circuit.steps", "greater than or equal to 1"),
     ("lattice: {kind: heavy_hex, center: 130}\n", "lattice.center", "less than or equal to 126"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {max_qubits: 0}}\n", "circuit.region.max_qubits", "greater than"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {tn_max_flops: -1}}\n", "circuit.region.tn_max_flops", "greater than"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {size: 3}}\n", "circuit.region.size", "unknown key"),
+    ("cases: [{lattice: {kind: line, n: 5}}, {circuit: {steps: -2}}]\n", "cases[1].circuit.steps", "greater than"),
 ]
 
 

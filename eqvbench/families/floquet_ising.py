@@ -139,9 +139,6 @@ def resolve_observable(lattice, text: str) -> list[dict]:
     return [out]
 
 
-RZZ = None  # built lazily: cirq import stays out of module import
-
-
 def rzz_minus_pi_2():
     """RZZ(-pi/2) = exp(+i pi/4 Z Z), exactly (global phase included)."""
     import cirq
