@@ -197,7 +197,10 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     if values["cost"]["enabled"]:
         t = time.perf_counter()
         settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
-        key = json.dumps([pp.structure, values["cost"]], sort_keys=True, default=str)
+        # a family whose network depends on more than the circuits' structure says so with cost_key
+        cost_key = getattr(family, "cost_key", None)
+        structure = cost_key(values) if cost_key else pp.structure
+        key = json.dumps([structure, values["cost"]], sort_keys=True, default=str)
         if key in cost_cache:
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True
@@ -249,14 +252,21 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     from eqvbench.families import get_family
 
     machines = machines_of(spec)
-    return {
+    family = get_family(spec.experiment)
+    points = [r.to_json(machines) for r in results]
+    doc = {
         "eqvbench_version": __version__,
         "spec_file": spec.file,
         "spec": spec.resolved(),
-        "columns": get_family(spec.experiment).table_columns(),
+        "columns": family.table_columns(),
         "definitions": DEFINITIONS,
-        "points": [r.to_json(machines) for r in results],
+        "points": points,
     }
+    # families may fit something across points (e.g. the OTOC butterfly velocity)
+    summary = getattr(family, "summary", None)
+    if summary is not None:
+        doc["summary"] = summary(points)
+    return doc
 
 
 DEFINITIONS = {

@@ -105,5 +105,6 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
     lines = [RESOURCE_DEFINITION, UNITS]
     notes = sorted({n for p in doc["points"] for n in p["notes"]})
     lines += [f"note: {n}" for n in notes]
+    lines += doc.get("summary", {}).get("lines", [])
     return lines
 

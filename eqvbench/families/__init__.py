@@ -10,6 +10,7 @@ from eqvbench.families.base import Family
 _MODULES = {
     "rcs": "eqvbench.families.rcs",
     "floquet_ising": "eqvbench.families.floquet_ising",
+    "otoc": "eqvbench.families.otoc",
 }
 
 

@@ -103,3 +103,9 @@ class Family(Protocol):
     def table_columns(self) -> list[tuple[str, str]]:
         """Extra (field, header) columns this family adds to the table."""
         ...
+
+    # Optional: `summary(points) -> dict` fits something across all points of a run
+    # (points as JSON dicts); its `lines` are printed under the table and the dict
+    # goes into the JSON document as "summary". The OTOC family fits v_B with it.
+    # Optional: `cost_key(values) -> dict` when the costed network depends on more than
+    # structure_key (OTOC: the butterfly's cone); costs are cached by it instead.

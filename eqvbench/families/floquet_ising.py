@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field
 
@@ -102,6 +102,10 @@ class RegionSpec(Section):
     tn_max_repeats: Annotated[int, Field(ge=1, le=10_000)] = 16
     tn_memory_bytes: Annotated[float, Field(gt=0)] = 2.0**31  # largest intermediate allowed, bytes
     tn_max_flops: Annotated[float, Field(gt=0)] = 1e11  # contraction budget per region value, real FLOP
+    # fidelity for delta where the point is not simulated: 'auto' simulates the largest region
+    # that fits simulation.max_qubits (slow for deep circuits); a number is taken as given
+    # (e.g. the device's measured effective fidelity)
+    f_eff: Union[Literal["auto"], Annotated[float, Field(gt=0, le=1)]] = "auto"
 
 
 class FloquetCircuit(Section):
@@ -428,6 +432,8 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     if not shots:
         return Region(None, None, None, {}, ["effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))"])
     f, f_source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
+    if f_source is None and reg["f_eff"] != "auto":
+        f, f_source = float(reg["f_eff"]), "circuit.region.f_eff"
     history: list[dict[str, Any]] = []
     prev = None
     r = 0
@@ -447,7 +453,8 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
                 return Region(None, None, None, {"region_history": history},
                               [f"effective region not found: {e} (circuit.region.tn_memory_bytes / tn_max_flops)"])
             method = "tensor_network"
-        if f_source != "f_eff" and len(qs) <= sim["max_qubits"] and abs(value) > 0.05:
+        auto_f = f_source is None or f_source.startswith("noisy simulation")
+        if auto_f and len(qs) <= sim["max_qubits"] and abs(value) > 0.05:
             noisy, _, ideal, _ = pauli_expectations(
                 inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
             )

@@ -1,0 +1,746 @@
+"""OTOC (information scrambling), as in Mi et al., Science 374, 1479 (2021).
+
+U: cycles of random pi/2 rotations about one of eight XY-plane axes on every
+system qubit, then two-qubit gates on one of the lattice's coupler layers.
+The measured quantity is C = Re <psi| B(t)^dag M B(t) M |psi> with
+B(t) = U^dag B U, M = Z on the measurement qubit Q_m and |psi> = |+> on Q_m,
+|0> elsewhere. On hardware it is read from an ancilla next to Q_m:
+
+    ancilla |+/->, Q_m |+>;  CZ(a, m);  U;  B on Q_b;  U^dag;  CZ(a, m);  ancilla RY(-/+ pi/2); measure
+
+which leaves <X_a> = +/-C; the four prep/readout variants give
+C = (p0 - p1 - p2 + p3) / 2 from the ancilla's excitation probabilities
+(p0: |+>, RY(+pi/2); p1: |+>, RY(-pi/2); p2: |->, RY(+pi/2); p3: |->, RY(-pi/2)).
+The same run with B = I decays by noise alone; dividing by it normalises.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from eqvbench.families.base import Instance, LightCone, Measurement
+from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep
+
+GATES = ("sqrt_iswap", "fsim", "cz")
+OPERATORS = ("I", "X", "Y", "Z")
+_POS = re.compile(r"^\s*\(?\s*(\d+)\s*,\s*(\d+)\s*\)?\s*$")
+
+
+def _check_ref(value: Any) -> Any:
+    """A qubit reference: its index in the lattice's qubit order, or 'row,col' on grids."""
+    if isinstance(value, bool):
+        raise ValueError("expected a qubit: an index (e.g. 5) or 'row,col' (e.g. '1,2')")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"qubit index must be >= 0, got {value}")
+        return value
+    if isinstance(value, str) and _POS.match(value):
+        r, c = _POS.match(value).groups()
+        return f"{int(r)},{int(c)}"
+    raise ValueError(f"expected a qubit: an index (e.g. 5) or 'row,col' (e.g. '1,2'), got {value!r}")
+
+
+QubitRef = Annotated[Union[int, str], BeforeValidator(_check_ref)]
+
+
+def _check_butterfly(value: Any) -> Any:
+    if value == "distance":
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("empty list of butterfly qubits")
+        return [_check_ref(v) for v in value]
+    return _check_ref(value)
+
+
+ButterflyRef = Annotated[Union[str, int, list[Union[int, str]]], BeforeValidator(_check_butterfly)]
+
+OTOCLatticeSpec = Annotated[Union[GridLattice, SycamoreLattice, LineLattice, RingLattice], Field(discriminator="kind")]
+
+
+class OTOCCircuit(Section):
+    """`circuit:` section of an otoc spec."""
+
+    cycles: Sweep(Annotated[int, Field(ge=1, le=200)]) = [4]
+    gate: Sweep(Literal[GATES]) = ["sqrt_iswap"]
+    operator: Sweep(Literal[OPERATORS]) = ["X"]
+    measurement_qubit: QubitRef = 0
+    ancilla: QubitRef | None = None  # default: a free neighbour of the measurement qubit
+    # 'distance': the qubit at butterfly_distance hops from Q_m; else a qubit or a list of qubits
+    butterfly: Sweep(ButterflyRef) = ["distance"]
+    butterfly_distance: Sweep(Annotated[int, Field(ge=1, le=100)]) = [2]
+    instances: Annotated[int, Field(ge=1, le=100)] = 2
+    butterfly_map: bool = True  # per-gate error sensitivity (v_butterfly); costs one state vector per gate and Pauli
+
+    @model_validator(mode="after")
+    def _one_butterfly_choice(self):
+        if self.butterfly != ["distance"] and "butterfly_distance" in self.model_fields_set:
+            raise ValueError("give either butterfly (qubits) or butterfly_distance, not both")
+        return self
+
+
+# --------------------------------------------------------------------------- qubits
+
+
+def qubit_of_ref(lattice, ref) -> Any:
+    """The lattice qubit a reference names, or None."""
+    import cirq
+
+    if isinstance(ref, str):
+        r, c = (int(x) for x in ref.split(","))
+        q = cirq.GridQubit(r, c)
+        return q if q in set(lattice.qubits) else None
+    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
+        q = cirq.LineQubit(ref)
+        return q if q in set(lattice.qubits) else None
+    return lattice.qubits[ref] if 0 <= ref < lattice.n_qubits else None
+
+
+def distances_from(lattice, q) -> dict:
+    """Coupler hops from q to every reachable qubit."""
+    nb = lattice.neighbours()
+    dist = {q: 0}
+    front = [q]
+    while front:
+        nxt = []
+        for a in front:
+            for b in nb[a]:
+                if b not in dist:
+                    dist[b] = dist[a] + 1
+                    nxt.append(b)
+        front = nxt
+    return dist
+
+
+def resolve_qubits(lattice, circuit: dict[str, Any]):
+    """(Q_m, ancilla, butterfly qubits) of a point; ValueError('field: message') when impossible."""
+    qm = qubit_of_ref(lattice, circuit["measurement_qubit"])
+    if qm is None:
+        raise ValueError(f"circuit.measurement_qubit: {circuit['measurement_qubit']!r} is not a qubit of the lattice")
+    nb = lattice.neighbours()
+    b = circuit["butterfly"]
+    if b == "distance":
+        qbs = None
+    else:
+        refs = b if isinstance(b, list) else [b]
+        qbs = []
+        for ref in refs:
+            q = qubit_of_ref(lattice, ref)
+            if q is None:
+                raise ValueError(f"circuit.butterfly: {ref!r} is not a qubit of the lattice")
+            if q == qm:
+                raise ValueError(f"circuit.butterfly: {ref!r} is the measurement qubit")
+            qbs.append(q)
+        if len(set(qbs)) != len(qbs):
+            raise ValueError("circuit.butterfly: a qubit is named twice")
+    if circuit["ancilla"] is not None:
+        qa = qubit_of_ref(lattice, circuit["ancilla"])
+        if qa is None:
+            raise ValueError(f"circuit.ancilla: {circuit['ancilla']!r} is not a qubit of the lattice")
+        if qa not in nb[qm]:
+            raise ValueError(f"circuit.ancilla: {circuit['ancilla']!r} is not a neighbour of the measurement qubit")
+        if qbs is not None and qa in qbs:
+            raise ValueError(f"circuit.ancilla: {circuit['ancilla']!r} is also a butterfly qubit")
+    else:
+        taken = set(qbs or ())
+        free = [q for q in nb[qm] if q not in taken]
+        if not free:
+            raise ValueError(
+                "circuit.ancilla: the measurement qubit has no free neighbour for the ancilla "
+                "(all its neighbours are butterfly qubits)"
+            )
+        # the least connected free neighbour: removing it from U cuts the fewest couplers
+        qa = min(free, key=lambda q: (len(nb[q]), lattice.qubits.index(q)))
+    if qbs is None:
+        # distance in couplers of U, i.e. on the lattice without the ancilla
+        d = circuit["butterfly_distance"]
+        dist = distances_from(lattice.restrict(set(lattice.qubits) - {qa}), qm)
+        at_d = [q for q in lattice.qubits if dist.get(q) == d]
+        if not at_d:
+            raise ValueError(
+                f"circuit.butterfly_distance: no qubit of the lattice (other than the ancilla) lies "
+                f"{circuit['butterfly_distance']} couplers from the measurement qubit"
+            )
+        qbs = [at_d[0]]
+    return qm, qa, tuple(qbs)
+
+
+# --------------------------------------------------------------------------- circuits
+
+
+def two_qubit_gate(name: str):
+    """sqrt_iswap; fsim = fSim(theta=pi/2, phi=pi/6), iSWAP-like with a conditional phase; cz."""
+    import cirq
+    import numpy as np
+
+    return {"sqrt_iswap": cirq.SQRT_ISWAP, "fsim": cirq.FSimGate(np.pi / 2, np.pi / 6), "cz": cirq.CZ}[name]
+
+
+def random_u(system_lattice, cycles: int, gate: str, seed: int):
+    """U: per cycle, PhasedX(pi/2) about a random one of 8 XY axes on every qubit, then one coupler layer."""
+    import cirq
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    g = two_qubit_gate(gate)
+    layers = [layer for layer in system_lattice.layers if layer] or [()]
+    moments = []
+    for k in range(cycles):
+        axes = rng.integers(0, 8, size=system_lattice.n_qubits)
+        moments.append(cirq.Moment(
+            cirq.PhasedXPowGate(phase_exponent=a / 4, exponent=0.5).on(q)
+            for q, a in zip(system_lattice.qubits, axes)
+        ))
+        moments.append(cirq.Moment(g.on(a, b) for a, b in layers[k % len(layers)]))
+    return cirq.Circuit(moments)
+
+
+def butterfly_moment(qbs, operator: str):
+    import cirq
+
+    if operator == "I":
+        return cirq.Moment()
+    p = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[operator]
+    return cirq.Moment(p.on(q) for q in qbs)
+
+
+def protocol_circuit(u, qm, qa, qbs, operator: str, variant: int):
+    """The hardware circuit of one prep/readout variant (0..3, see the module docstring)."""
+    import cirq
+    import numpy as np
+
+    prep_sign = 1 if variant in (0, 1) else -1  # ancilla |+> or |->
+    read_sign = 1 if variant in (0, 2) else -1  # RY(+pi/2) or RY(-pi/2) before the readout
+    return cirq.Circuit([
+        cirq.Moment(cirq.ry(prep_sign * np.pi / 2).on(qa), cirq.ry(np.pi / 2).on(qm)),
+        cirq.Moment(cirq.CZ(qa, qm)),
+        *u.moments,
+        butterfly_moment(qbs, operator),
+        *cirq.inverse(u).moments,
+        cirq.Moment(cirq.CZ(qa, qm)),
+        cirq.Moment(cirq.ry(read_sign * np.pi / 2).on(qa)),
+    ])
+
+
+def echo_circuit(u, qm, qbs, operator: str, m_first: bool):
+    """prep |psi> (then M if m_first), U, B, U^dag: F|psi> or F M|psi> on the system qubits."""
+    import cirq
+    import numpy as np
+
+    # M|+> = |->: the same circuit structure with the opposite preparation angle
+    sign = -1 if m_first else 1
+    return cirq.Circuit([
+        cirq.Moment(cirq.ry(sign * np.pi / 2).on(qm)),
+        *u.moments,
+        butterfly_moment(qbs, operator),
+        *cirq.inverse(u).moments,
+    ])
+
+
+def otoc_direct(instance: Instance, operator: str | None = None) -> float:
+    """Ideal C = Re <F psi| M |F M psi> from two state vectors (eqvbench's kernels)."""
+    import numpy as np
+
+    from eqvbench.simulate import pauli_expectation_rows, state_vector
+
+    d = instance.data
+    op = operator or d["operator"]
+    system = d["system"]
+    n = len(system)
+    a = state_vector(echo_circuit(d["u"], d["qm"], d["qbs"], op, False), system)
+    b = state_vector(echo_circuit(d["u"], d["qm"], d["qbs"], op, True), system)
+    m = system.index(d["qm"])
+    return float(np.real(np.vdot(a, _apply_z(b, m, n))))
+
+
+def _apply_z(psi, k: int, n: int):
+    """Z on qubit k (big-endian, as cirq) of a state vector."""
+    import numpy as np
+
+    idx = np.arange(psi.shape[-1])
+    return psi * np.where((idx >> (n - 1 - k)) & 1, -1.0, 1.0)
+
+
+def cone_forward(u, start) -> set:
+    """Indices (moment, op position) of the ops of U in the forward light cone of `start` qubits."""
+    reach = set(start)
+    out = set()
+    for m, moment in enumerate(u):
+        for j, op in enumerate(moment):
+            if reach & set(op.qubits):
+                out.add((m, j))
+        for op in moment:
+            if reach & set(op.qubits):
+                reach |= set(op.qubits)
+    return out
+
+
+def cone_backward(u, end) -> set:
+    """Indices (moment, op position) of the ops of U in the backward light cone of `end` qubits."""
+    reach = set(end)
+    out = set()
+    for m in range(len(u) - 1, -1, -1):
+        moment = u[m]
+        for j, op in enumerate(moment):
+            if reach & set(op.qubits):
+                out.add((m, j))
+        for op in moment:
+            if reach & set(op.qubits):
+                reach |= set(op.qubits)
+    return out
+
+
+def restrict_u(u, keep: set):
+    import cirq
+
+    return cirq.Circuit(cirq.Moment(op for j, op in enumerate(moment) if (m, j) in keep) for m, moment in enumerate(u))
+
+
+# --------------------------------------------------------------------------- family
+
+
+class OTOCFamily:
+    name = "otoc"
+    lattice_spec = OTOCLatticeSpec
+    circuit_spec = OTOCCircuit
+
+    def default_lattice(self):
+        return GridLattice(rows=[3], cols=[4])
+
+    def n_instances(self, circuit: dict[str, Any]) -> int:
+        return circuit["instances"]
+
+    def check_point(self, lattice, values: dict[str, Any]) -> list[tuple[str, str]]:
+        try:
+            resolve_qubits(lattice, values["circuit"])
+        except ValueError as e:
+            field, msg = str(e).split(": ", 1)
+            return [(field, msg)]
+        return []
+
+    def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+        qm, qa, qbs = resolve_qubits(lattice, circuit)
+        system_lattice = lattice.restrict(set(lattice.qubits) - {qa})
+        u = random_u(system_lattice, circuit["cycles"], circuit["gate"], seed)
+        op = circuit["operator"]
+        data = {
+            "u": u, "qm": qm, "qa": qa, "qbs": qbs, "operator": op,
+            "system": list(system_lattice.qubits), "lattice": lattice,
+            "cycles": circuit["cycles"], "butterfly_map": circuit["butterfly_map"],
+        }
+        return Instance(protocol_circuit(u, qm, qa, qbs, op, 0), lattice.qubits, (qa,), seed, data=data)
+
+    def light_cone(self, instance: Instance) -> LightCone:
+        """v_light: 2q gates of U in both Q_m's forward and Q_b's backward cone, counted in U and U^dag.
+
+        `locations` (for f_model, the digital prediction of the B = I signal) are the
+        error locations in Q_m's cone: U's forward cone, its mirror in U^dag, and
+        the ancilla's gates.
+        """
+        d = instance.data
+        u = d["u"]
+        fwd = cone_forward(u, [d["qm"]])
+        bwd = cone_backward(u, d["qbs"])
+        both = fwd & bwd
+        v = 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
+        return LightCone(v_light=v, qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
+                         locations=frozenset(measurement_cone_locations(instance)))
+
+    def measure(self, instances, noise, simulation, rng) -> Measurement:
+        import numpy as np
+
+        from eqvbench.simulate import SimSettings
+
+        settings = SimSettings.from_section(simulation)
+        shots = simulation["shots"]
+        op = instances[0].data["operator"]
+        c_ideal, c_b, c_i, err_b, err_i, n_traj, method = [], [], [], [], [], 0, None
+        for inst in instances:
+            c_ideal.append(otoc_direct(inst))
+            vb, eb, info = otoc_protocol(inst, op, noise, settings, shots, rng)
+            if op == "I":
+                vi, ei = vb, eb
+            else:
+                vi, ei, info_i = otoc_protocol(inst, "I", noise, settings, shots, rng)
+                n_traj += info_i["n_trajectories"]
+            c_b.append(vb), err_b.append(eb), c_i.append(vi), err_i.append(ei)
+            n_traj += info["n_trajectories"]
+            method = info["method"]
+        k = len(instances)
+        ideal = float(np.mean(c_ideal))
+        noisy, noisy_err = _mean_err(c_b, err_b)
+        f, f_err = _mean_err(c_i, err_i)
+        fields = {
+            "otoc_ideal": ideal,
+            "otoc_ideal_instances": [round(x, 6) for x in c_ideal],
+            "otoc_noisy": noisy,
+            "otoc_noisy_err": noisy_err,
+            "otoc_norm": None,
+            "otoc_norm_err": None,
+            "f_identity": f,
+            "operator": op,
+            "butterfly_qubits": [_label(q) for q in instances[0].data["qbs"]],
+            "measurement_qubit": _label(instances[0].data["qm"]),
+            "ancilla_qubit": _label(instances[0].data["qa"]),
+            "butterfly_distance": butterfly_distance(instances[0]),
+            "shots": shots,
+            "sim_method": method,
+            "n_trajectories": n_traj,
+            "instances": k,
+            "cycles": instances[0].data["cycles"],
+        }
+        notes = []
+        if f > 3 * f_err and f > 0:
+            fields["otoc_norm"] = noisy / f
+            fields["otoc_norm_err"] = abs(noisy / f) * math.hypot(noisy_err / noisy if noisy else 0.0, f_err / f)
+        else:
+            notes.append(f"B = I signal {f:.3g} +- {f_err:.2g} is within 3 errors of 0: OTOC not normalised")
+        if _wants_map(instances[0]):
+            thr = max(0.05, 3 * noisy_err)
+            if abs(c_ideal[0]) >= thr:
+                fields.update(butterfly_cone(instances[0], noise, c_ideal[0]))
+            else:
+                notes.append(f"|C_ideal| of the first instance = {abs(c_ideal[0]):.3g} < {thr:.2g}: "
+                             "no per-gate sensitivity map (v_butterfly null)")
+        return Measurement(f if f > 0 else None, f_err, fields, notes)
+
+    def effective_region(self, instance, values, f_eff, noise, rng):
+        return None  # not defined for OTOC in eqvbench (FRAMEWORK.md section 4 covers lattice observables)
+
+    def cost_network(self, instance: Instance):
+        """<psi| F^dag M F M |psi> with F = U_c^dag B U_c, U_c = U's gates in Q_b's backward cone
+        (the others cancel against U^dag exactly); one closed amplitude network."""
+        from eqvbench.families.rcs import amplitude_network
+
+        return amplitude_network(*cost_circuit(instance))
+
+    def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
+        # U's instances do not depend on the butterfly: every butterfly position sees the same circuits
+        c = values["circuit"]
+        from eqvbench.lattice import build_lattice
+
+        lattice = build_lattice(values["lattice"])
+        try:
+            qm, qa, _ = resolve_qubits(lattice, c)
+        except ValueError:
+            qm = qa = None
+        return {"lattice": values["lattice"], "cycles": c["cycles"], "gate": c["gate"],
+                "qm": str(qm), "ancilla": str(qa)}
+
+    def cost_key(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The cost network also depends on the butterfly (its cone) and the operator."""
+        c = values["circuit"]
+        return {**self.structure_key(values), "butterfly": c["butterfly"],
+                "butterfly_distance": c["butterfly_distance"] if c["butterfly"] == "distance" else None,
+                "operator": c["operator"]}
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"),
+                ("C norm", "otoc_norm"), ("V_butterfly", "v_butterfly")]
+
+    def summary(self, points: list[dict[str, Any]]) -> dict[str, Any]:
+        """Butterfly velocity fitted to the OTOC front (see :func:`fit_butterfly_velocity`)."""
+        return fit_butterfly_velocity(points)
+
+
+def butterfly_distance(instance: Instance) -> int | None:
+    """Couplers of U between Q_m and the nearest butterfly qubit (None: not connected)."""
+    d = instance.data
+    lat = d["lattice"]
+    dist = distances_from(lat.restrict(set(lat.qubits) - {d["qa"]}), d["qm"])
+    ds = [dist[q] for q in d["qbs"] if q in dist]
+    return min(ds) if ds else None
+
+
+def _wants_map(instance: Instance) -> bool:
+    return instance.data.get("butterfly_map", True)
+
+
+def _label(q) -> Any:
+    return q.x if hasattr(q, "x") else f"{q.row},{q.col}"
+
+
+def _mean_err(values, errs) -> tuple[float, float]:
+    """Mean over instances; error: the larger of the spread's standard error and the propagated errors."""
+    import numpy as np
+
+    v = np.asarray(values, float)
+    prop = math.sqrt(float(np.sum(np.square(errs)))) / v.size
+    spread = float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1 else 0.0
+    return float(v.mean()), max(prop, spread)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def otoc_protocol(instance: Instance, operator: str, noise, settings, shots: int, rng):
+    """Noisy C as measured from the four ancilla variants: (value, error, info).
+
+    Under eqvbench's noise model (Pauli channels, symmetric readout flips) the
+    variants differ only by signs: preparing |-> is a Z on the ancilla, which
+    commutes with the CZs and the Pauli channels, and RY(-pi/2) instead of
+    RY(+pi/2) before the readout flips the measured Z. So one noisy simulation of
+    the circuit up to the readout rotation gives <X_a> (readout error included),
+    and each variant's excitation probability is p = (1 +/- x') / 2 with
+    x' = (1 - 4 p1 / 3) <X_a> (the rotation's own depolarizing error). The test
+    suite checks this against all four circuits run through cirq's density-matrix
+    simulator. The error combines the engine's statistical error and the shot noise
+    of `shots` readouts per variant.
+    """
+    from eqvbench.simulate import pauli_expectations
+
+    d = instance.data
+    circ = protocol_circuit(d["u"], d["qm"], d["qa"], d["qbs"], operator, 0)[:-1]  # up to the readout rotation
+    vals, errs, _, info = pauli_expectations(circ, instance.qubits, noise, [{d["qa"]: "X"}], settings, rng)
+    shrink = 1.0 - 4.0 * noise.p1 / 3.0
+    x, x_err = shrink * float(vals[0]), shrink * float(errs[0])
+    p = [(1 + x) / 2, (1 - x) / 2, (1 - x) / 2, (1 + x) / 2]  # variants 0..3
+    shot_var = sum(pv * (1 - pv) / shots for pv in p) if shots else 0.0
+    c = (p[0] - p[1] - p[2] + p[3]) / 2
+    return c, math.sqrt(x_err**2 + shot_var / 4.0), dict(info, variant_p=[round(v, 6) for v in p])
+
+
+def _protocol_offsets(u):
+    """Moment offsets in the protocol circuit: U starts at 2, B at 2 + L, U^dag at 3 + L."""
+    L = len(u)
+    return 2, 2 + L, 3 + L
+
+
+def _reach_after(u, start) -> list[set]:
+    reach = set(start)
+    out = []
+    for moment in u:
+        for op in moment:
+            if reach & set(op.qubits):
+                reach |= set(op.qubits)
+        out.append(set(reach))
+    return out
+
+
+def measurement_cone_locations(instance: Instance) -> set:
+    """Error locations of the protocol circuit that can reach the ancilla's readout with B = I:
+    the ancilla's own gates and idles, U's gates in Q_m's forward cone and their mirror in U^dag
+    (the butterfly gate itself is left out)."""
+    d = instance.data
+    u, qm, qa = d["u"], d["qm"], d["qa"]
+    L = len(u)
+    u0, b0, ud0 = _protocol_offsets(u)
+    fwd = cone_forward(u, [qm])
+    reach = _reach_after(u, [qm])
+    circuit = instance.circuit
+    locs = set()
+    for m, moment in enumerate(circuit):
+        busy = {q for op in moment for q in op.qubits}
+        if u0 <= m < b0:
+            mu = m - u0
+            locs |= {(m, tuple(op.qubits)) for j, op in enumerate(moment) if (mu, j) in fwd}
+            live = reach[mu]
+        elif ud0 <= m < ud0 + L:
+            mu = L - 1 - (m - ud0)
+            in_u = {frozenset(u[mu].operations[j].qubits) for j in range(len(u[mu])) if (mu, j) in fwd}
+            locs |= {(m, tuple(op.qubits)) for op in moment if frozenset(op.qubits) in in_u}
+            live = reach[mu]
+        elif m == b0:
+            live = reach[-1] if reach else {qm}
+        else:  # preparation, CZs, readout rotation
+            locs |= {(m, tuple(op.qubits)) for op in moment}
+            live = {qm}
+        locs |= {(m, (q,)) for q in (live | {qa}) if q not in busy}
+    return locs
+
+
+def cost_circuit(instance: Instance):
+    """(circuit, system qubits) whose <0|.|0> amplitude is C, with U cut to Q_b's backward cone."""
+    import cirq
+    import numpy as np
+
+    d = instance.data
+    u, qm, qbs, op = d["u"], d["qm"], d["qbs"], d["operator"]
+    uc = restrict_u(u, cone_backward(u, qbs)) if op != "I" else cirq.Circuit()
+    uc = cirq.Circuit(m for m in uc if len(m))
+    f = [*uc.moments, butterfly_moment(qbs, op), *cirq.inverse(uc).moments]
+    c = cirq.Circuit([
+        cirq.Moment(cirq.ry(np.pi / 2).on(qm)),
+        cirq.Moment(cirq.Z(qm)),
+        *f,
+        cirq.Moment(cirq.Z(qm)),
+        *f,  # F^dag = F: B is a Hermitian Pauli and F = U^dag B U
+        cirq.Moment(cirq.ry(-np.pi / 2).on(qm)),
+    ])
+    c = cirq.Circuit(m for m in c if len(m))
+    return c, d["system"]
+
+
+def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
+    """Per-gate error sensitivities of the OTOC and of its B = I normalisation signal.
+
+    s_g = 1 - <C with a Pauli error after g> / C_ideal, averaged over the
+    non-identity Paulis (FRAMEWORK.md, `v_butterfly`). To first order
+    C_noisy / C_ideal = prod (1 - p_g s_g) (`f_butterfly`, gate errors only) and
+    the B = I signal (f_eff) = prod (1 - p_g s_g(I)) (`f_measurement`).
+    v_butterfly and v_measurement sum s_g and s_g(I) over two-qubit gates;
+    `butterfly_map` lists both per gate of U and U^dag.
+    """
+    sb = gate_sensitivity(instance, c_ideal, instance.data["operator"])
+    si = gate_sensitivity(instance, 1.0, "I") if instance.data["operator"] != "I" else sb
+    per_gate, v_b, v_m, log_fb, log_fm = [], 0.0, 0.0, 0.0, 0.0
+    for g, a, b in zip(_echo_gates(instance), sb, si):
+        m, o, part, cycle = g
+        p = noise.gate_error(len(o.qubits))
+        log_fb += math.log1p(-p * a) if p * a < 1 else -math.inf
+        log_fm += math.log1p(-p * b) if p * b < 1 else -math.inf
+        if len(o.qubits) == 2:
+            v_b += a
+            v_m += b
+        per_gate.append({"moment": m + 1, "part": part, "cycle": cycle, "qubits": [_label(q) for q in o.qubits],
+                         "s": round(a, 6), "s_identity": round(b, 6)})
+    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_fb), "v_measurement": v_m,
+            "f_measurement": math.exp(log_fm), "butterfly_map": per_gate}
+
+
+def _echo_gates(instance: Instance) -> list[tuple]:
+    """(echo moment, op, 'U' | 'U_dag', cycle) for the gates of U and U^dag in the echo circuit."""
+    d = instance.data
+    u = d["u"]
+    L = len(u)
+    out = []
+    for m, moment in enumerate(echo_circuit(u, d["qm"], d["qbs"], d["operator"], False)):
+        for o in moment:
+            if 1 <= m <= L:
+                out.append((m, o, "U", (m - 1) // 2))
+            elif L + 2 <= m <= 2 * L + 1:
+                out.append((m, o, "U_dag", (L - 1 - (m - L - 2)) // 2))
+    return out
+
+
+def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[float]:
+    """s_g = 1 - mean over Paulis of C_{error after g} / C_ideal for the gates of U and U^dag (echo order).
+
+    Every gate of U and U^dag in the union of Q_m's and Q_b's cones gets each
+    non-identity Pauli in turn (the same error in both passes of the echo, as a
+    physical error would be); gates outside both cones have s_g = 0 exactly
+    (their error commutes through to M).
+    """
+    import numpy as np
+
+    from eqvbench import trajectories as tr
+    from eqvbench.noise import NoiseModel
+
+    d = instance.data
+    u, qm, qbs, op, system = d["u"], d["qm"], d["qbs"], operator, d["system"]
+    n = len(system)
+    L = len(u)
+    m_idx = system.index(qm)
+    every_gate = NoiseModel(p1=0.5, p2=0.5)
+    prog_a = tr.compile_program(echo_circuit(u, qm, qbs, op, False), system, every_gate)
+    prog_b = tr.compile_program(echo_circuit(u, qm, qbs, op, True), system, every_gate)
+    echo = echo_circuit(u, qm, qbs, op, False)
+    cones = cone_forward(u, [qm]) | (cone_backward(u, qbs) if op != "I" else set())
+    # error columns follow the echo circuit's ops, moment by moment
+    gates = []  # (echo moment, op, part, in cones)
+    for m, moment in enumerate(echo):
+        for j, o in enumerate(moment):
+            if 1 <= m <= L:
+                part, inside = "U", (m - 1, j) in cones
+            elif L + 2 <= m <= 2 * L + 1:
+                mu = L - 1 - (m - L - 2)
+                mirror = {frozenset(u[mu].operations[k].qubits): (mu, k) for k in range(len(u[mu]))}
+                part, inside = "U_dag", mirror[frozenset(o.qubits)] in cones
+            else:
+                part, inside = None, False
+            gates.append((m, o, part, inside))
+    cols, codes = [], []
+    for k, (m, o, part, inside) in enumerate(gates):
+        if inside:
+            nc = 3 if len(o.qubits) == 1 else 15
+            cols += [k] * nc
+            codes += list(range(1, nc + 1))
+    cols, codes = np.array(cols, int), np.array(codes, int)
+    values = np.empty(cols.size)
+    rows = max(1, tr.batch_rows(n) // 4)  # two passes held at once, each copied once
+    keep = lambda psi: psi  # noqa: E731
+    for start in range(0, cols.size, rows):
+        sl = slice(start, start + rows)
+        b = cols[sl].size
+        hit = np.zeros((b, prog_a.rates.size), bool)
+        hit[np.arange(b), cols[sl]] = True
+        pauli = np.zeros((b, prog_a.rates.size), np.int64)
+        pauli[np.arange(b), cols[sl]] = codes[sl]
+        fa = tr.run_batch(prog_a, hit, pauli, keep)
+        fb = tr.run_batch(prog_b, hit, pauli, keep)
+        values[sl] = np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
+    sens = np.zeros(len(gates))
+    if cols.size:
+        np.add.at(sens, cols, 1.0 - values / c_ideal)
+        counts = np.bincount(cols, minlength=len(gates))
+        sens = np.divide(sens, counts, out=np.zeros_like(sens), where=counts > 0)
+    return [float(sens[k]) for k, g in enumerate(gates) if g[2] is not None]
+
+
+# --------------------------------------------------------------------------- butterfly velocity
+
+
+def _front(pairs: list[tuple[float, float]], level: float) -> float | None:
+    """Distance where C crosses `level` going outward (linear interpolation), or None."""
+    pairs = sorted(pairs)
+    below = [i for i, (_, c) in enumerate(pairs) if c < level]
+    if not below or below[-1] == len(pairs) - 1:
+        return None  # front inside the nearest butterfly, or beyond the farthest
+    i = below[-1]
+    (d0, c0), (d1, c1) = pairs[i], pairs[i + 1]
+    return d0 + (level - c0) * (d1 - d0) / (c1 - c0)
+
+
+def fit_butterfly_velocity(points: list[dict[str, Any]], level: float = 0.5) -> dict[str, Any]:
+    """v_B (couplers per cycle): the distance at which C crosses `level`, fitted linearly in cycles.
+
+    Uses the ideal C (instance mean) and, where available, the normalised noisy
+    C. Needs the front inside the swept distances at >= 2 cycle counts; the
+    slope's standard error needs >= 3.
+    """
+    import numpy as np
+
+    out: dict[str, Any] = {"butterfly_velocity": {}}
+    lines = []
+    ops = sorted({p.get("operator") for p in points if p.get("otoc_ideal") is not None and p.get("operator") != "I"})
+    for op in ops:
+        for key in ("otoc_ideal", "otoc_norm"):
+            groups: dict[int, list[tuple[float, float]]] = {}
+            for p in points:
+                if p.get("operator") == op and p.get(key) is not None:
+                    groups.setdefault(p["cycles"], []).append((p["butterfly_distance"], p[key]))
+            fronts = []
+            for t, pairs in sorted(groups.items()):
+                if len({d for d, _ in pairs}) >= 2:
+                    x = _front(pairs, level)
+                    if x is not None:
+                        fronts.append((t, x))
+            res: dict[str, Any] = {"front": [{"cycles": t, "distance": round(x, 4)} for t, x in fronts],
+                                   "level": level, "v_b": None, "v_b_err": None}
+            if len(fronts) >= 2:
+                t = np.array([f[0] for f in fronts], float)
+                x = np.array([f[1] for f in fronts], float)
+                (v, x0) = np.polyfit(t, x, 1)
+                res["v_b"], res["intercept"] = float(v), float(x0)
+                if len(fronts) >= 3:
+                    resid = x - (v * t + x0)
+                    s2 = float(resid @ resid) / (len(t) - 2)
+                    res["v_b_err"] = math.sqrt(s2 / float(((t - t.mean()) ** 2).sum()))
+            which = "ideal" if key == "otoc_ideal" else "noisy, normalised"
+            out["butterfly_velocity"][f"{op}:{'ideal' if key == 'otoc_ideal' else 'norm'}"] = res
+            if res["v_b"] is not None:
+                err = f" +- {res['v_b_err']:.2g}" if res["v_b_err"] is not None else " (2 fronts: no error estimate)"
+                lines.append(f"butterfly velocity (B = {op}, {which} C, front at C = {level}): "
+                             f"v_B = {res['v_b']:.3g}{err} couplers per cycle from {len(fronts)} cycle counts")
+            elif groups:
+                lines.append(f"butterfly velocity (B = {op}, {which} C): not fitted, the front (C = {level}) lies "
+                             f"inside the swept distances at {len(fronts)} cycle count(s), 2 needed")
+    out["lines"] = lines
+    return out
+
+
+FAMILY = OTOCFamily()
