@@ -180,8 +180,9 @@ def two_qubit_gate(name: str):
     return {"sqrt_iswap": cirq.SQRT_ISWAP, "fsim": cirq.FSimGate(np.pi / 2, np.pi / 6), "cz": cirq.CZ}[name]
 
 
-def random_u(system_lattice, cycles: int, gate: str, seed: int):
-    """U: per cycle, PhasedX(pi/2) about a random one of 8 XY axes on every qubit, then one coupler layer."""
+def random_u(system_lattice, cycles: int, gate: str, seed: int, axes: int = 8):
+    """U: per cycle, PhasedX(pi/2) about a random one of `axes` XY-plane axes (angles k 2pi/axes) on every
+    qubit, then one coupler layer. axes=4 (+-X, +-Y) with cz makes U Clifford."""
     import cirq
     import numpy as np
 
@@ -190,10 +191,10 @@ def random_u(system_lattice, cycles: int, gate: str, seed: int):
     layers = [layer for layer in system_lattice.layers if layer] or [()]
     moments = []
     for k in range(cycles):
-        axes = rng.integers(0, 8, size=system_lattice.n_qubits)
+        ks = rng.integers(0, axes, size=system_lattice.n_qubits)
         moments.append(cirq.Moment(
-            cirq.PhasedXPowGate(phase_exponent=a / 4, exponent=0.5).on(q)
-            for q, a in zip(system_lattice.qubits, axes)
+            cirq.PhasedXPowGate(phase_exponent=2 * k / axes, exponent=0.5).on(q)
+            for q, k in zip(system_lattice.qubits, ks)
         ))
         moments.append(cirq.Moment(g.on(a, b) for a, b in layers[k % len(layers)]))
     return cirq.Circuit(moments)
