@@ -33,10 +33,11 @@ class CostSettings:
 
     max_repeats: int = 32
     max_time: float | None = None  # seconds; None: budget is max_repeats only (reproducible)
+    search_max_tensors: int = 4000  # above (after simplification): no search, the in-order sweep
     methods: tuple[str, ...] = ("greedy", "kahypar")
     optlib: str = "optuna"
     minimize: str = "flops"
-    memory_limit: int = 16 * 2**30  # bytes
+    memory_limit: int | None = 16 * 2**30  # bytes; None: no limit, no slicing
     dtype: str = "complex64"
     simplify: str = "rank"
     seed: int = 0
@@ -46,6 +47,7 @@ class CostSettings:
     def from_section(cls, section: dict[str, Any], seed: int) -> CostSettings:
         return cls(
             max_repeats=section["max_repeats"],
+            search_max_tensors=section["search_max_tensors"],
             max_time=section["max_time"],
             methods=tuple(section["methods"]),
             optlib=section["optlib"],
@@ -60,11 +62,14 @@ class CostSettings:
     @property
     def target_size(self) -> int:
         """Largest intermediate tensor allowed, in elements."""
+        if self.memory_limit is None:
+            return math.inf
         return self.memory_limit // ITEMSIZE[self.dtype]
 
     def budget(self) -> dict[str, Any]:
         return {
             "max_repeats": self.max_repeats,
+            "search_max_tensors": self.search_max_tensors,
             "max_time_s": self.max_time,
             "methods": list(self.methods),
             "optlib": self.optlib,
@@ -102,7 +107,13 @@ class CostResult:
 
 def network_structure(tn) -> tuple[list[tuple[str, ...]], tuple[str, ...], dict[str, int]]:
     """(inputs, output, size_dict) of a quimb TensorNetwork: its structure only."""
-    return [tuple(t.inds) for t in tn], tuple(tn.outer_inds()), dict(tn.ind_sizes())
+    from collections import Counter
+
+    inputs = [tuple(t.inds) for t in tn]
+    counts = Counter(ix for inds in inputs for ix in inds)
+    # indices on one tensor only are open; an index on three or more is a hyper-index (contracted)
+    output = tuple(ix for inds in inputs for ix in inds if counts[ix] == 1)
+    return inputs, output, dict(tn.ind_sizes())
 
 
 def _size(inds, size_dict) -> int:
@@ -171,18 +182,42 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
     input_width = math.log2(max((_size(i, size_dict) for i in inputs), default=1))
     if 2**input_width > settings.target_size:  # slices are cut from stored input tensors
         raise MemoryLimitError(_limit_message(settings, input_width))
+    raw_inputs = inputs
     if settings.simplify == "rank":
         inputs, pre_madds, _ = structural_simplify(inputs, output, size_dict)
     if len(inputs) <= 1:  # nothing left to search: the simplification did it all
         width = input_width
         return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none")
 
+    raw = inputs if settings.simplify != "rank" else raw_inputs
+    if len(inputs) > settings.search_max_tensors:
+        # Trial trees of networks this large can take minutes each (greedy and kahypar alike):
+        # cost the in-order sweep only, and say so in the budget.
+        linear = _linear_tree(raw, output, size_dict)
+        tree = _slice_to_fit(linear, settings)
+        if tree.max_size() > settings.target_size:
+            raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
+        return _result(float(tree.contraction_cost()), max(math.log2(tree.max_size()), input_width),
+                       max(math.log2(linear.max_size()), input_width), int(tree.multiplicity),
+                       len(tree.sliced_inds), len(inputs), time.perf_counter() - t0, settings,
+                       search="linear (not searched: more tensors than search_max_tensors)")
     with _seeded_python_random(settings.seed):
         tree, width_unsliced = _search(inputs, output, size_dict, settings)
+    search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
+    madds = pre_madds + float(tree.contraction_cost())
+    if search == "hyper":
+        # A baseline the search must beat: contract in the network's own order. For a circuit's
+        # network built in time order this is a state-vector sweep, whose cost a small search
+        # budget on a large network (thousands of tensors) can fail to reach.
+        linear = _linear_tree(raw, output, size_dict)
+        if float(linear.contraction_cost()) < madds:
+            width_unsliced = math.log2(linear.max_size())
+            tree, search, pre_madds = _slice_to_fit(linear, settings), "linear", 0.0
+            madds = float(tree.contraction_cost())
     if tree.max_size() > settings.target_size:
         raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
     return _result(
-        pre_madds + float(tree.contraction_cost()),
+        madds,
         max(math.log2(tree.max_size()), input_width),
         max(width_unsliced, input_width),
         int(tree.multiplicity),
@@ -190,8 +225,16 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         len(inputs),
         time.perf_counter() - t0,
         settings,
-        search="optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper",
+        search=search,
     )
+
+
+def _linear_tree(inputs, output, size_dict):
+    """The tree that absorbs the tensors one by one in the given order."""
+    import cotengra as ctg
+
+    path = [(0, 1)] + [(0, k) for k in range(len(inputs) - 2, 0, -1)]
+    return ctg.ContractionTree.from_path(inputs, output, size_dict, path=path)
 
 
 @contextlib.contextmanager
@@ -271,9 +314,10 @@ def _limit_message(settings: CostSettings, width: float) -> str:
 
 
 def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds, settings, search) -> CostResult:
-    """`search`: 'hyper' (cotengra hyper-optimiser, an upper bound), 'optimal' (exhaustive), 'none'."""
+    """`search`: 'hyper' (cotengra hyper-optimiser, an upper bound), 'optimal' (exhaustive), 'none',
+    'linear' (the in-order sweep beat the search), 'linear (not searched: ...)'."""
     flops = FLOPS_PER_MULTIPLY_ADD * madds
-    budget = {"search": search, **settings.budget()} if search == "hyper" else {"search": search}
+    budget = {"search": search, **settings.budget()} if search == "hyper" or search.startswith("linear") else {"search": search}
     return CostResult(
         multiply_adds=madds,
         cost_flops=flops,

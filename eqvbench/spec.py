@@ -151,11 +151,12 @@ class SimulationSpec(Section):
 class CostSpec(Section):
     enabled: bool = True
     max_repeats: Annotated[int, Field(ge=1, le=100_000)] = 32
+    search_max_tensors: Annotated[int, Field(ge=1)] = 4000  # above: no search, the in-order sweep
     max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
     methods: list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]] = ["greedy", "kahypar"]
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"
     minimize: Literal["flops", "combo", "size", "write"] = "flops"
-    memory_limit: Bytes = 16 * 2**30
+    memory_limit: Bytes | None = 16 * 2**30  # null: no limit (the tree is not sliced)
     dtype: Literal["complex64", "complex128"] = "complex64"
     simplify: Literal["rank", "none"] = "rank"
     machines: dict[str, Annotated[float, Field(gt=0)]] = {}

@@ -78,3 +78,34 @@ def test_same_seed_same_tree():
     a = contraction_cost(*net, CostSettings(max_repeats=8, seed=3))
     b = contraction_cost(*net, CostSettings(max_repeats=8, seed=3))
     assert a.multiply_adds == b.multiply_adds and a.width_log2 == b.width_log2
+
+
+def test_networks_over_search_max_tensors_get_the_in_order_sweep():
+    """a - (a,b) - (b,c) - c absorbed in order: 2x2 + 2x2 + 2 = 10 multiply-adds, no search."""
+    from eqvbench.cost import CostSettings, contraction_cost
+
+    inputs = [("a",), ("a", "b"), ("b", "c"), ("c",)]
+    sizes = {"a": 2, "b": 2, "c": 2}
+    r = contraction_cost(inputs, (), sizes, CostSettings(search_max_tensors=1, simplify="none", memory_limit=None))
+    assert r.multiply_adds == 10
+    assert r.budget["search"].startswith("linear") and r.n_slices == 1
+
+
+def test_no_memory_limit_means_no_slicing():
+    from eqvbench.cost import CostSettings, contraction_cost
+
+    # a 6x6 grid of tensors with bond dimension 2: intermediates of 2^6 or more, inputs of at most 2^4
+    def bond(a, b):
+        return "-".join(sorted([f"{a[0]}.{a[1]}", f"{b[0]}.{b[1]}"]))
+
+    inputs = []
+    for i in range(6):
+        for j in range(6):
+            nb = [(i + di, j + dj) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)) if 0 <= i + di < 6 and 0 <= j + dj < 6]
+            inputs.append(tuple(bond((i, j), n) for n in nb))
+    sizes = {ix: 2 for t in inputs for ix in t}
+    tight = contraction_cost(inputs, (), sizes, CostSettings(max_repeats=4, memory_limit=8 * 2**4))
+    free = contraction_cost(inputs, (), sizes, CostSettings(max_repeats=4, memory_limit=None))
+    assert free.n_slices == 1 and free.sliced_inds == 0
+    assert free.width_log2 > 4
+    assert tight.n_slices > 1 and tight.width_log2 <= 4

@@ -84,7 +84,7 @@ def test_clifford_point_gives_minus_one_zero_or_one(sec):
 
 
 @pytest.mark.parametrize("sec,obs", [(LATTICES[0], "Z2"), (LATTICES[2], "Z4"), (LATTICES[3], "Z62"),
-                                     (LATTICES[3], "X62 Z61")])
+                                     (LATTICES[3], "X62 Z61"), (LATTICES[1], "Y3 X2 Z4")])
 def test_engine_cirq_and_tensor_network_agree(sec, obs):
     inst = instance(sec, 0.7, 4, obs)
     sv = ideal_value_statevector(inst)
@@ -147,3 +147,28 @@ def test_bad_input(tmp_path, text, fld, words):
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and f"{spec}: {fld}: " in lines[0] and words in lines[0], r.output
+
+
+def test_cost_network_structure_does_not_depend_on_theta():
+    """Costs are cached by structure: RX(0) = I must not make the network look diagonal."""
+    from eqvbench.cost import network_structure
+
+    sec = {"kind": "heavy_hex", "center": 62, "radius": 2}
+    a = network_structure(FAMILY.cost_network(instance(sec, 0.0, 3, "Z62")))
+    b = network_structure(FAMILY.cost_network(instance(sec, 0.7, 3, "Z62")))
+    assert a == b
+
+
+def test_given_region_fidelity_sets_delta():
+    inst = instance({"kind": "line", "n": 9}, 0.4, 3, "Z4")
+    values = {"circuit": {"theta_h": 0.4, "steps": 3, "observable": "Z4", "final_rx": False, "instances": 1,
+                          "region": {"enabled": True, "max_qubits": 32, "statevector_max_qubits": 20,
+                                     "tn_max_repeats": 4, "tn_memory_bytes": 2**31, "tn_max_flops": 1e11,
+                                     "f_eff": 0.25}},
+              "simulation": {"shots": 400, "max_qubits": 20}}
+    region = FAMILY.effective_region(inst, values, None, NoiseModel(p2=0.01), np.random.default_rng(0))
+    assert region.fields["region_f_source"] == "circuit.region.f_eff"
+    assert region.fields["region_delta"] == pytest.approx(1 / (0.25 * 20))
+    hist = region.fields["region_history"]
+    # the chosen radius is the last before a change smaller than delta (or the whole lattice)
+    assert region.a_eff <= 9 and all(h["method"] == "statevector" for h in hist)
