@@ -34,6 +34,7 @@ class CostSettings:
     max_repeats: int = 32
     max_time: float | None = None  # seconds; None: budget is max_repeats only (reproducible)
     search_max_tensors: int = 4000  # above (after simplification): no search, the in-order sweep
+    cache_dir: str | None = None  # found trees are stored here, keyed by network and search settings
     methods: tuple[str, ...] = ("greedy", "kahypar")
     optlib: str = "optuna"
     minimize: str = "flops"
@@ -48,6 +49,7 @@ class CostSettings:
         return cls(
             max_repeats=section["max_repeats"],
             search_max_tensors=section["search_max_tensors"],
+            cache_dir=default_cache_dir() if section["cache"] else None,
             max_time=section["max_time"],
             methods=tuple(section["methods"]),
             optlib=section["optlib"],
@@ -92,9 +94,11 @@ class CostResult:
     search_seconds: float
     budget: dict[str, Any]
     seconds_on: dict[str, float]
+    cached: bool = False  # read from the tree cache (search_seconds is the original search's)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "cached": self.cached,
             "multiply_adds": self.multiply_adds,
             "n_slices": self.n_slices,
             "sliced_inds": self.sliced_inds,
@@ -170,6 +174,110 @@ def structural_simplify(inputs, output, size_dict) -> tuple[list[tuple[str, ...]
 def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostResult:
     """Hyper-optimise a contraction tree, slice it to the memory limit, and count its cost.
 
+    With `settings.cache_dir` set, the tree found is stored there keyed by the
+    network's structure and the search settings; a later call with the same key
+    rebuilds the tree from the stored path, checks its cost, and returns at once
+    (`cached=True`).
+    """
+    key = _cache_key(inputs, output, size_dict, settings) if settings.cache_dir else None
+    if key is not None:
+        hit = _cache_load(key, inputs, output, size_dict, settings)
+        if hit is not None:
+            return hit
+    result, tree, on_raw, pre_madds = _contraction_cost(inputs, output, size_dict, settings)
+    if key is not None and tree is not None:
+        _cache_store(key, inputs, output, result, tree, on_raw, pre_madds, settings)
+    return result
+
+
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> str:
+    """$EQVBENCH_CACHE_DIR, else $XDG_CACHE_HOME/eqvbench/trees, else ~/.cache/eqvbench/trees."""
+    import os
+
+    if os.environ.get("EQVBENCH_CACHE_DIR"):
+        return os.environ["EQVBENCH_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "eqvbench", "trees")
+
+
+def _canonical(inputs, output) -> dict[str, str]:
+    """Index names by order of first appearance: quimb names indices at random, the structure is what counts."""
+    names: dict[str, str] = {}
+    for ix in [ix for t in inputs for ix in t] + list(output):
+        names.setdefault(ix, f"i{len(names)}")
+    return names
+
+
+def _cache_key(inputs, output, size_dict, settings: CostSettings) -> str:
+    import hashlib
+    import json
+
+    from eqvbench import __version__
+
+    c = _canonical(inputs, output)
+    blob = json.dumps({
+        "v": CACHE_VERSION, "eqvbench": __version__, "inputs": [[c[ix] for ix in t] for t in inputs],
+        "output": [c[ix] for ix in output], "sizes": sorted((c[ix], d) for ix, d in size_dict.items() if ix in c),
+        "budget": settings.budget(), "seed": settings.seed,
+        "memory_limit": settings.memory_limit, "dtype": settings.dtype, "simplify": settings.simplify,
+    }, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostResult | None:
+    """The stored result if its tree rebuilds to the same cost; None on a miss or a stale entry."""
+    import json
+    import os
+
+    import cotengra as ctg
+
+    path = os.path.join(settings.cache_dir, f"{key}.json")
+    try:
+        with open(path) as f:
+            entry = json.load(f)
+        tree_inputs = inputs
+        if not entry["on_raw"] and settings.simplify == "rank":
+            tree_inputs, _, _ = structural_simplify(inputs, output, size_dict)
+        tree = ctg.ContractionTree.from_path(tree_inputs, output, size_dict, path=[tuple(p) for p in entry["path"]])
+        actual = {v: k for k, v in _canonical(inputs, output).items()}
+        for ix in entry["sliced_inds"]:
+            tree.remove_ind_(actual[ix])
+        madds = entry["pre_madds"] + float(tree.contraction_cost())
+        res = entry["result"]
+        if not math.isclose(madds, res["multiply_adds"], rel_tol=1e-9):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None  # a missing, unreadable or foreign file is a miss, never an error
+    return CostResult(**{**res, "seconds_on": {m: res["cost_flops"] / r for m, r in settings.machines.items()},
+                         "cached": True})
+
+
+def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pre_madds: float,
+                 settings: CostSettings) -> None:
+    import dataclasses
+    import json
+    import os
+    from pathlib import Path
+
+    from eqvbench.io import write_atomic
+
+    canon = _canonical(inputs, output)
+    try:
+        os.makedirs(settings.cache_dir, exist_ok=True)
+        res = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("seconds_on", "cached")}
+        entry = {"version": CACHE_VERSION, "result": res, "path": [list(p) for p in tree.get_path()],
+                 "sliced_inds": [canon[ix] for ix in tree.sliced_inds], "on_raw": on_raw, "pre_madds": pre_madds}
+        write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry))
+    except OSError:
+        pass  # an unwritable cache costs a search next time, nothing else
+
+
+def _contraction_cost(inputs, output, size_dict, settings: CostSettings):
+    """(result, final tree or None, whether the tree is on the raw inputs, pre-simplification madds).
+
     The search optimises unsliced trees; the best one is then sliced and
     reconfigured (interleaved) until its largest intermediate fits. With
     `max_time=None` the budget is `max_repeats` trials, run serially from the
@@ -187,7 +295,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         inputs, pre_madds, _ = structural_simplify(inputs, output, size_dict)
     if len(inputs) <= 1:  # nothing left to search: the simplification did it all
         width = input_width
-        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none")
+        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none"), None, False, pre_madds
 
     raw = inputs if settings.simplify != "rank" else raw_inputs
     if len(inputs) > settings.search_max_tensors:
@@ -200,11 +308,12 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         return _result(float(tree.contraction_cost()), max(math.log2(tree.max_size()), input_width),
                        max(math.log2(linear.max_size()), input_width), int(tree.multiplicity),
                        len(tree.sliced_inds), len(inputs), time.perf_counter() - t0, settings,
-                       search="linear (not searched: more tensors than search_max_tensors)")
+                       search="linear (not searched: more tensors than search_max_tensors)"), tree, True, 0.0
     with _seeded_python_random(settings.seed):
         tree, width_unsliced = _search(inputs, output, size_dict, settings)
     search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
     madds = pre_madds + float(tree.contraction_cost())
+    on_raw = False
     if search == "hyper":
         # A baseline the search must beat: contract in the network's own order. For a circuit's
         # network built in time order this is a state-vector sweep, whose cost a small search
@@ -212,11 +321,11 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         linear = _linear_tree(raw, output, size_dict)
         if float(linear.contraction_cost()) < madds:
             width_unsliced = math.log2(linear.max_size())
-            tree, search, pre_madds = _slice_to_fit(linear, settings), "linear", 0.0
+            tree, search, pre_madds, on_raw = _slice_to_fit(linear, settings), "linear", 0.0, True
             madds = float(tree.contraction_cost())
     if tree.max_size() > settings.target_size:
         raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
-    return _result(
+    result = _result(
         madds,
         max(math.log2(tree.max_size()), input_width),
         max(width_unsliced, input_width),
@@ -227,6 +336,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         settings,
         search=search,
     )
+    return result, tree, on_raw, pre_madds
 
 
 def _linear_tree(inputs, output, size_dict):

@@ -213,6 +213,8 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
                 raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
             cost_cache[key] = result.cost
             result.fields["cost_cached"] = False
+            if result.cost.cached:
+                say("cost: cached tree (found by an earlier run)")
         # a region holding the whole light cone has the same network: do not search it twice
         whole_cone = region is None or region.n_gates_2q == cone.v_light
         result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None

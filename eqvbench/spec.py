@@ -152,6 +152,7 @@ class CostSpec(Section):
     enabled: bool = True
     max_repeats: Annotated[int, Field(ge=1, le=100_000)] = 32
     search_max_tensors: Annotated[int, Field(ge=1)] = 4000  # above: no search, the in-order sweep
+    cache: bool = True  # store found trees on disk ($EQVBENCH_CACHE_DIR or ~/.cache/eqvbench/trees)
     max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
     methods: list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]] = ["greedy", "kahypar"]
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"

@@ -11,3 +11,9 @@ def write_spec(tmp_path):
         return p
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _private_tree_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own empty tree cache: no test reads trees another test (or a user) stored."""
+    monkeypatch.setenv("EQVBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("trees")))

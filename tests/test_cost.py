@@ -109,3 +109,50 @@ def test_no_memory_limit_means_no_slicing():
     assert free.n_slices == 1 and free.sliced_inds == 0
     assert free.width_log2 > 4
     assert tight.n_slices > 1 and tight.width_log2 <= 4
+
+
+def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):
+    import json
+
+    from eqvbench.cost import CostSettings, contraction_cost
+
+    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
+    sizes = {ix: 2 for t in inputs for ix in t}
+    settings = CostSettings(max_repeats=4, cache_dir=str(tmp_path), memory_limit=8 * 2**5)
+    first = contraction_cost(inputs, (), sizes, settings)
+    files = list(tmp_path.glob("*.json"))
+    assert not first.cached and len(files) == 1
+    again = contraction_cost(inputs, (), sizes, settings)
+    assert again.cached
+    assert (again.multiply_adds, again.width_log2, again.n_slices) == (first.multiply_adds, first.width_log2, first.n_slices)
+    # another budget is another key
+    other = contraction_cost(inputs, (), sizes, CostSettings(max_repeats=5, cache_dir=str(tmp_path), memory_limit=8 * 2**5))
+    assert not other.cached and len(list(tmp_path.glob("*.json"))) == 2
+    # a corrupt or stale entry is a miss, never an error
+    files[0].write_text("{not json")
+    assert not contraction_cost(inputs, (), sizes, settings).cached
+    entry = json.loads(files[0].read_text())
+    entry["result"]["multiply_adds"] *= 2
+    files[0].write_text(json.dumps(entry))
+    redo = contraction_cost(inputs, (), sizes, settings)
+    assert not redo.cached and redo.multiply_adds == first.multiply_adds
+
+
+def test_second_run_reuses_the_stored_tree(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from eqvbench.cli import app
+
+    spec = tmp_path / "r.yaml"
+    spec.write_text("experiment: rcs\nlattice: {kind: grid, rows: 3, cols: 3}\ncircuit: {cycles: 12, instances: 1}\n"
+                    "simulation: {simulate: never}\ncost: {max_repeats: 4}\n")
+    runs = []
+    for _ in range(2):
+        r = CliRunner().invoke(app, ["run", str(spec), "--json"])
+        assert r.exit_code == 0, r.output
+        runs.append(json.loads(r.stdout)["points"][0])
+    assert runs[0]["cost"]["budget"]["search"] == "hyper"
+    assert (runs[0]["cost"]["cached"], runs[1]["cost"]["cached"]) == (False, True)
+    assert runs[1]["cost_flops"] == runs[0]["cost_flops"]
