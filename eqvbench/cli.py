@@ -124,7 +124,9 @@ def _run(spec_arg: str, json_out: bool, out: Path | None) -> None:
             results.append(run_point(spec, pp, cache, say))
             progress.advance(task)
             if not err.is_terminal:
-                err.print(f"[{i + 1}/{len(plans)}] {label}: done in {time.perf_counter() - t:.1f} s", highlight=False)
+                cached = " (cost: cached tree)" if results[-1].cost is not None and results[-1].cost.cached else ""
+                err.print(f"[{i + 1}/{len(plans)}] {label}: done in {time.perf_counter() - t:.1f} s{cached}",
+                          highlight=False)
     doc = to_document(spec, results)
     doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
     text = json.dumps(doc, indent=2, allow_nan=False)

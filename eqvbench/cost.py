@@ -171,20 +171,21 @@ def structural_simplify(inputs, output, size_dict) -> tuple[list[tuple[str, ...]
     return list(tensors.values()), madds, n_done
 
 
-def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostResult:
+def contraction_cost(inputs, output, size_dict, settings: CostSettings, progress=None) -> CostResult:
     """Hyper-optimise a contraction tree, slice it to the memory limit, and count its cost.
 
     With `settings.cache_dir` set, the tree found is stored there keyed by the
     network's structure and the search settings; a later call with the same key
     rebuilds the tree from the stored path, checks its cost, and returns at once
-    (`cached=True`).
+    (`cached=True`). `progress(message)`, if given, hears the best cost so far
+    during the search.
     """
     key = _cache_key(inputs, output, size_dict, settings) if settings.cache_dir else None
     if key is not None:
         hit = _cache_load(key, inputs, output, size_dict, settings)
         if hit is not None:
             return hit
-    result, tree, on_raw, pre_madds = _contraction_cost(inputs, output, size_dict, settings)
+    result, tree, on_raw, pre_madds = _contraction_cost(inputs, output, size_dict, settings, progress)
     if key is not None and tree is not None:
         _cache_store(key, inputs, output, result, tree, on_raw, pre_madds, settings)
     return result
@@ -275,7 +276,7 @@ def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pr
         pass  # an unwritable cache costs a search next time, nothing else
 
 
-def _contraction_cost(inputs, output, size_dict, settings: CostSettings):
+def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progress=None):
     """(result, final tree or None, whether the tree is on the raw inputs, pre-simplification madds).
 
     The search optimises unsliced trees; the best one is then sliced and
@@ -310,7 +311,7 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings):
                        len(tree.sliced_inds), len(inputs), time.perf_counter() - t0, settings,
                        search="linear (not searched: more tensors than search_max_tensors)"), tree, True, 0.0
     with _seeded_python_random(settings.seed):
-        tree, width_unsliced = _search(inputs, output, size_dict, settings)
+        tree, width_unsliced = _search(inputs, output, size_dict, settings, progress)
     search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
     madds = pre_madds + float(tree.contraction_cost())
     on_raw = False
@@ -366,7 +367,32 @@ RECONF_MAX_TENSORS = 3000
 SLICE_RECONF_MAX_BITS = 40
 
 
-def _search(inputs, output, size_dict, settings: CostSettings):
+def _search_reporting(opt, inputs, output, size_dict, progress):
+    """opt.search, with the best cost so far passed to `progress` twice a second (from a thread)."""
+    import threading
+
+    if progress is None:
+        return opt.search(inputs, output, size_dict)
+    done = threading.Event()
+    t0 = time.perf_counter()
+
+    def report():
+        while not done.wait(0.5):
+            best = opt.best.get("flops", math.inf)  # log10 multiply-adds of the best trial
+            if math.isfinite(best):
+                progress(f"cost search: {len(opt.scores)} trials, best 10^{best:.2f} madds, "
+                         f"{time.perf_counter() - t0:.0f} s")
+
+    th = threading.Thread(target=report, daemon=True)
+    th.start()
+    try:
+        return opt.search(inputs, output, size_dict)
+    finally:
+        done.set()
+        th.join()
+
+
+def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
     import cotengra as ctg
 
     if len(inputs) <= OPTIMAL_MAX_TENSORS:
@@ -387,8 +413,10 @@ def _search(inputs, output, size_dict, settings: CostSettings):
         optlib_opts=_optlib_seed(settings.optlib, settings.seed),
         progbar=False,
     )
-    tree = opt.search(inputs, output, size_dict)
+    tree = _search_reporting(opt, inputs, output, size_dict, progress)
     if len(inputs) <= RECONF_MAX_TENSORS:
+        if progress:
+            progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
         tree = tree.subtree_reconfigure(minimize=settings.minimize)
     return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 

@@ -208,7 +208,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             say(f"cost search (budget {settings.max_repeats} trials / {settings.max_time} s)")
             inputs, output, sizes = network_structure(family.cost_network(first))
             try:
-                result.cost = contraction_cost(inputs, output, sizes, settings)
+                result.cost = contraction_cost(inputs, output, sizes, settings, progress=say)
             except MemoryLimitError as e:
                 raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
             cost_cache[key] = result.cost
