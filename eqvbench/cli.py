@@ -186,15 +186,16 @@ def _validate(spec_arg: str) -> None:
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)
     plans = plan(spec)
-    family = get_family(spec.experiment)
     heads = param_headers([k for p in spec.points for k in p.params])
-    table = Table(title=f"{path}: {spec.experiment}, {len(plans)} point(s), seed {spec.model.seed}", title_justify="left")
+    title = f"{path}: {', '.join(spec.experiments)}, {len(plans)} point(s), seed {spec.model.seed}"
+    table = Table(title=title, title_justify="left")
     for h in heads.values():
         table.add_column(h, justify="right", style="cyan")
     for h in ("qubits", "2q gates", "instances", "simulate", "sim memory", "sim time", "cost search"):
         table.add_column(h, justify="right")
     total_s, peak = 0.0, 0
     for pp in plans:
+        family = get_family(pp.point.values["experiment"])
         inst = family.build(pp.lattice, pp.point.values["circuit"], derive_seed(spec.model.seed, "instance", pp.structure, 0))
         est = estimate_point(pp, inst, family.n_instances(pp.point.values["circuit"]))
         total_s += est.seconds

@@ -94,9 +94,9 @@ def plan(spec: Spec) -> list[PointPlan]:
     from eqvbench.families import get_family
     from eqvbench.lattice import build_lattice
 
-    family = get_family(spec.experiment)
     plans = []
     for pt in spec.points:
+        family = get_family(pt.values["experiment"])
         lattice = build_lattice(pt.values["lattice"])
         for fld, msg in family.check_point(lattice, pt.values):
             raise SpecError(spec.file, fld, msg)
@@ -123,8 +123,8 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     from eqvbench.noise import NoiseModel
 
     say = progress or (lambda _: None)
-    family = get_family(spec.experiment)
     values = pp.point.values
+    family = get_family(values["experiment"])
     seed = values["seed"]
     timings: dict[str, float] = {}
 
@@ -147,7 +147,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     f_model = noise.f_model(first.circuit, first.qubits, first.measured, cone.locations)
     eps = -math.log(f_full) / n_gates_2q if n_gates_2q and 0 < f_full else None
     result = PointResult(
-        experiment=spec.experiment,
+        experiment=values["experiment"],
         params=pp.point.params,
         n_qubits=pp.n_qubits,
         n_gates_2q=n_gates_2q,
@@ -200,7 +200,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         # a family whose network depends on more than the circuits' structure says so with cost_key
         cost_key = getattr(family, "cost_key", None)
         structure = cost_key(values) if cost_key else pp.structure
-        key = json.dumps([structure, values["cost"]], sort_keys=True, default=str)
+        key = json.dumps([values["experiment"], structure, values["cost"]], sort_keys=True, default=str)
         if key in cost_cache:
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True
@@ -254,20 +254,24 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     from eqvbench.families import get_family
 
     machines = machines_of(spec)
-    family = get_family(spec.experiment)
+    families = [get_family(name) for name in spec.experiments]
     points = [r.to_json(machines) for r in results]
+    columns = list(dict.fromkeys(tuple(c) for f in families for c in f.table_columns()))
     doc = {
         "eqvbench_version": __version__,
         "spec_file": spec.file,
         "spec": spec.resolved(),
-        "columns": family.table_columns(),
+        "columns": [list(c) for c in columns],
         "definitions": DEFINITIONS,
         "points": points,
     }
-    # families may fit something across points (e.g. the OTOC butterfly velocity)
-    summary = getattr(family, "summary", None)
-    if summary is not None:
-        doc["summary"] = summary(points)
+    # families may fit something across their points (e.g. the OTOC butterfly velocity)
+    summaries = {f.name: f.summary([p for p in points if p["experiment"] == f.name])
+                 for f in families if getattr(f, "summary", None) is not None}
+    if len(summaries) == 1 and len(families) == 1:
+        doc["summary"] = next(iter(summaries.values()))
+    elif summaries:
+        doc["summary"] = {**summaries, "lines": [ln for s in summaries.values() for ln in s.get("lines", [])]}
     return doc
 
 

@@ -221,6 +221,11 @@ class Spec:
             return self.models[0].model_dump(mode="json")
         return {"experiment": self.experiment, "cases": [m.model_dump(mode="json") for m in self.models]}
 
+    @property
+    def experiments(self) -> list[str]:
+        """The families the points run, in order of first appearance."""
+        return list(dict.fromkeys(m.experiment for m in self.models))
+
 
 def _sweep_paths(model: BaseModel, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], list]]:
     out = []
@@ -342,11 +347,17 @@ def parse_spec(raw: dict, file: str) -> Spec:
     base = {k: v for k, v in raw.items() if k != "cases"}
     models, points = [], []
     for i, case in enumerate(cases):
-        if "experiment" in case and case["experiment"] != name:
-            raise SpecError(file, f"cases[{i}].experiment", "all cases run the spec's experiment")
-        merged = _merge(base, case)
+        # a case may run another family (e.g. one table of several published experiments); it then
+        # inherits only the family-independent sections of the base (seed, noise, simulation, cost, report)
+        case_name = case.get("experiment", name)
+        if not isinstance(case_name, str) or case_name not in family_names():
+            raise SpecError(file, f"cases[{i}].experiment",
+                            f"unknown experiment {case_name!r} (one of: {', '.join(family_names())})")
+        case_family = get_family(case_name)
+        case_base = base if case_name == name else {k: v for k, v in base.items() if k not in ("lattice", "circuit")}
+        merged = _merge(case_base, case)
         try:
-            model = spec_model(family).model_validate(merged)
+            model = spec_model(case_family).model_validate(merged)
         except ValidationError as e:
             err = SpecError(file, None, "")
             try:
@@ -357,6 +368,9 @@ def parse_spec(raw: dict, file: str) -> Spec:
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         models.append(model)
         points += expand(model, start=len(points), case=i)
+    if len({m.experiment for m in models}) > 1:  # say which family each row is
+        points = [Point(p.index, {"case": p.params["case"], "experiment": p.values["experiment"],
+                                  **{k: v for k, v in p.params.items() if k != "case"}}, p.values) for p in points]
     return Spec(file=file, experiment=name, models=models, points=points)
 
 

@@ -106,3 +106,34 @@ def test_bad_case_names_the_case():
     assert e.value.field == "cases[1].circuit.cycles"
     with pytest.raises(SpecError, match="non-empty list"):
         parse_spec({"experiment": "rcs", "cases": []}, "c.yaml")
+
+
+def test_cases_may_run_different_families(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from eqvbench.cli import app
+
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(
+        "experiment: rcs\nseed: 4\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
+        "cost: {max_repeats: 2}\n"
+        "cases:\n"
+        "  - {}\n"
+        "  - experiment: floquet_ising\n"
+        "    lattice: {kind: line, n: 4}\n"
+        "    circuit: {theta_h: [0.2, 0.4], steps: 2, observable: Z1}\n"
+    )
+    r = CliRunner().invoke(app, ["run", str(spec), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [p["experiment"] for p in doc["points"]] == ["rcs", "floquet_ising", "floquet_ising"]
+    assert [p["params"]["experiment"] for p in doc["points"]] == ["rcs", "floquet_ising", "floquet_ising"]
+    assert doc["points"][0]["xeb_exact"] is not None and doc["points"][1]["o_ideal"] is not None
+    # the floquet case does not inherit the rcs lattice or circuit
+    assert doc["spec"]["cases"][1]["lattice"]["kind"] == "line"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiment: rcs\ncases:\n  - {}\n  - {experiment: qaoa}\n")
+    r = CliRunner().invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2 and f"{bad}: cases[1].experiment: unknown experiment 'qaoa'" in r.output
