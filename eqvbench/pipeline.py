@@ -226,7 +226,20 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:
             result.resource_flops = fid * result.cost.cost_flops
+        result.fields.update(verdict(values, result.resource_flops, settings.machines))
     return result
+
+
+def verdict(values: dict[str, Any], resource_flops: float | None, machines: dict[str, float]) -> dict[str, Any]:
+    """Device time (device.shots x device.repetition_s) against the classical time on report.machine
+    (resource_flops / its FLOP/s); empty when the spec gives no device run."""
+    dev, machine = values["device"], values["report"]["machine"]
+    if not (dev["shots"] and dev["repetition_s"]) or resource_flops is None or machine not in machines:
+        return {}
+    t_dev = dev["shots"] * dev["repetition_s"]
+    t_cls = resource_flops / machines[machine]
+    return {"device_seconds": t_dev, "classical_seconds": t_cls, "verdict_machine": machine,
+            "verdict": "classical" if t_cls <= t_dev else "quantum"}
 
 
 def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> list[PointResult]:
@@ -281,4 +294,6 @@ DEFINITIONS = {
     "cost_flops": "8 x complex multiply-adds of the contraction, summed over slices",
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
+    "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
+    "classical_seconds = resource_flops / report.machine's FLOP/s, else 'classical'",
 }

@@ -77,6 +77,9 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
     ]
     extra = [tuple(c) for c in doc.get("columns", [])]
     cols = cols[:6] + extra + cols[6:]
+    verdicts = any(p.get("verdict") for p in points)
+    if verdicts:
+        cols += [("t_device", "device_seconds"), ("t_classical", "classical_seconds"), ("verdict", "verdict")]
     for head, _ in cols:
         table.add_column(head, justify="right", no_wrap=True)
     for p in points:
@@ -97,6 +100,8 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
             fmt_sci(p["cost_flops"]), fmt_num(p["width_log2"]),
             resource, fmt_seconds(p.get(f"seconds_on_{machine}")),
         ]
+        if verdicts:
+            row += [fmt_seconds(p.get("device_seconds")), fmt_seconds(p.get("classical_seconds")), p.get("verdict") or "-"]
         table.add_row(*row)
     return table
 

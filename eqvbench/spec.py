@@ -168,6 +168,13 @@ class ReportSpec(Section):
     machine: str = "frontier"
 
 
+class DeviceSpec(Section):
+    """The device's own run, for the verdict: shots x repetition time against the classical time."""
+
+    shots: Annotated[int, Field(ge=1)] | None = None
+    repetition_s: Annotated[float, Field(gt=0)] | None = None  # seconds per shot, all overheads included
+
+
 # --- whole spec ---------------------------------------------------------------
 
 def spec_model(family) -> type[BaseModel]:
@@ -184,6 +191,7 @@ def spec_model(family) -> type[BaseModel]:
         simulation=(SimulationSpec, SimulationSpec()),
         cost=(CostSpec, CostSpec()),
         report=(ReportSpec, ReportSpec()),
+        device=(DeviceSpec, DeviceSpec()),
     )
 
 

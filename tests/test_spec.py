@@ -137,3 +137,31 @@ def test_cases_may_run_different_families(tmp_path):
     bad.write_text("experiment: rcs\ncases:\n  - {}\n  - {experiment: qaoa}\n")
     r = CliRunner().invoke(app, ["validate", str(bad)])
     assert r.exit_code == 2 and f"{bad}: cases[1].experiment: unknown experiment 'qaoa'" in r.output
+
+
+def test_verdict_compares_device_time_with_classical_time():
+    from eqvbench.cost import REFERENCE_MACHINES
+    from eqvbench.pipeline import verdict
+
+    values = {"device": {"shots": 100, "repetition_s": 0.01}, "report": {"machine": "frontier"}}
+    fast = verdict(values, 1.0e18, REFERENCE_MACHINES)  # 0.91 s on Frontier against 1 s on the device
+    assert fast["device_seconds"] == pytest.approx(1.0)
+    assert fast["classical_seconds"] == pytest.approx(1.0e18 / 1.1e18)
+    assert fast["verdict"] == "classical"
+    assert verdict(values, 2.0e18, REFERENCE_MACHINES)["verdict"] == "quantum"
+    assert verdict({"device": {"shots": None, "repetition_s": None}, "report": {"machine": "frontier"}},
+                   1.0, REFERENCE_MACHINES) == {}
+
+
+@pytest.mark.parametrize("text,fld", [("device: {shots: 0}\n", "device.shots"),
+                                      ("device: {repetition_s: -1}\n", "device.repetition_s"),
+                                      ("device: {clock: 3}\n", "device.clock")])
+def test_bad_device_section(tmp_path, text, fld):
+    from typer.testing import CliRunner
+
+    from eqvbench.cli import app
+
+    spec = tmp_path / "d.yaml"
+    spec.write_text("experiment: rcs\n" + text)
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 2 and f"{spec}: {fld}: " in r.output and len(r.output.strip().splitlines()) == 1, r.output
