@@ -83,7 +83,14 @@ class PointResult:
             out[f"seconds_on_{m}"] = c.seconds_on[m] if c else None
         out["simulated"] = self.simulated
         out["cost"] = c.to_json() if c else None
-        out.update(self.fields)
+        fields = dict(self.fields)
+        published = fields.pop("published", None) or {}
+        out.update(fields)
+        for k, v in published.items():  # published figures beside ours, with ours / published
+            out[f"published_{k}"] = v
+            mine = out.get(k)
+            ok = isinstance(mine, (int, float)) and not isinstance(mine, bool)
+            out[f"ratio_{k}"] = mine / v if ok else None
         out["notes"] = self.notes
         out["timings_s"] = {k: round(v, 3) for k, v in self.timings.items()}
         return out
@@ -157,6 +164,9 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         simulated=pp.simulate,
         timings=timings,
     )
+    if eps and f_model > 0:
+        result.fields["v_eff_model"] = math.log(1.0 / f_model) / eps  # the digital model's own volume
+    result.fields["published"] = {k: v for k, v in values.get("published", {}).items() if k != "source"}
     if eps == 0.0:
         result.eps = None
         result.notes.append("eps is 0 (noiseless): v_eff is undefined")
@@ -226,13 +236,15 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:
             result.resource_flops = fid * result.cost.cost_flops
-        result.fields.update(verdict(values, result.resource_flops, settings.machines))
+        work = [w for w in (result.resource_flops, result.fields.get("cost_eff_flops")) if w is not None]
+        result.fields.update(verdict(values, min(work) if work else None, settings.machines))
     return result
 
 
 def verdict(values: dict[str, Any], resource_flops: float | None, machines: dict[str, float]) -> dict[str, Any]:
     """Device time (device.shots x device.repetition_s) against the classical time on report.machine
-    (resource_flops / its FLOP/s); empty when the spec gives no device run."""
+    (`resource_flops` / its FLOP/s; the pipeline passes the cheaper of f x cost and the effective
+    region's exact cost); empty when the spec gives no device run."""
     dev, machine = values["device"], values["report"]["machine"]
     if not (dev["shots"] and dev["repetition_s"]) or resource_flops is None or machine not in machines:
         return {}
@@ -295,5 +307,5 @@ DEFINITIONS = {
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
     "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
-    "classical_seconds = resource_flops / report.machine's FLOP/s, else 'classical'",
+    "classical_seconds = min(resource_flops, cost_eff_flops) / report.machine's FLOP/s, else 'classical'",
 }

@@ -77,6 +77,10 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
     ]
     extra = [tuple(c) for c in doc.get("columns", [])]
     cols = cols[:6] + extra + cols[6:]
+    chosen = doc["spec"].get("report", {}).get("columns") if "cases" not in doc["spec"] else \
+        doc["spec"]["cases"][0].get("report", {}).get("columns")
+    if chosen:
+        return _chosen_table(table, points, params, chosen)
     verdicts = any(p.get("verdict") for p in points)
     if verdicts:
         cols += [("t_device", "device_seconds"), ("t_classical", "classical_seconds"), ("verdict", "verdict")]
@@ -102,6 +106,27 @@ def points_table(doc: dict[str, Any], machine: str) -> Table:
         ]
         if verdicts:
             row += [fmt_seconds(p.get("device_seconds")), fmt_seconds(p.get("classical_seconds")), p.get("verdict") or "-"]
+        table.add_row(*row)
+    return table
+
+
+def _chosen_table(table: Table, points, params, chosen) -> Table:
+    """The table with the columns `report.columns` names: field names, or {header: field}."""
+    cols = []
+    for c in chosen:
+        cols += list(c.items()) if isinstance(c, dict) else [(c, c)]
+    for head, _ in cols:
+        table.add_column(head, justify="right", no_wrap=True)
+    for p in points:
+        row = [fmt_param(p["params"].get(k, "")) for k in params]
+        for _, key in cols:
+            v = p.get(key)
+            if key.startswith("seconds_on_") or key in ("device_seconds", "classical_seconds"):
+                row.append(fmt_seconds(v))
+            elif key.startswith("ratio_"):
+                row.append(f"{v:.3g}" if isinstance(v, (int, float)) else "-")
+            else:
+                row.append(_fmt_any(v))
         table.add_row(*row)
     return table
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,37 @@ class CostSpec(Section):
 class ReportSpec(Section):
     title: str | None = None
     machine: str = "frontier"
+    # the table's columns (after the swept values): JSON field names, or {header: field};
+    # empty: the default columns of the spec's families
+    columns: list[Union[str, dict[str, str]]] = []
+
+
+class PublishedSpec(Section):
+    """Published figures to put beside eqvbench's: any numeric JSON field of a point, e.g. cost_flops."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    source: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numeric_strings(cls, data):
+        # YAML reads 1.6e19 (no sign in the exponent) as a string
+        if isinstance(data, dict):
+            data = dict(data)
+            for k, v in data.items():
+                if k != "source" and isinstance(v, str):
+                    try:
+                        data[k] = float(v)
+                    except ValueError:
+                        pass
+        return data
+
+    @model_validator(mode="after")
+    def _numbers(self):
+        for k, v in (self.model_extra or {}).items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"published.{k} must be a positive number, got {v!r}")
+        return self
 
 
 class DeviceSpec(Section):
@@ -192,6 +224,7 @@ def spec_model(family) -> type[BaseModel]:
         cost=(CostSpec, CostSpec()),
         report=(ReportSpec, ReportSpec()),
         device=(DeviceSpec, DeviceSpec()),
+        published=(PublishedSpec, PublishedSpec()),
     )
 
 

@@ -142,3 +142,32 @@ def test_failed_run_leaves_out_file_untouched(write_spec, tmp_path):
 def test_unwritable_out_fails_before_running(write_spec, tmp_path):
     r = invoke("run", write_spec(SMALL), "--out", tmp_path / "no" / "such" / "dir.json")
     assert_one_line_error(r, "--out", "does not exist")
+
+
+def test_reduced_paper_config_runs_end_to_end(tmp_path):
+    """configs/paper.yaml at full size with one search trial per network (CI budget)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    import eqvbench
+
+    raw = yaml.safe_load((Path(eqvbench.__file__).parent / "configs" / "paper.yaml").read_text())
+    raw["cost"]["max_repeats"] = 1
+    for case in raw["cases"]:
+        case.setdefault("cost", {})["max_repeats"] = 1
+        case["cost"]["methods"] = ["greedy"]
+    spec = tmp_path / "paper_ci.yaml"
+    spec.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "paper.json"
+    r = CliRunner().invoke(app, ["run", str(spec), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    pts = doc["points"]
+    assert [p["experiment"] for p in pts] == ["rcs", "rcs", "otoc", "floquet_ising", "floquet_ising"]
+    assert [p["n_qubits"] for p in pts] == [53, 70, 53, 127, 127]
+    assert all(p["verdict"] in ("classical", "quantum") and p["cost_flops"] > 0 for p in pts)
+    assert pts[0]["published_f_model"] == 0.002 and pts[0]["ratio_f_model"] == pts[0]["f_model"] / 0.002
+    assert pts[3]["a_eff"] < 127 and pts[3]["cost_eff_flops"] < pts[3]["cost_flops"]
+    assert "verdict" in r.output and "cost paper" in r.output

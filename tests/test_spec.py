@@ -165,3 +165,20 @@ def test_bad_device_section(tmp_path, text, fld):
     spec.write_text("experiment: rcs\n" + text)
     r = CliRunner().invoke(app, ["validate", str(spec)])
     assert r.exit_code == 2 and f"{spec}: {fld}: " in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("text,fld,words", [
+    ("published: {cost_flops: abc}\n", "published", "positive number"),
+    ("published: {cost_flops: -3}\n", "published", "positive number"),
+    ("report: {columns: [3]}\n", "report.columns", ""),
+])
+def test_bad_published_and_columns(tmp_path, text, fld, words):
+    from typer.testing import CliRunner
+
+    from eqvbench.cli import app
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text("experiment: rcs\n" + text)
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and f"{spec}: {fld}" in lines[0] and words in lines[0], r.output
