@@ -174,6 +174,16 @@ def ideal_state(program: Program) -> np.ndarray:
     return psi[0]
 
 
+def single_errors(program: Program, cols: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hit, pauli) rows with exactly one error each: Pauli `codes[r]` at error location `cols[r]`."""
+    b = cols.size
+    hit = np.zeros((b, program.rates.size), bool)
+    hit[np.arange(b), cols] = True
+    pauli = np.zeros((b, program.rates.size), np.int64)
+    pauli[np.arange(b), cols] = codes
+    return hit, pauli
+
+
 def run_batch(program: Program, hit: np.ndarray, pauli: np.ndarray, functional: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Simulate a batch of error patterns exactly; return functional(final states), one value per row."""
     n = program.n_qubits

@@ -318,11 +318,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     rows = tr.batch_rows(n)
     for start in range(0, cols.size, rows):
         sl = slice(start, start + rows)
-        b = cols[sl].size
-        hit = np.zeros((b, program.rates.size), bool)
-        hit[np.arange(b), cols[sl]] = True
-        pauli = np.zeros((b, program.rates.size), np.int64)
-        pauli[np.arange(b), cols[sl]] = codes[sl]
+        hit, pauli = tr.single_errors(program, cols[sl], codes[sl])
         values[sl] = tr.run_batch(program, hit, pauli, functional)
     sens = np.zeros(program.rates.size)
     np.add.at(sens, cols, 1.0 - values / o_ideal)

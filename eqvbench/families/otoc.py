@@ -266,33 +266,26 @@ def _apply_z(psi, k: int, n: int):
     return psi * np.where((idx >> (n - 1 - k)) & 1, -1.0, 1.0)
 
 
+def _cone(u, qubits, order) -> set:
+    """(moment, op position) of the ops of U reached from `qubits`, walking the moments in `order`."""
+    reach, out = set(qubits), set()
+    for m in order:
+        ops = u[m].operations  # ops of one moment are disjoint: all see the reach before the moment
+        hit = [j for j, op in enumerate(ops) if reach & set(op.qubits)]
+        out.update((m, j) for j in hit)
+        for j in hit:
+            reach |= set(ops[j].qubits)
+    return out
+
+
 def cone_forward(u, start) -> set:
     """Indices (moment, op position) of the ops of U in the forward light cone of `start` qubits."""
-    reach = set(start)
-    out = set()
-    for m, moment in enumerate(u):
-        for j, op in enumerate(moment):
-            if reach & set(op.qubits):
-                out.add((m, j))
-        for op in moment:
-            if reach & set(op.qubits):
-                reach |= set(op.qubits)
-    return out
+    return _cone(u, start, range(len(u)))
 
 
 def cone_backward(u, end) -> set:
     """Indices (moment, op position) of the ops of U in the backward light cone of `end` qubits."""
-    reach = set(end)
-    out = set()
-    for m in range(len(u) - 1, -1, -1):
-        moment = u[m]
-        for j, op in enumerate(moment):
-            if reach & set(op.qubits):
-                out.add((m, j))
-        for op in moment:
-            if reach & set(op.qubits):
-                reach |= set(op.qubits)
-    return out
+    return _cone(u, end, range(len(u) - 1, -1, -1))
 
 
 def restrict_u(u, keep: set):
@@ -666,11 +659,7 @@ def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[
     keep = lambda psi: psi  # noqa: E731
     for start in range(0, cols.size, rows):
         sl = slice(start, start + rows)
-        b = cols[sl].size
-        hit = np.zeros((b, prog_a.rates.size), bool)
-        hit[np.arange(b), cols[sl]] = True
-        pauli = np.zeros((b, prog_a.rates.size), np.int64)
-        pauli[np.arange(b), cols[sl]] = codes[sl]
+        hit, pauli = tr.single_errors(prog_a, cols[sl], codes[sl])
         fa = tr.run_batch(prog_a, hit, pauli, keep)
         fb = tr.run_batch(prog_b, hit, pauli, keep)
         values[sl] = np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
