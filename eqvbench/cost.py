@@ -41,6 +41,9 @@ class CostSettings:
     simplify: str = "rank"
     seed: int = 0
     machines: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_MACHINES))
+    # a distributed.Client: the hyper-optimiser runs its trials on that cluster (eqvbench.execute
+    # sets it for time-budgeted searches only, whose results depend on the machine anyway)
+    parallel: Any = None
 
     @classmethod
     def from_section(cls, section: dict[str, Any], seed: int) -> CostSettings:
@@ -63,13 +66,16 @@ class CostSettings:
         return self.memory_limit // ITEMSIZE[self.dtype]
 
     def budget(self) -> dict[str, Any]:
-        return {
+        out = {
             "max_repeats": self.max_repeats,
             "max_time_s": self.max_time,
             "methods": list(self.methods),
             "optlib": self.optlib,
             "minimize": self.minimize,
         }
+        if self.parallel is not None:
+            out["parallel"] = "dask"
+        return out
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,7 @@ def _search(inputs, output, size_dict, settings: CostSettings):
         max_time=settings.max_time,
         minimize=settings.minimize,
         optlib=settings.optlib,
-        parallel=False,
+        parallel=settings.parallel if settings.parallel is not None else False,
         reconf_opts=None,
         optlib_opts=_optlib_seed(settings.optlib, settings.seed),
         progbar=False,

@@ -26,6 +26,12 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
 
 
+def cost_cache_key(pp: "PointPlan") -> str:
+    """Points with equal keys have the same cost (same network structure, settings and search seed)."""
+    values = pp.point.values
+    return json.dumps([pp.structure, values["cost"], values["seed"]], sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class PointPlan:
     """A point with its lattice built and its run decisions taken."""
@@ -197,7 +203,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     if values["cost"]["enabled"]:
         t = time.perf_counter()
         settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
-        key = json.dumps([pp.structure, values["cost"]], sort_keys=True, default=str)
+        key = cost_cache_key(pp)
         if key in cost_cache:
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True

@@ -170,6 +170,8 @@ class ReportSpec(Section):
 
 def spec_model(family) -> type[BaseModel]:
     """Pydantic model of a whole spec for one experiment family."""
+    from eqvbench.checks import CheckSpec
+
     return create_model(
         f"{family.name.capitalize()}Spec",
         __base__=Section,
@@ -182,6 +184,7 @@ def spec_model(family) -> type[BaseModel]:
         simulation=(SimulationSpec, SimulationSpec()),
         cost=(CostSpec, CostSpec()),
         report=(ReportSpec, ReportSpec()),
+        checks=(list[CheckSpec], []),  # CI mode: eqvbench.checks
     )
 
 
