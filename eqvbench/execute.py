@@ -260,7 +260,7 @@ def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: O
     futures = []
     running: dict[str, int] = {}
     leading: dict[str, str] = {}  # future key -> cost key searched for that point
-    ac = as_completed()
+    ac = as_completed(loop=client.loop)
 
     def submit(i: int) -> None:
         k = sched.keys[i]
