@@ -183,7 +183,7 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings) -> CostR
         width = input_width
         return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none")
 
-    with _seeded_python_random(settings.seed):
+    with _seeded_python_random(settings.seed), _serial_auto_parallel():
         tree, width_unsliced = _search(inputs, output, size_dict, settings)
     if tree.max_size() > settings.target_size:
         raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
@@ -209,6 +209,27 @@ def _seeded_python_random(seed: int):
         yield
     finally:
         random.setstate(state)
+
+
+@contextlib.contextmanager
+def _serial_auto_parallel():
+    """Keep cotengra's `parallel="auto"` serial during the search.
+
+    kahypar trials build sub-paths with cotengra's random-greedy optimiser,
+    whose "auto" default starts a process pool sized by the machine's cores
+    (or OMP_NUM_THREADS) and splits its trials into one seeded batch per pool
+    worker: the tree then depends on the machine, and the pool's processes
+    keep an eqvbench worker process from exiting. cotengra keeps "auto" serial
+    inside its own workers by this flag; set it for the search, then restore it.
+    """
+    import cotengra.parallel as par
+
+    was = getattr(par, "_IS_WORKER", False)
+    par._IS_WORKER = True
+    try:
+        yield
+    finally:
+        par._IS_WORKER = was
 
 
 # Up to this many tensors (after simplification) the exhaustive dynamic-programming
