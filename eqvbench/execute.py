@@ -95,10 +95,16 @@ class Scheduler:
 
 
 def _point_json(spec, pp, cache: dict[str, Any], say=None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one point with one BLAS thread, wherever it runs: a multithreaded BLAS sums in another
+    order and changes the last bits of the density-matrix results, so the serial run, a pool worker
+    and a Dask worker would not agree bit for bit. Parallelism comes from running points side by side."""
+    from threadpoolctl import threadpool_limits
+
     from eqvbench.pipeline import machines_of, run_point
 
     before = set(cache)
-    result = run_point(spec, pp, cache, say)
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = run_point(spec, pp, cache, say)
     new = {k: v for k, v in cache.items() if k not in before}
     return result.to_json(machines_of(spec)), new
 
