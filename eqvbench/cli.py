@@ -445,8 +445,11 @@ def _validate(spec_arg: str) -> None:
     from eqvbench.report import fmt_param, fmt_seconds, param_headers
     from eqvbench.spec import load_spec
 
+    from eqvbench.checks import validate_checks
+
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)
+    validate_checks(spec)
     plans = plan(spec)
     family = get_family(spec.experiment)
     heads = param_headers([k for p in spec.points for k in p.params])

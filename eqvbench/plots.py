@@ -62,6 +62,11 @@ def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
+def _colors(points) -> dict[str, str]:
+    """The same colour for a curve in every panel."""
+    return {label: f"C{i % 10}" for i, label in enumerate(curves(points))}
+
+
 def _cost_points(points):
     return [p for p in points if p.get("cost_flops") and p.get("resource_flops")]
 
@@ -75,10 +80,11 @@ def _map_points(points):
 
 
 def draw_cost(ax, points: list[dict[str, Any]]) -> None:
+    colors = _colors(points)
     for label, g in curves(_cost_points(points)).items():
         x = [p["cost_flops"] for p in g]
         y = [p["resource_flops"] for p in g]
-        (line,) = ax.plot(x, y, "-o", ms=4, lw=1.2, label=label)
+        (line,) = ax.plot(x, y, "-o", ms=4, lw=1.2, label=label, color=colors[label])
         hollow = [(a, b) for a, b, p in zip(x, y, g) if not p["simulated"]]
         if hollow:  # resource from f_model: not simulated
             ax.plot(*zip(*hollow), "o", ms=7, mfc="white", mec=line.get_color())
@@ -99,12 +105,13 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
     import numpy as np
 
     x_max = 0.1
+    colors = _colors(points)
     for label, g in curves(_fid_points(points)).items():
         xl = [p["eps"] * p["v_light"] for p in g]
         f = [p["f_eff"] for p in g]
         err = [p.get("f_eff_err") or 0.0 for p in g]
-        cont = ax.errorbar(xl, f, yerr=err, fmt="o", ms=4, capsize=2, label=f"{label}")
-        color = cont.lines[0].get_color()
+        color = colors[label]
+        ax.errorbar(xl, f, yerr=err, fmt="o", ms=4, capsize=2, label=f"{label}", color=color)
         for p, x0 in zip(g, xl):
             if p.get("v_eff") is not None:
                 x1 = p["eps"] * p["v_eff"]

@@ -116,3 +116,11 @@ def test_bad_executor_options(write_spec, tmp_path, args, words):
     r = invoke("run", write_spec(SWEEP), *args)
     assert_one_line_error(r, words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+def test_dask_not_installed_says_what_to_install(write_spec, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    r = invoke("run", write_spec(SWEEP), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:8786")
+    assert_one_line_error(r, "pip install 'eqvbench[dask]'")
