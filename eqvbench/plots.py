@@ -161,6 +161,9 @@ def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
     step = max(1, math.ceil(len(labels) / 16))
     ax.set_yticks(range(0, len(labels), step))
     ax.set_yticklabels([labels[i] for i in range(0, len(labels), step)], fontsize=6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("moment (gate layer)")
     ax.set_ylabel("qubit")
     params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in point["params"].items()) or point["experiment"]
