@@ -108,6 +108,14 @@ def run(
 
     Exits 1 when a check of the spec's `checks:` section fails.
     """
+    import signal
+    import threading
+
+    def _terminate(signum, frame):  # SIGTERM (a batch scheduler's time limit): stop as for Ctrl-C
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler)
     except EqvbenchError as e:
@@ -116,6 +124,9 @@ def run(
         saved = _INTERRUPT_NOTE.get("text", "nothing written")
         typer.echo(f"interrupted: {saved}", err=True)
         raise typer.Exit(130)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if failed:
         raise typer.Exit(1)
 

@@ -95,19 +95,21 @@ def test_sigkill_mid_sweep_then_rerun_completes(write_spec, tmp_path, workers):
     assert {p["cost"]["budget"]["search"] for p in direct["points"]} == {"optimal", "hyper"}
 
 
-def test_sigint_mid_sweep_says_what_was_saved(write_spec, tmp_path):
+@pytest.mark.parametrize("sig,workers", [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_sigint_mid_sweep_says_what_was_saved(write_spec, tmp_path, sig, workers):
+    """Ctrl-C (and SIGTERM, as a batch scheduler sends at its time limit) stop the run cleanly."""
     spec = write_spec(SLOW)
     db = tmp_path / "ctrl_c.eqvdb"
-    proc = start_run(spec, db, 1)
+    proc = start_run(spec, db, workers)
     wait_for_points(proc, db, 1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     saved = finished_points(db)
     assert 1 <= saved < N_POINTS
     assert f"interrupted: {saved} of {N_POINTS} point(s) saved in {db}" in err
-    rerun = invoke("run", spec, "--store", db, "--json", "--workers", 1)
+    rerun = invoke("run", spec, "--store", db, "--json", "--workers", workers)
     assert rerun.exit_code == 0, rerun.output
     assert json.loads(rerun.stdout)["store"]["reused"] == saved
     assert finished_points(db) == N_POINTS
