@@ -98,7 +98,10 @@ def test_dask_runs_timed_cost_searches_on_the_cluster(write_spec, cluster):
     assert trial_tasks, "no hyper-optimiser trial ran on the cluster"
 
 
-def test_unreachable_scheduler_is_one_line(write_spec, tmp_path):
+def test_unreachable_scheduler_is_one_line(write_spec, tmp_path, monkeypatch):
+    import eqvbench.execute
+
+    monkeypatch.setattr(eqvbench.execute, "DASK_CONNECT_TIMEOUT_S", 2)  # nothing listens there: no need to wait 10 s
     db = tmp_path / "s.eqvdb"
     r = invoke("run", write_spec(SWEEP), "--store", db, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert_one_line_error(r, "--scheduler tcp://127.0.0.1:9", "cannot reach the Dask scheduler")
