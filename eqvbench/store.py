@@ -26,7 +26,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -166,10 +165,9 @@ class Store:
         from eqvbench.io import check_writable
 
         self.path = Path(path)
+        check_writable(self.path, "--store")  # SQLite also writes a journal beside the file
         if self.path.exists():
             check_store(self.path)
-        else:
-            check_writable(self.path, "--store")
         self._con: sqlite3.Connection | None = None
         self._run: dict[str, Any] | None = None
         self.run_id: int | None = None

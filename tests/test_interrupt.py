@@ -39,6 +39,29 @@ def finished_points(db) -> int:
         return 0
 
 
+def children(pid: int) -> list[int]:
+    """Child processes of `pid` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def start_run(spec, db, workers):
     return subprocess.Popen(
         [sys.executable, "-m", "eqvbench", "run", str(spec), "--store", str(db), "--workers", str(workers)],
@@ -66,12 +89,18 @@ def test_sigkill_mid_sweep_then_rerun_completes(write_spec, tmp_path, workers):
     proc = start_run(spec, db, workers)
     wait_for_points(proc, db, 2)
     assert proc.poll() is None, "the sweep finished before it could be killed"
+    workers_pids = children(proc.pid)
+    assert len(workers_pids) >= workers  # the pool's processes (and multiprocessing's resource tracker)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stdout.close()
     proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(0.5)  # let the workers (killed with their parent) go
+    # the workers die with the run (they would otherwise finish their points for nobody)
+    t0 = time.monotonic()
+    while any(alive(p) for p in workers_pids) and time.monotonic() - t0 < 20:
+        time.sleep(0.1)
+    assert not [p for p in workers_pids if alive(p)]
     saved = finished_points(db)
     assert 2 <= saved < N_POINTS
 
