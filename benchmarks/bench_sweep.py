@@ -7,8 +7,11 @@ the `eqvbench` command in its own process, timed from start to exit (so
 process start-up, imports and the pool's start-up count). Before timing, a
 small run fills numba's on-disk cache so that no timed run compiles.
 
-Prints the wall times, the speed-up of 2 workers over 1, the rerun time, the
-machine's load average before and after (the machine may be shared), and
+Prints the wall times, the CPU time of each run (its process and workers)
+and CPU/wall (how many cores it kept busy), the speed-up of 2 workers over
+1, the rerun time, the machine's load average before and after (the machine
+may be shared: on a busy machine CPU/wall of the parallel run stays below
+the worker count), and
 checks that the 1-worker and 2-worker runs and the rerun agree point for
 point.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,16 +46,21 @@ cost: {max_repeats: 8}
 N_POINTS = 200
 
 
-def eqvbench(*args: str, cwd: Path) -> tuple[float, dict, str]:
-    """Run `python -m eqvbench run ... --json`; (wall seconds, JSON document, stderr)."""
+def eqvbench(*args: str, cwd: Path) -> tuple[float, float, dict, str]:
+    """Run `python -m eqvbench run ... --json`; (wall seconds, CPU seconds, JSON document, stderr).
+
+    CPU seconds: user + system time of the process and its pool workers (children it waited for)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "eqvbench", "run", *args, "--json"], cwd=cwd, capture_output=True, text=True
     )
     wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"eqvbench run {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return wall, json.loads(proc.stdout), proc.stderr
+    return wall, cpu, json.loads(proc.stdout), proc.stderr
 
 
 def measured(points: list[dict]) -> list[dict]:
@@ -85,19 +94,22 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     eqvbench(str(warm), "--no-store", "--workers", "1", cwd=work)
 
-    t1, doc1, _ = eqvbench(str(spec), "--no-store", "--workers", "1", cwd=work)
-    tn, docn, _ = eqvbench(str(spec), "--store", str(store), "--workers", str(args.workers), cwd=work)
-    tr, docr, err = eqvbench(str(spec), "--store", str(store), cwd=work)
+    t1, c1, doc1, _ = eqvbench(str(spec), "--no-store", "--workers", "1", cwd=work)
+    tn, cn, docn, _ = eqvbench(str(spec), "--store", str(store), "--workers", str(args.workers), cwd=work)
+    tr, cr, docr, err = eqvbench(str(spec), "--store", str(store), cwd=work)
 
     assert len(doc1["points"]) == N_POINTS
     same = measured(doc1["points"]) == measured(docn["points"]) == measured(docr["points"])
     reused = docr["store"]["reused"]
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
-    print(f"{'run':34s} {'wall s':>8s}")
-    print(f"{f'{N_POINTS} points, --workers 1':34s} {t1:8.1f}")
-    print(f"{f'{N_POINTS} points, --workers {args.workers}':34s} {tn:8.1f}")
-    print(f"{'rerun, store holds every point':34s} {tr:8.1f}")
+    print(f"{'run':34s} {'wall s':>8s} {'CPU s':>8s} {'CPU/wall':>9s}")
+    for name, wall, cpu in (
+        (f"{N_POINTS} points, --workers 1", t1, c1),
+        (f"{N_POINTS} points, --workers {args.workers}", tn, cn),
+        ("rerun, store holds every point", tr, cr),
+    ):
+        print(f"{name:34s} {wall:8.1f} {cpu:8.1f} {cpu / wall:9.2f}")
     print()
     print(f"speed-up of {args.workers} workers over 1: {t1 / tn:.2f}x")
     print(f"rerun: reused {reused} of {N_POINTS} points in {tr:.1f} s ({docr['store']['computed']} computed)")

@@ -100,7 +100,7 @@ def run(
     ] = "local",
     scheduler: Annotated[
         Optional[str],
-        typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.1:8786.",
+        typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://scheduler-host:8786.",
                      show_default=False),
     ] = None,
 ) -> None:
