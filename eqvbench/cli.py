@@ -81,65 +81,217 @@ def run(
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Also write the JSON document to this file (atomically).")
     ] = None,
+    store: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--store",
+            help="Result store (SQLite). Finished points are committed as they finish and reused by later "
+            "runs. Default: <spec stem>.eqvdb in the current directory.",
+            show_default=False,
+        ),
+    ] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Keep no store: compute every point.")] = False,
+    workers: Annotated[
+        Optional[int],
+        typer.Option("--workers", "-w", help="Local worker processes (default: the machine's cores).", show_default=False),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where points run: 'local' (process pool) or 'dask' (needs --scheduler).")
+    ] = "local",
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://scheduler-host:8786.",
+                     show_default=False),
+    ] = None,
 ) -> None:
-    """Run every point of SPEC and print the cost-versus-resource table."""
+    """Run every point of SPEC and print the cost-versus-resource table.
+
+    Exits 1 when a check of the spec's `checks:` section fails.
+    """
+    import signal
+    import threading
+
+    def _terminate(signum, frame):  # SIGTERM (a batch scheduler's time limit): stop as for Ctrl-C
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        _run(spec, json_out, out)
+        failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler)
     except EqvbenchError as e:
         _fail(e)
     except KeyboardInterrupt:
-        typer.echo("interrupted: nothing written", err=True)
+        saved = _INTERRUPT_NOTE.get("text", "nothing written")
+        typer.echo(f"interrupted: {saved}", err=True)
         raise typer.Exit(130)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    if failed:
+        raise typer.Exit(1)
 
 
-def _run(spec_arg: str, json_out: bool, out: Path | None) -> None:
+_INTERRUPT_NOTE: dict[str, str] = {}
+
+
+def _run_options(store, no_store, workers, executor, scheduler) -> None:
+    if store is not None and no_store:
+        raise EqvbenchError("--store and --no-store exclude each other")
+    if workers is not None and workers < 1:
+        raise EqvbenchError(f"--workers {workers}: must be at least 1")
+    if executor not in ("local", "dask"):
+        raise EqvbenchError(f"--executor {executor}: must be 'local' or 'dask'")
+    if executor == "dask" and not scheduler:
+        raise EqvbenchError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786)")
+    if executor == "dask" and workers is not None:
+        raise EqvbenchError("--workers applies to --executor local; the Dask cluster has its own workers")
+    if scheduler and executor != "dask":
+        raise EqvbenchError("--scheduler is used with --executor dask only")
+
+
+def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler) -> bool:
+    """Run a sweep; returns True when a check failed."""
     import json
     import time
 
     from rich.console import Console
 
+    from eqvbench import __version__
+    from eqvbench.checks import evaluate, validate_checks
+    from eqvbench.execute import Scheduler, connect_dask, default_workers, run_dask, run_pool, run_serial
     from eqvbench.io import check_writable, write_atomic
-    from eqvbench.pipeline import plan, run_point, to_document
+    from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
     from eqvbench.report import fmt_param, footer_lines, param_headers, points_table
     from eqvbench.spec import load_spec
+    from eqvbench.store import Store, default_store_path, point_key
 
+    _INTERRUPT_NOTE["text"] = "nothing written"
+    _run_options(store_path, no_store, workers, executor, scheduler)
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)
+    validate_checks(spec)
     if out is not None:
         check_writable(out)
     plans = plan(spec)
+    store = None if no_store else Store(store_path or default_store_path(path))
+    client = connect_dask(scheduler) if executor == "dask" else None
     err = Console(stderr=True)
     heads = param_headers([k for p in spec.points for k in p.params])
-    results, cache = [], {}
     t_start = time.perf_counter()
-    with _progress(err) as progress:
-        task = progress.add_task("points", total=len(plans))
-        for i, pp in enumerate(plans):
-            label = ", ".join(f"{heads[k]}={fmt_param(v)}" for k, v in pp.point.params.items()) or "point"
-            t = time.perf_counter()
+    try:
+        keys = [point_key(pp.point.values, __version__) for pp in plans]
+        header = to_document(spec, [])
+        header.pop("points")
+        points: list[dict | None] = [None] * len(plans)
+        cost_keys = {i: (cost_cache_key(pp) if pp.point.values["cost"]["enabled"] else None) for i, pp in enumerate(plans)}
+        cache = {}
+        if store is not None:
+            stored = store.finished(keys)
+            for i, k in enumerate(keys):
+                if k in stored:
+                    points[i] = {**stored[k], "params": plans[i].point.params}
+            cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), __version__)
+            store.begin_run(__version__, spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
+        pending = [i for i, p in enumerate(points) if p is None]
+        n_reused = len(plans) - len(pending)
+        if n_reused:
+            err.print(f"reusing {n_reused} of {len(plans)} point(s) finished earlier in {store.path}", highlight=False)
+        sched = Scheduler.build(pending, cost_keys, cache)
+        n_workers = 1 if executor == "dask" else min(workers or default_workers(), max(1, len(pending)))
+        labels = {
+            i: ", ".join(f"{heads[k]}={fmt_param(v)}" for k, v in plans[i].point.params.items()) or "point"
+            for i in pending
+        }
+        n_done = [0]
+        started: dict[int, float] = {}
 
-            def say(msg: str, label=label, i=i) -> None:
-                progress.update(task, description=f"[{i + 1}/{len(plans)}] {label}: {msg}")
+        with _progress(err) as progress:
+            task = progress.add_task("points", total=len(pending))
 
-            results.append(run_point(spec, pp, cache, say))
-            progress.advance(task)
-            if not err.is_terminal:
-                cached = " (cost: cached tree)" if results[-1].cost is not None and results[-1].cost.cached else ""
-                err.print(f"[{i + 1}/{len(plans)}] {label}: done in {time.perf_counter() - t:.1f} s{cached}",
-                          highlight=False)
-    doc = to_document(spec, results)
+            def on_event(kind: str, i: int, msg: str) -> None:
+                if kind == "start":
+                    started[i] = time.perf_counter()
+                    msg = "running" if n_workers == 1 and client is None else f"{len(started)} running"
+                progress.update(task, description=f"{labels[i]}: {msg}")
+
+            def on_done(i: int, point: dict, new_costs: dict) -> None:
+                points[i] = point
+                if store is not None:
+                    store.commit_point(keys[i], point["experiment"], point, new_costs)
+                    _INTERRUPT_NOTE["text"] = (
+                        f"{n_reused + n_done[0] + 1} of {len(plans)} point(s) saved in {store.path}; "
+                        "run again to finish the sweep"
+                    )
+                n_done[0] += 1
+                progress.advance(task)
+                t = started.pop(i, t_start)
+                if not err.is_terminal:
+                    cached = " (cost: cached tree)" if (point.get("cost") or {}).get("cached") else ""
+                    err.print(f"[{n_done[0]}/{len(pending)}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
+                              f"{cached}", highlight=False)
+
+            if client is not None:
+                run_dask(spec, plans, sched, client, on_done, on_event)
+            elif n_workers > 1 and len(pending) > 1:
+                run_pool(spec, plans, sched, n_workers, on_done, on_event)
+            else:
+                run_serial(spec, plans, sched, on_done, on_event)
+        if store is not None:
+            store.finish_run(n_reused)
+    finally:
+        if store is not None:
+            store.close()
+        if client is not None:
+            client.close()
+    doc = {**header, "points": points}
+    fit = summarize(spec.experiments, points)  # fits across points: only now are they all known
+    doc.pop("summary", None)
+    if fit is not None:
+        doc["summary"] = fit
     doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
+    if store is not None:
+        doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused, "computed": len(pending)}
+    checks = spec.model.checks
+    check_rows = evaluate(checks, points) if checks else []
+    failed = any(not r["passed"] for r in check_rows)
+    if checks:
+        doc["checks"] = check_rows
+        doc["checks_passed"] = not failed
     text = json.dumps(doc, indent=2, allow_nan=False)
     if out is not None:
         write_atomic(out, text + "\n")
     if json_out:
         sys.stdout.write(text + "\n")
-        return
-    console = _stdout_console()
-    console.print(points_table(doc, spec.model.report.machine))
-    for line in footer_lines(doc):
-        console.print(line, highlight=False, soft_wrap=True)
-    err.print(f"{len(results)} point(s) in {doc['wall_seconds']:.1f} s" + (f"; JSON written to {out}" if out else ""))
+    else:
+        console = _stdout_console()
+        console.print(points_table(doc, spec.model.report.machine))
+        for line in footer_lines(doc):
+            console.print(line, highlight=False, soft_wrap=True)
+        if checks:
+            _print_checks(console, check_rows)
+    how = (
+        f"on the Dask cluster at {scheduler}" if client is not None
+        else (f"with {n_workers} workers" if n_workers > 1 and len(pending) > 1 else "in this process")
+    )
+    summary = f"{len(plans)} point(s) in {doc['wall_seconds']:.1f} s: {len(pending)} computed {how}"
+    if store is not None:
+        summary += f", {n_reused} reused from {store.path}"
+    err.print(summary + (f"; JSON written to {out}" if out else ""), highlight=False)
+    if checks:
+        n_fail = sum(not r["passed"] for r in check_rows)
+        err.print(f"checks: {len(check_rows) - n_fail} of {len(check_rows)} passed" + (" - FAILED" if failed else ""),
+                  highlight=False)
+    return failed
+
+
+def _print_checks(console, rows) -> None:
+    from eqvbench.report import checks_table
+
+    failed = [r for r in rows if not r["passed"]]
+    if failed:
+        console.print(checks_table(failed, title=f"Failed checks: {len(failed)} of {len(rows)}"))
+    else:
+        console.print(f"checks: all {len(rows)} passed", highlight=False)
 
 
 def _stdout_console():
@@ -164,6 +316,138 @@ def _progress(console):
     )
 
 
+ResultsArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A result store (.eqvdb, written by `eqvbench run`) or a JSON document from `eqvbench run --json/--out`.",
+        show_default=False,
+    ),
+]
+RunOpt = Annotated[
+    Optional[int],
+    typer.Option("--run", help="Which run of the store (default: the latest; `eqvbench show --runs` lists them).",
+                 show_default=False),
+]
+
+
+@app.command()
+def show(
+    results: ResultsArg,
+    run_id: RunOpt = None,
+    runs: Annotated[bool, typer.Option("--runs", help="List the runs recorded in the store instead.")] = False,
+) -> None:
+    """Print the table of a finished (or interrupted) run again, from its store."""
+    try:
+        _show(results, run_id, runs)
+    except EqvbenchError as e:
+        _fail(e)
+
+
+def _show(results: Path, run_id: int | None, runs: bool) -> None:
+    from eqvbench.report import footer_lines, points_table
+    from eqvbench.store import list_runs, load_results
+
+    console = _stdout_console()
+    if runs:
+        from rich.table import Table
+
+        table = Table(title=f"{results}: runs", title_justify="left")
+        for h in ("run", "started (UTC)", "finished", "eqvbench", "spec", "points", "finished points", "reused"):
+            table.add_column(h)
+        for r in list_runs(results):
+            table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "no (interrupted or running)",
+                          r["eqvbench_version"], r["spec_file"], str(r["n_points"]), str(r["n_finished"]),
+                          "-" if r["n_reused"] is None else str(r["n_reused"]))
+        console.print(table)
+        return
+    from eqvbench.pipeline import summarize
+
+    doc = load_results(results, run_id)
+    fit = summarize(list(dict.fromkeys(p["experiment"] for p in doc["points"])), doc["points"])
+    doc.pop("summary", None)
+    if fit is not None:
+        doc["summary"] = fit
+    machine = doc["spec"].get("report", {}).get("machine") or (
+        (doc["spec"].get("cases") or [{}])[0].get("report", {}).get("machine", "frontier"))
+    console.print(points_table(doc, machine))
+    for line in footer_lines(doc):
+        console.print(line, highlight=False, soft_wrap=True)
+    st = doc.get("store")
+    if st:
+        missing = st["n_points"] - st["n_finished"]
+        typer.echo(f"run {st['run']} of {st['path']}: {st['n_finished']} of {st['n_points']} point(s) finished"
+                   + (f"; {missing} missing (rerun the spec to finish)" if missing else ""), err=True)
+
+
+@app.command()
+def export(
+    results: ResultsArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json (the `run --json` document) or csv (one row per point).")] = "json",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
+    run_id: RunOpt = None,
+) -> None:
+    """Write the points of a stored run as JSON or CSV."""
+    try:
+        _export(results, fmt, out, run_id)
+    except EqvbenchError as e:
+        _fail(e)
+
+
+def _export(results: Path, fmt: str, out: Path | None, run_id: int | None) -> None:
+    import json
+
+    from eqvbench.io import check_writable, write_atomic
+    from eqvbench.report import points_csv
+    from eqvbench.store import load_results
+
+    if fmt not in ("json", "csv"):
+        raise EqvbenchError(f"--format {fmt}: must be 'json' or 'csv'")
+    if out is not None:
+        check_writable(out)
+    doc = load_results(results, run_id)
+    text = json.dumps(doc, indent=2, allow_nan=False) + "\n" if fmt == "json" else points_csv(doc["points"])
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+        typer.echo(f"{len(doc['points'])} point(s) written to {out}", err=True)
+
+
+@app.command()
+def plot(
+    results: ResultsArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write (atomically).", show_default=False)],
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="all (every figure that applies), cost (resource vs cost), "
+                     "fidelity (f_eff vs volume), butterfly (per-gate sensitivity map)."),
+    ] = "all",
+    run_id: RunOpt = None,
+) -> None:
+    """Draw the cost-versus-resource figure, f_eff against volume and, for observable families,
+    the butterfly-cone map, from a store or a JSON document (needs eqvbench[plot])."""
+    try:
+        _plot(results, out, kind, run_id)
+    except EqvbenchError as e:
+        _fail(e)
+
+
+def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
+    from eqvbench.io import check_writable, write_atomic
+    from eqvbench.plots import KINDS, render
+    from eqvbench.store import load_results
+
+    if kind not in KINDS:
+        raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
+    if out.suffix.lower() != ".png":
+        raise EqvbenchError(f"--out {out}: plots are written as PNG: give a .png file name")
+    check_writable(out)
+    doc = load_results(results, run_id)
+    png, drawn = render(doc, kind, source=str(results))
+    write_atomic(out, png)
+    typer.echo(f"{out}: {', '.join(drawn)} ({len(doc['points'])} point(s))", err=True)
+
+
 @app.command()
 def validate(spec: SpecArg) -> None:
     """Check SPEC and print the resolved sweep with a rough time/memory estimate; runs nothing."""
@@ -183,8 +467,11 @@ def _validate(spec_arg: str) -> None:
     from eqvbench.report import fmt_param, fmt_seconds, param_headers
     from eqvbench.spec import load_spec
 
+    from eqvbench.checks import validate_checks
+
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)
+    validate_checks(spec)
     plans = plan(spec)
     heads = param_headers([k for p in spec.points for k in p.params])
     title = f"{path}: {', '.join(spec.experiments)}, {len(plans)} point(s), seed {spec.model.seed}"

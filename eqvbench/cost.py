@@ -43,6 +43,9 @@ class CostSettings:
     simplify: str = "rank"
     seed: int = 0
     machines: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_MACHINES))
+    # a distributed.Client: the hyper-optimiser runs its trials on that cluster (eqvbench.execute
+    # sets it for time-budgeted searches only, whose results depend on the machine anyway)
+    parallel: Any = None
 
     @classmethod
     def from_section(cls, section: dict[str, Any], seed: int) -> CostSettings:
@@ -69,7 +72,7 @@ class CostSettings:
         return self.memory_limit // ITEMSIZE[self.dtype]
 
     def budget(self) -> dict[str, Any]:
-        return {
+        out = {
             "max_repeats": self.max_repeats,
             "search_max_tensors": self.search_max_tensors,
             "max_time_s": self.max_time,
@@ -77,6 +80,9 @@ class CostSettings:
             "optlib": self.optlib,
             "minimize": self.minimize,
         }
+        if self.parallel is not None:
+            out["parallel"] = "dask"
+        return out
 
 
 @dataclass(frozen=True)
@@ -310,7 +316,7 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
                        max(math.log2(linear.max_size()), input_width), int(tree.multiplicity),
                        len(tree.sliced_inds), len(inputs), time.perf_counter() - t0, settings,
                        search="linear (not searched: more tensors than search_max_tensors)"), tree, True, 0.0
-    with _seeded_python_random(settings.seed):
+    with _seeded_python_random(settings.seed), _serial_auto_parallel():
         tree, width_unsliced = _search(inputs, output, size_dict, settings, progress)
     search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
     madds = pre_madds + float(tree.contraction_cost())
@@ -357,6 +363,27 @@ def _seeded_python_random(seed: int):
         yield
     finally:
         random.setstate(state)
+
+
+@contextlib.contextmanager
+def _serial_auto_parallel():
+    """Keep cotengra's `parallel="auto"` serial during the search.
+
+    kahypar trials build sub-paths with cotengra's random-greedy optimiser,
+    whose "auto" default starts a process pool sized by the machine's cores
+    (or OMP_NUM_THREADS) and splits its trials into one seeded batch per pool
+    worker: the tree then depends on the machine, and the pool's processes
+    keep an eqvbench worker process from exiting. cotengra keeps "auto" serial
+    inside its own workers by this flag; set it for the search, then restore it.
+    """
+    import cotengra.parallel as par
+
+    was = getattr(par, "_IS_WORKER", False)
+    par._IS_WORKER = True
+    try:
+        yield
+    finally:
+        par._IS_WORKER = was
 
 
 # Up to this many tensors (after simplification) the exhaustive dynamic-programming
@@ -408,7 +435,7 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         max_time=settings.max_time,
         minimize=settings.minimize,
         optlib=settings.optlib,
-        parallel=False,
+        parallel=settings.parallel if settings.parallel is not None else False,
         reconf_opts=None,
         optlib_opts=_optlib_seed(settings.optlib, settings.seed),
         progbar=False,

@@ -18,3 +18,7 @@ class SpecError(EqvbenchError):
         self.message = message
         where = f"{file}: {field}" if field else file
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):
+        # raised in worker processes too: pickle by the constructor's arguments
+        return (type(self), (self.file, self.field, self.message))

@@ -9,23 +9,26 @@ from pathlib import Path
 from eqvbench.errors import EqvbenchError
 
 
-def check_writable(path: Path) -> None:
-    """Fail early (before any work) if `path` cannot be written."""
+def check_writable(path: Path, option: str = "--out") -> None:
+    """Fail early (before any work) if `path` cannot be written; `option` names it in the message."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise EqvbenchError(f"--out {path}: is a directory")
+        raise EqvbenchError(f"{option} {path}: is a directory")
     if not parent.is_dir():
-        raise EqvbenchError(f"--out {path}: directory {parent} does not exist")
+        raise EqvbenchError(f"{option} {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
-        raise EqvbenchError(f"--out {path}: directory {parent} is not writable")
+        raise EqvbenchError(f"{option} {path}: directory {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise EqvbenchError(f"{option} {path}: file is not writable")
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`."""
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
-        with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the usual permissions
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -36,3 +39,9 @@ def write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -26,6 +26,17 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
 
 
+def cost_cache_key(pp: "PointPlan") -> str:
+    """Points with equal keys have the same cost (same network structure, settings and search seed)."""
+    from eqvbench.families import get_family
+
+    values = pp.point.values
+    # a family whose network depends on more than the circuits' structure says so with cost_key
+    cost_key = getattr(get_family(values["experiment"]), "cost_key", None)
+    structure = cost_key(values) if cost_key else pp.structure
+    return json.dumps([values["experiment"], structure, values["cost"], values["seed"]], sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class PointPlan:
     """A point with its lattice built and its run decisions taken."""
@@ -207,10 +218,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     if values["cost"]["enabled"]:
         t = time.perf_counter()
         settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
-        # a family whose network depends on more than the circuits' structure says so with cost_key
-        cost_key = getattr(family, "cost_key", None)
-        structure = cost_key(values) if cost_key else pp.structure
-        key = json.dumps([values["experiment"], structure, values["cost"]], sort_keys=True, default=str)
+        key = cost_cache_key(pp)
         if key in cost_cache:
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True
@@ -290,14 +298,24 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
         "definitions": DEFINITIONS,
         "points": points,
     }
-    # families may fit something across their points (e.g. the OTOC butterfly velocity)
+    summary = summarize(spec.experiments, points)
+    if summary is not None:
+        doc["summary"] = summary
+    return doc
+
+
+def summarize(experiments: list[str], points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What families fit across their points (e.g. the OTOC butterfly velocity); None if nothing."""
+    from eqvbench.families import get_family
+
+    families = [get_family(name) for name in experiments]
     summaries = {f.name: f.summary([p for p in points if p["experiment"] == f.name])
                  for f in families if getattr(f, "summary", None) is not None}
     if len(summaries) == 1 and len(families) == 1:
-        doc["summary"] = next(iter(summaries.values()))
-    elif summaries:
-        doc["summary"] = {**summaries, "lines": [ln for s in summaries.values() for ln in s.get("lines", [])]}
-    return doc
+        return next(iter(summaries.values()))
+    if summaries:
+        return {**summaries, "lines": [ln for s in summaries.values() for ln in s.get("lines", [])]}
+    return None
 
 
 DEFINITIONS = {

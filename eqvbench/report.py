@@ -138,3 +138,58 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
     lines += doc.get("summary", {}).get("lines", [])
     return lines
 
+
+
+def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Check results (eqvbench.checks.evaluate rows): which check, at which point, the value."""
+    params: list[str] = []
+    for r in rows:
+        params += [k for k in r["params"] if k not in params]
+    heads = param_headers(params)
+    table = Table(title=title, title_justify="left")
+    table.add_column("check")
+    for p in params:
+        table.add_column(heads[p], justify="right", style="cyan", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("result")
+    for r in rows:
+        value = r["value"]
+        table.add_row(
+            r["check"],
+            *[fmt_param(r["params"].get(k, "")) for k in params],
+            "null" if value is None else _fmt_any(value),
+            "pass" if r["passed"] else "FAIL",
+        )
+    return table
+
+
+def points_csv(points: list[dict[str, Any]]) -> str:
+    """One row per point: swept params, then every field; nested mappings flattened with dots,
+    lists (notes, per-gate maps) as JSON text; null as an empty cell."""
+    import csv
+    import io
+    import json
+
+    def flat(prefix: str, value: Any, row: dict[str, Any]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                flat(f"{prefix}.{k}" if prefix else k, v, row)
+        elif isinstance(value, list):
+            row[prefix] = json.dumps(value)
+        else:
+            row[prefix] = "" if value is None else value
+
+    rows, cols = [], {}
+    for p in points:
+        row: dict[str, Any] = {}
+        flat("params", p["params"], row)
+        for k, v in p.items():
+            if k != "params":
+                flat(k, v, row)
+        rows.append(row)
+        cols.update(dict.fromkeys(row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(cols), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

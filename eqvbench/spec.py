@@ -211,6 +211,8 @@ class DeviceSpec(Section):
 
 def spec_model(family) -> type[BaseModel]:
     """Pydantic model of a whole spec for one experiment family."""
+    from eqvbench.checks import CheckSpec
+
     return create_model(
         f"{family.name.capitalize()}Spec",
         __base__=Section,
@@ -225,6 +227,7 @@ def spec_model(family) -> type[BaseModel]:
         report=(ReportSpec, ReportSpec()),
         device=(DeviceSpec, DeviceSpec()),
         published=(PublishedSpec, PublishedSpec()),
+        checks=(list[CheckSpec], []),  # CI mode: eqvbench.checks
     )
 
 
@@ -282,7 +285,8 @@ def _sweep_paths(model: BaseModel, prefix: tuple[str, ...] = ()) -> list[tuple[t
 def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Point]:
     """Cartesian product of all sweep fields -> list of points (numbered from `start`)."""
     paths = _sweep_paths(model)
-    base = model.model_dump(mode="python")
+    # checks (CI thresholds) say nothing about how a point runs: keep them out of its values and seeds
+    base = model.model_dump(mode="python", exclude={"checks"})
     points = []
     for i, combo in enumerate(itertools.product(*(vals for _, vals in paths)), start=start):
         values = json.loads(json.dumps(base))  # deep copy of plain data

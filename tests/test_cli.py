@@ -40,7 +40,7 @@ def test_version():
     assert r.exit_code == 0 and __version__ in r.output
 
 
-@pytest.mark.parametrize("cmd", [[], ["run"], ["validate"], ["configs"]])
+@pytest.mark.parametrize("cmd", [[], ["run"], ["validate"], ["configs"], ["show"], ["export"], ["plot"]])
 def test_help_on_every_command(cmd):
     r = invoke(*cmd, "--help")
     assert r.exit_code == 0 and "Usage" in r.output
@@ -68,8 +68,8 @@ def test_run_json_document(write_spec):
 
 
 def test_run_is_reproducible(write_spec):
-    a = json.loads(invoke("run", write_spec(SMALL), "--json").stdout)
-    b = json.loads(invoke("run", write_spec(SMALL), "--json").stdout)
+    a = json.loads(invoke("run", write_spec(SMALL), "--json", "--no-store").stdout)
+    b = json.loads(invoke("run", write_spec(SMALL), "--json", "--no-store").stdout)
     for pa, pb in zip(a["points"], b["points"]):
         for k in ("f_eff", "f_eff_err", "xeb_sampled", "cost_flops"):
             assert pa[k] == pb[k], k

@@ -149,8 +149,8 @@ def test_second_run_reuses_the_stored_tree(tmp_path):
     spec.write_text("experiment: rcs\nlattice: {kind: grid, rows: 3, cols: 3}\ncircuit: {cycles: 12, instances: 1}\n"
                     "simulation: {simulate: never}\ncost: {max_repeats: 4}\n")
     runs = []
-    for _ in range(2):
-        r = CliRunner().invoke(app, ["run", str(spec), "--json"])
+    for _ in range(2):  # no result store: the point itself must be recomputed, its tree read from the cache
+        r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store"])
         assert r.exit_code == 0, r.output
         runs.append(json.loads(r.stdout)["points"][0])
     assert runs[0]["cost"]["budget"]["search"] == "hyper"
