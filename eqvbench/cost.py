@@ -226,12 +226,22 @@ def _cache_key(inputs, output, size_dict, settings: CostSettings) -> str:
 
     c = _canonical(inputs, output)
     blob = json.dumps({
-        "v": CACHE_VERSION, "eqvbench": __version__, "inputs": [[c[ix] for ix in t] for t in inputs],
+        "v": CACHE_VERSION, "eqvbench": __version__, "engine": _engine_fingerprint(), "inputs": [[c[ix] for ix in t] for t in inputs],
         "output": [c[ix] for ix in output], "sizes": sorted((c[ix], d) for ix, d in size_dict.items() if ix in c),
         "budget": settings.budget(), "seed": settings.seed,
         "memory_limit": settings.memory_limit, "dtype": settings.dtype, "simplify": settings.simplify,
     }, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _engine_fingerprint() -> str:
+    """Hash of this module's source and cotengra's version: a change to the search invalidates old trees."""
+    import hashlib
+
+    import cotengra
+
+    with open(__file__, "rb") as f:
+        return hashlib.sha256(f.read() + cotengra.__version__.encode()).hexdigest()[:16]
 
 
 def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostResult | None:
@@ -245,16 +255,20 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
     try:
         with open(path) as f:
             entry = json.load(f)
-        tree_inputs = inputs
+        tree_inputs, pre = inputs, 0.0
         if not entry["on_raw"] and settings.simplify == "rank":
-            tree_inputs, _, _ = structural_simplify(inputs, output, size_dict)
+            tree_inputs, pre, _ = structural_simplify(inputs, output, size_dict)
+        if not math.isclose(pre, entry["pre_madds"], rel_tol=1e-9, abs_tol=1e-9):
+            return None
         tree = ctg.ContractionTree.from_path(tree_inputs, output, size_dict, path=[tuple(p) for p in entry["path"]])
         actual = {v: k for k, v in _canonical(inputs, output).items()}
         for ix in entry["sliced_inds"]:
             tree.remove_ind_(actual[ix])
         madds = entry["pre_madds"] + float(tree.contraction_cost())
         res = entry["result"]
-        if not math.isclose(madds, res["multiply_adds"], rel_tol=1e-9):
+        if not math.isclose(madds, res["multiply_adds"], rel_tol=1e-9) or tree.multiplicity != res["n_slices"]:
+            return None
+        if math.log2(tree.max_size()) > res["width_log2"] + 1e-9:
             return None
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None  # a missing, unreadable or foreign file is a miss, never an error
@@ -326,9 +340,10 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
         # network built in time order this is a state-vector sweep, whose cost a small search
         # budget on a large network (thousands of tensors) can fail to reach.
         linear = _linear_tree(raw, output, size_dict)
-        if float(linear.contraction_cost()) < madds:
+        sliced = _slice_to_fit(linear, settings)  # compared as it would run: sliced to the same limit
+        if float(sliced.contraction_cost()) < madds:
             width_unsliced = math.log2(linear.max_size())
-            tree, search, pre_madds, on_raw = _slice_to_fit(linear, settings), "linear", 0.0, True
+            tree, search, pre_madds, on_raw = sliced, "linear", 0.0, True
             madds = float(tree.contraction_cost())
     if tree.max_size() > settings.target_size:
         raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
@@ -405,9 +420,9 @@ def _search_reporting(opt, inputs, output, size_dict, progress):
 
     def report():
         while not done.wait(0.5):
-            best = opt.best.get("flops", math.inf)  # log10 multiply-adds of the best trial
-            if math.isfinite(best):
-                progress(f"cost search: {len(opt.scores)} trials, best 10^{best:.2f} madds, "
+            best = opt.best.get("flops", math.inf)  # multiply-adds of the best trial so far
+            if math.isfinite(best) and best > 0:
+                progress(f"cost search: {len(opt.scores)} trials, best 10^{math.log10(best):.2f} madds, "
                          f"{time.perf_counter() - t0:.0f} s")
 
     th = threading.Thread(target=report, daemon=True)

@@ -325,5 +325,7 @@ DEFINITIONS = {
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
     "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
-    "classical_seconds = min(resource_flops, cost_eff_flops) / report.machine's FLOP/s, else 'classical'",
+    "classical_seconds = min(resource_flops, cost_eff_flops) / report.machine's FLOP/s, else 'classical'. "
+    "The classical side is one evaluation of the measured quantity (for RCS one amplitude, not the device's "
+    "whole run of samples) with the tree's memory taken as available (memory_limit null means unlimited)",
 }

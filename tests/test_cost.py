@@ -109,6 +109,8 @@ def test_no_memory_limit_means_no_slicing():
     assert free.n_slices == 1 and free.sliced_inds == 0
     assert free.width_log2 > 4
     assert tight.n_slices > 1 and tight.width_log2 <= 4
+    # the in-order baseline is compared as it would run, sliced to the same limit: here it loses
+    assert tight.budget["search"] == "hyper"
 
 
 def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):

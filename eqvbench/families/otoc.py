@@ -16,6 +16,7 @@ The same run with B = I decays by noise alone; dividing by it normalises.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Annotated, Any, Literal, Union
@@ -390,13 +391,18 @@ class OTOCFamily:
         notes = []
         if f > 3 * f_err and f > 0:
             fields["otoc_norm"] = noisy / f
-            fields["otoc_norm_err"] = abs(noisy / f) * math.hypot(noisy_err / noisy if noisy else 0.0, f_err / f)
+            fields["otoc_norm_err"] = math.hypot(noisy_err / f, noisy * f_err / f**2)
         else:
             notes.append(f"B = I signal {f:.3g} +- {f_err:.2g} is within 3 errors of 0: OTOC not normalised")
         if _wants_map(instances[0]):
-            thr = max(0.05, 3 * noisy_err)
+            # s_g divides by C_ideal: near 0 the map is noise (|s_g| up to 7 seen at C = 0.09)
+            thr = max(0.2, 3 * noisy_err)
             if abs(c_ideal[0]) >= thr:
                 fields.update(butterfly_cone(instances[0], noise, c_ideal[0]))
+                fields["butterfly_map_instance"] = 0
+                if fields["v_butterfly"] < 0:
+                    notes.append("v_butterfly < 0: errors raise |C| on average here (first instance); "
+                                 "not a volume")
             else:
                 notes.append(f"|C_ideal| of the first instance = {abs(c_ideal[0]):.3g} < {thr:.2g}: "
                              "no per-gate sensitivity map (v_butterfly null)")
@@ -433,8 +439,8 @@ class OTOCFamily:
                 "operator": c["operator"]}
 
     def table_columns(self) -> list[tuple[str, str]]:
-        return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"),
-                ("C norm", "otoc_norm"), ("V_butterfly", "v_butterfly")]
+        return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"), ("C norm", "otoc_norm"),
+                ("V_butterfly", "v_butterfly"), ("V_meas", "v_measurement")]
 
     def summary(self, points: list[dict[str, Any]]) -> dict[str, Any]:
         """Butterfly velocity fitted to the OTOC front (see :func:`fit_butterfly_velocity`)."""
@@ -699,10 +705,20 @@ def fit_butterfly_velocity(points: list[dict[str, Any]], level: float = 0.5) -> 
     ops = sorted({p.get("operator") for p in points if p.get("otoc_ideal") is not None and p.get("operator") != "I"})
     for op in ops:
         for key in ("otoc_ideal", "otoc_norm"):
-            groups: dict[int, list[tuple[float, float]]] = {}
+            # one front per (everything swept except cycles and butterfly position): different
+            # lattices, gates or measurement qubits are not pooled into one fit
+            by_setting: dict[str, dict[int, list[tuple[float, float]]]] = {}
             for p in points:
-                if p.get("operator") == op and p.get(key) is not None:
-                    groups.setdefault(p["cycles"], []).append((p["butterfly_distance"], p[key]))
+                if p.get("operator") == op and p.get(key) is not None and p.get("butterfly_distance") is not None:
+                    rest = {k: v for k, v in p.get("params", {}).items()
+                            if k not in ("circuit.cycles", "circuit.butterfly_distance", "circuit.butterfly")}
+                    setting = json.dumps(rest, sort_keys=True, default=str)
+                    by_setting.setdefault(setting, {}).setdefault(p["cycles"], []).append(
+                        (p["butterfly_distance"], p[key]))
+            if len(by_setting) > 1:
+                lines.append(f"butterfly velocity (B = {op}): {len(by_setting)} settings swept besides cycles "
+                             "and distance; fitted on the first only")
+            groups = next(iter(by_setting.values()), {})
             fronts = []
             for t, pairs in sorted(groups.items()):
                 if len({d for d, _ in pairs}) >= 2:
