@@ -26,6 +26,15 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
 
 
+PHYSICS_SECTIONS = ("experiment", "lattice", "circuit", "noise", "simulation")
+
+
+def physics_of(values: dict[str, Any]) -> dict[str, Any]:
+    """The sections that decide a point's sampled numbers: its random streams are seeded from these only,
+    so cost, report, device or published settings (and fields added to them later) never move f_eff."""
+    return {k: values[k] for k in PHYSICS_SECTIONS}
+
+
 def cost_cache_key(pp: "PointPlan") -> str:
     """Points with equal keys have the same cost (same network structure, settings and search seed)."""
     from eqvbench.families import get_family
@@ -186,7 +195,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     if pp.simulate:
         t = time.perf_counter()
         say(f"simulating {n_inst} instance(s), {pp.n_qubits} qubits")
-        rng = np.random.default_rng(derive_seed(seed, "shots", values))
+        rng = np.random.default_rng(derive_seed(seed, "shots", physics_of(values)))
         meas = family.measure(instances, noise, values["simulation"], rng)
         result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
         result.fields.update(meas.fields)
@@ -206,7 +215,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     # effective region (FRAMEWORK.md section 4)
     t = time.perf_counter()
     say("effective region")
-    region = family.effective_region(first, values, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", values)))
+    region = family.effective_region(first, values, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values))))
     if region is None:
         result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": n_gates_2q})
     else:

@@ -131,8 +131,25 @@ def _chosen_table(table: Table, points, params, chosen) -> Table:
     return table
 
 
+def _budget_text(cost: dict[str, Any]) -> str:
+    b = cost.get("budget") or {}
+    search = b.get("search", "?")
+    limit = f" within {b.get('max_time_s')} s" if b.get("max_time_s") else " (seeded)"
+    trials = f"{b.get('max_repeats')} trials of {'+'.join(b.get('methods', []))}{limit}"
+    if search == "hyper":
+        text = f"hyper-optimised, {trials}"
+    elif search == "linear":
+        text = f"in-order sweep (cheaper than {trials})"
+    else:
+        text = search
+    return text + (", cached tree" if cost.get("cached") else "")
+
+
 def footer_lines(doc: dict[str, Any]) -> list[str]:
     lines = [RESOURCE_DEFINITION, UNITS]
+    budgets = sorted({_budget_text(p["cost"]) for p in doc["points"] if p.get("cost")})
+    if budgets:
+        lines.append("cost search budget: " + "; ".join(budgets))
     notes = sorted({n for p in doc["points"] for n in p["notes"]})
     lines += [f"note: {n}" for n in notes]
     lines += doc.get("summary", {}).get("lines", [])

@@ -171,3 +171,20 @@ def test_reduced_paper_config_runs_end_to_end(tmp_path):
     assert pts[0]["published_f_model"] == 0.002 and pts[0]["ratio_f_model"] == pts[0]["f_model"] / 0.002
     assert pts[3]["a_eff"] < 127 and pts[3]["cost_eff_flops"] < pts[3]["cost_flops"]
     assert "verdict" in r.output and "cost paper" in r.output
+
+
+def test_cost_and_report_settings_do_not_move_sampled_numbers(tmp_path):
+    """Random streams are seeded from the physics sections only (pipeline.physics_of)."""
+    import json
+
+    base = ("experiment: rcs\nseed: 9\nlattice: {kind: grid, rows: 2, cols: 3}\ncircuit: {cycles: 3, instances: 1}\n"
+            "simulation: {estimator: sampled, shots: 500}\n")
+    f_eff = []
+    for extra in ("cost: {max_repeats: 2}\n", "cost: {max_repeats: 3, cache: false}\nreport: {title: x}\n"
+                  "device: {shots: 10, repetition_s: 1.0}\n"):
+        spec = tmp_path / f"s{len(f_eff)}.yaml"
+        spec.write_text(base + extra)
+        r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store"])
+        assert r.exit_code == 0, r.output
+        f_eff.append(json.loads(r.stdout)["points"][0]["xeb_sampled"])
+    assert f_eff[0] == f_eff[1]
