@@ -64,14 +64,9 @@ def eqvbench(*args: str, cwd: Path) -> tuple[float, float, dict, str]:
 
 
 def measured(points: list[dict]) -> list[dict]:
-    out = []
-    for p in points:
-        p = json.loads(json.dumps(p))
-        p.pop("timings_s", None)
-        if p.get("cost"):
-            p["cost"].pop("search_seconds", None)
-        out.append(p)
-    return out
+    from eqvbench.pipeline import comparable
+
+    return comparable(points)
 
 
 def main() -> None:

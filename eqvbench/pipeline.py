@@ -327,6 +327,20 @@ def summarize(experiments: list[str], points: list[dict[str, Any]]) -> dict[str,
     return None
 
 
+def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Point JSON without what measures time or provenance (timings, search seconds, whether the tree came
+    from the on-disk cache): what must be identical whatever the executor, worker count or rerun."""
+    out = []
+    for p in points:
+        p = json.loads(json.dumps(p))
+        p.pop("timings_s", None)
+        if p.get("cost"):
+            p["cost"].pop("search_seconds", None)
+            p["cost"].pop("cached", None)
+        out.append(p)
+    return out
+
+
 DEFINITIONS = {
     "resource_flops": "R = f_eff x cost_flops (f_model where not simulated): the classical work "
     "needed to reproduce the noisy result at the fidelity the device reached",

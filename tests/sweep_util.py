@@ -23,17 +23,9 @@ def invoke(*args):
 
 
 def measured(points):
-    """Point JSON without what measures time or provenance (timings, search seconds, whether the tree came
-    from the on-disk cache): what must be identical."""
-    out = []
-    for p in points:
-        p = json.loads(json.dumps(p))
-        p.pop("timings_s", None)
-        if p.get("cost"):
-            p["cost"].pop("search_seconds", None)
-            p["cost"].pop("cached", None)
-        out.append(p)
-    return out
+    from eqvbench.pipeline import comparable
+
+    return comparable(points)
 
 
 def run_json(*args):

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from eqvbench import __version__
 from eqvbench.cli import app
+from sweep_util import assert_one_line_error
 
 runner = CliRunner()
 
@@ -23,16 +24,6 @@ cost: {max_repeats: 8}
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_version():

@@ -136,6 +136,8 @@ BAD = [
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {tn_max_flops: -1}}\n", "circuit.region.tn_max_flops", "greater than"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {size: 3}}\n", "circuit.region.size", "unknown key"),
     ("cases: [{lattice: {kind: line, n: 5}}, {circuit: {steps: -2}}]\n", "cases[1].circuit.steps", "greater than"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: 1.5}}\n", "circuit.region.f_eff", "fidelity in (0, 1]"),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: high}}\n", "circuit.region.f_eff", "expected 'auto'"),
 ]
 
 
@@ -172,3 +174,18 @@ def test_given_region_fidelity_sets_delta():
     hist = region.fields["region_history"]
     # the chosen radius is the last before a change smaller than delta (or the whole lattice)
     assert region.a_eff <= 9 and all(h["method"] == "statevector" for h in hist)
+
+
+def test_w17_is_minus_one_at_the_clifford_point():
+    """Independent check of the README's claim: at theta_h = pi/2 the 5-step Heisenberg-evolved W_17 is -Z
+    on one qubit (cirq's Clifford Pauli propagation on all 127 qubits), so <W_17> = -1 from |0...0>."""
+    lat = heavy_hex_127()
+    c = FAMILY.build(lat, {"theta_h": math.pi / 2, "steps": 5, "observable": "W_17", "final_rx": False,
+                           "instances": 1}, 0).circuit
+    ops = [cirq.X(op.qubits[0]) ** 0.5 if len(op.qubits) == 1 else cirq.ZZ(*op.qubits) ** -0.5
+           for op in c.all_operations()]  # RX(pi/2) and RZZ(-pi/2) up to global phases
+    ps = resolve_observable(lat, "W_17")[0]
+    w = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in ps.items()})
+    evolved = w.conjugated_by(ops)
+    assert len(evolved) == 1 and all(p == cirq.Z for p in evolved.values())
+    assert evolved.coefficient == pytest.approx(-1)

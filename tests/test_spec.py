@@ -171,6 +171,9 @@ def test_bad_device_section(tmp_path, text, fld):
     ("published: {cost_flops: abc}\n", "published", "positive number"),
     ("published: {cost_flops: -3}\n", "published", "positive number"),
     ("report: {columns: [3]}\n", "report.columns", ""),
+    ("cost: {search_max_tensors: 0}\n", "cost.search_max_tensors", "greater than or equal to 1"),
+    ("cost: {cache: maybe}\n", "cost.cache", "boolean"),
+    ("cost: {memory_limit: lots}\n", "cost.memory_limit", ""),
 ])
 def test_bad_published_and_columns(tmp_path, text, fld, words):
     from typer.testing import CliRunner

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field
 
@@ -93,6 +93,15 @@ FloquetLatticeSpec = Annotated[
 ]
 
 
+def _region_f(value: Any) -> Any:
+    """'auto', or a fidelity in (0, 1]."""
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(f"expected 'auto' or a fidelity in (0, 1], got {value!r}")
+    return float(value)
+
+
 class RegionSpec(Section):
     """Effective-region search (FRAMEWORK.md section 4)."""
 
@@ -105,7 +114,7 @@ class RegionSpec(Section):
     # fidelity for delta where the point is not simulated: 'auto' simulates the largest region
     # that fits simulation.max_qubits (slow for deep circuits); a number is taken as given
     # (e.g. the device's measured effective fidelity)
-    f_eff: Union[Literal["auto"], Annotated[float, Field(gt=0, le=1)]] = "auto"
+    f_eff: Annotated[Union[str, float], BeforeValidator(_region_f)] = "auto"
 
 
 class FloquetCircuit(Section):
