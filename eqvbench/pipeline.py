@@ -78,6 +78,7 @@ class PointResult:
     resource_flops: float | None = None
     simulated: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
+    published: dict[str, float] = field(default_factory=dict)  # the spec's `published:` figures
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -103,10 +104,8 @@ class PointResult:
             out[f"seconds_on_{m}"] = c.seconds_on[m] if c else None
         out["simulated"] = self.simulated
         out["cost"] = c.to_json() if c else None
-        fields = dict(self.fields)
-        published = fields.pop("published", None) or {}
-        out.update(fields)
-        for k, v in published.items():  # published figures beside ours, with ours / published
+        out.update(self.fields)
+        for k, v in self.published.items():  # published figures beside ours, with ours / published
             out[f"published_{k}"] = v
             mine = out.get(k)
             ok = isinstance(mine, (int, float)) and not isinstance(mine, bool)
@@ -186,7 +185,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     )
     if eps and f_model > 0:
         result.fields["v_eff_model"] = math.log(1.0 / f_model) / eps  # the digital model's own volume
-    result.fields["published"] = {k: v for k, v in values.get("published", {}).items() if k != "source"}
+    result.published = {k: v for k, v in values.get("published", {}).items() if k != "source"}
     if eps == 0.0:
         result.eps = None
         result.notes.append("eps is 0 (noiseless): v_eff is undefined")
