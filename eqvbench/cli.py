@@ -458,7 +458,6 @@ def validate(spec: SpecArg) -> None:
 
 
 def _validate(spec_arg: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from eqvbench.estimate import estimate_point

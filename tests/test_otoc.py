@@ -164,13 +164,20 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
 
 
 def test_cost_network_cancels_gates_outside_the_butterfly_cone():
+    """Gates outside Q_b's backward cone drop out; those in it but outside Q_m's forward cone
+    appear twice (state preparation and its mirror), the rest four times; the network still gives C."""
     inst = instance({"kind": "grid", "rows": 3, "cols": 4}, cycles=4, butterfly_distance=3, measurement_qubit="1,0")
     u = inst.data["u"]
-    n2_cone = sum(1 for m, j in cone_backward(u, inst.data["qbs"]) if len(u[m].operations[j].qubits) == 2)
+    bwd = cone_backward(u, inst.data["qbs"])
+    fwd = cone_forward(u, [inst.data["qm"]])
+    n2 = lambda locs: sum(1 for m, j in locs if len(u[m].operations[j].qubits) == 2)  # noqa: E731
     n2_all = sum(1 for op in u.all_operations() if len(op.qubits) == 2)
     circ, _ = cost_circuit(inst)
-    assert n2_cone < n2_all
-    assert sum(1 for op in circ.all_operations() if len(op.qubits) == 2) == 4 * n2_cone
+    assert n2(bwd) < n2_all
+    assert n2(bwd - fwd) > 0  # the split is exercised
+    assert sum(1 for op in circ.all_operations() if len(op.qubits) == 2) == 4 * n2(bwd & fwd) + 2 * n2(bwd - fwd)
+    net = float(np.real(FAMILY.cost_network(inst).contract(all)))
+    assert net == pytest.approx(otoc_direct(inst), abs=1e-6)
 
 
 def test_butterfly_velocity_fit_recovers_a_known_front():
@@ -212,6 +219,80 @@ def test_shipped_config_runs_and_fits_a_positive_velocity(tmp_path):
     assert len(set(costs.values())) > 1  # the network depends on the butterfly's cone
 
 
+# --------------------------------------------------------------------------- effective region
+
+
+def region_of(lattice, region, shots, f_eff=None, seed=1, **circuit):
+    v = point(lattice, region=region, **circuit)
+    v["simulation"] = dict(SIM, shots=shots)
+    return FAMILY.effective_region(instance(lattice, seed, **circuit), v, f_eff, NoiseModel(p2=0.01),
+                                   np.random.default_rng(0))
+
+
+def test_geodesic_qubits_are_the_shortest_paths_between_qm_and_the_butterfly():
+    from eqvbench.families.otoc import geodesic_qubits
+
+    inst = instance({"kind": "grid", "rows": 3, "cols": 4}, measurement_qubit="0,0", ancilla="1,0", butterfly="1,2")
+    got = {(q.row, q.col) for q in geodesic_qubits(inst)}
+    # with (1,0) taken by the ancilla every shortest path (3 hops) runs along row 0 first
+    assert got == {(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)}
+
+
+def test_region_values_by_state_vector_and_by_tensor_network_agree():
+    """The two ways a ball's C is computed (eqvbench's state vectors, cotengra contraction of the cost
+    network) agree to 1e-8 on every ball: an independent check of the restricted circuits."""
+    lat = {"kind": "grid", "rows": 3, "cols": 4}
+    kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
+    base = {"f_eff": 1.0}
+    sv = region_of(lat, {**base, "statevector_max_qubits": 26}, shots=10**8, **kw)
+    tn = region_of(lat, {**base, "statevector_max_qubits": 1}, shots=10**8, **kw)
+    hs, ht = sv.fields["region_history"], tn.fields["region_history"]
+    assert [h["method"] for h in hs] == ["statevector"] * len(hs)
+    assert [h["method"] for h in ht] == ["tensor_network"] * len(ht)
+    assert [h["qubits"] for h in hs] == [h["qubits"] for h in ht]
+    for a, b in zip(hs, ht):
+        assert a["value"] == pytest.approx(b["value"], abs=1e-8)
+
+
+def test_tiny_error_bar_grows_the_region_to_the_whole_cone():
+    """delta = 1/(1 x sqrt(1e8)) = 1e-4: the ball grows until C is C_ideal of the whole device
+    (it stops one ball early only where the last ball adds nothing to the cones)."""
+    lat = {"kind": "grid", "rows": 3, "cols": 4}
+    kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
+    region = region_of(lat, {"f_eff": 1.0}, shots=10**8, **kw)
+    hist = region.fields["region_history"]
+    c_ideal = otoc_direct(instance(lat, **kw))
+    assert region.fields["region_delta"] == pytest.approx(1e-4)
+    assert hist[-1]["qubits"] == 11  # 12 qubits less the ancilla
+    assert hist[-1]["value"] == pytest.approx(c_ideal, abs=1e-9)
+    chosen = [h for h in hist if h["radius"] == region.fields["region_radius"]][0]
+    assert chosen["value"] == pytest.approx(c_ideal, abs=1e-4)
+    assert region.n_gates_2q == FAMILY.light_cone(instance(lat, **kw)).v_light
+    assert abs(hist[0]["value"] - c_ideal) > 1e-3  # the first ball alone would not do
+
+
+def test_large_error_bar_keeps_the_smallest_connecting_ball():
+    """f = 0.01 and 100 shots: delta = 1, no value can move by more, so the region is the first ball
+    (the shortest paths between Q_m and Q_b) plus the ancilla."""
+    from eqvbench.families.otoc import geodesic_qubits
+
+    lat = {"kind": "grid", "rows": 3, "cols": 4}
+    kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
+    region = region_of(lat, {"f_eff": 0.01}, shots=100, **kw)
+    assert region.fields["region_radius"] == 0
+    assert region.a_eff == len(geodesic_qubits(instance(lat, **kw))) + 1
+    assert region.network is not None
+
+
+def test_region_simulates_the_identity_signal_when_asked():
+    """'auto' and no f_eff: f is the B = I protocol simulated on the balls: below 1 (noise), above
+    0.5 (at most 2 x 7 two-qubit gates at p2 = 0.01 and two ancilla CZs)."""
+    lat = {"kind": "grid", "rows": 2, "cols": 3}
+    region = region_of(lat, {}, shots=10**4, cycles=3, measurement_qubit="0,0", butterfly="1,2", instances=1)
+    assert region.fields["region_f_source"].startswith("noisy simulation of the")
+    assert 0.5 < region.fields["region_f"] < 1.0
+
+
 BAD = [
     ("circuit: {butterfly: '7,7'}\n", "circuit.butterfly", "not a qubit of the lattice"),
     ("circuit: {butterfly: '1,1', measurement_qubit: '1,1'}\n", "circuit.butterfly", "is the measurement qubit"),
@@ -227,6 +308,8 @@ BAD = [
     ("circuit: {instances: 0}\n", "circuit.instances", "greater than or equal to 1"),
     ("circuit: {butterfly_map: maybe}\n", "circuit.butterfly_map", "boolean"),
     ("lattice: {kind: heavy_hex_127}\n", "lattice", ""),
+    ("circuit: {region: {f_eff: 1.5}}\n", "circuit.region.f_eff", "fidelity in (0, 1]"),
+    ("circuit: {region: {statevector_max_qubits: 40}}\n", "circuit.region.statevector_max_qubits", "less than"),
 ]
 
 

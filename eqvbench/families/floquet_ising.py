@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
     GridLattice,
     HeavyHex127Lattice,
@@ -93,30 +94,6 @@ FloquetLatticeSpec = Annotated[
 ]
 
 
-def _region_f(value: Any) -> Any:
-    """'auto', or a fidelity in (0, 1]."""
-    if value == "auto":
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f"expected 'auto' or a fidelity in (0, 1], got {value!r}")
-    return float(value)
-
-
-class RegionSpec(Section):
-    """Effective-region search (FRAMEWORK.md section 4)."""
-
-    enabled: bool = True
-    max_qubits: Annotated[int, Field(ge=1, le=64)] = 32  # stop growing past this many qubits
-    statevector_max_qubits: Annotated[int, Field(ge=1, le=26)] = 20  # above: tensor-network contraction
-    tn_max_repeats: Annotated[int, Field(ge=1, le=10_000)] = 16
-    tn_memory_bytes: Annotated[float, Field(gt=0)] = 2.0**31  # largest intermediate allowed, bytes
-    tn_max_flops: Annotated[float, Field(gt=0)] = 1e11  # contraction budget per region value, real FLOP
-    # fidelity for delta where the point is not simulated: 'auto' simulates the largest region
-    # that fits simulation.max_qubits (slow for deep circuits); a number is taken as given
-    # (e.g. the device's measured effective fidelity)
-    f_eff: Annotated[Union[str, float], BeforeValidator(_region_f)] = "auto"
-
-
 class FloquetCircuit(Section):
     """`circuit:` section of a floquet_ising spec."""
 
@@ -190,7 +167,6 @@ def backward_light_cone(circuit, paulis: list[dict]):
     observables. Returns (error locations in the cone, two-qubit gates in the
     cone, cone qubits).
     """
-    import cirq
 
     cone = {q for ps in paulis for q in ps}
     diagonal_phase = all(p == "Z" for ps in paulis for p in ps.values())
@@ -378,52 +354,25 @@ def ideal_value_statevector(instance: Instance) -> float:
                           for ps in instance.data["paulis"]]))
 
 
-class RegionTooCostly(ValueError):
-    """Contracting a region's network would exceed the region's memory or FLOP budget."""
-
-
 def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
                    memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
-    """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra.
-
-    The tree is found first; RegionTooCostly is raised (nothing contracted)
-    when its largest intermediate (complex128) exceeds `memory_bytes` or its
-    cost exceeds `max_flops` real FLOP.
-    """
-    import random
-
-    import cotengra as ctg
-    import numpy as np
-
+    """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra
+    (RegionTooCostly, nothing contracted, when a tree exceeds the memory or FLOP budget)."""
     total = 0.0
     for ps in instance.data["paulis"]:
         one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
-        tn = sandwich_network(one).rank_simplify(output_inds=())
-        state = random.getstate()
-        random.seed(seed)
-        try:
-            opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False, reconf_opts={})
-            tree = tn.contraction_tree(optimize=opt, output_inds=())
-            flops = 8 * tree.contraction_cost()
-            if 16 * tree.max_size() > memory_bytes or flops > max_flops:
-                raise RegionTooCostly(
-                    f"contracting the {len(instance.qubits)}-qubit region needs 2^{math.log2(tree.max_size()):.0f} "
-                    f"elements and {flops:.2g} FLOP (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
-                )
-            total += float(np.real(tn.contract(all, optimize=tree, output_inds=())))
-        finally:
-            random.setstate(state)
+        total += contract_within_budget(sandwich_network(one), len(instance.qubits), max_repeats, seed,
+                                        memory_bytes, max_flops).real
     return total / len(instance.data["paulis"])
 
 
 def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
-    """Grow the ball of radius r around O's support until the ideal value moves by less than
-    delta = 1 / (f sqrt(shots)); the region is the last ball before that move.
+    """The effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
-    f is f_eff where the point was simulated; otherwise the noisy/ideal ratio
-    simulated on the largest region that fits the simulation limit (the
-    region is where the noise that matters acts). Values come from state
-    vectors up to `region.statevector_max_qubits`, from tensor-network
+    f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
+    the noisy/ideal ratio simulated on the largest ball that fits the simulation
+    limit (the region is where the noise that matters acts). Values come from
+    state vectors up to `region.statevector_max_qubits`, from tensor-network
     contraction above; `region_history` says which gave each.
     """
     from eqvbench.simulate import SimSettings, pauli_expectations
@@ -431,61 +380,32 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     circuit = values["circuit"]
     reg = circuit["region"]
     sim = values["simulation"]
-    shots = sim["shots"]
     lattice = instance.data["lattice"]
-    if not reg["enabled"]:
-        return Region(None, None, None, {}, ["effective region disabled (circuit.region.enabled: false)"])
-    if not shots:
-        return Region(None, None, None, {}, ["effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))"])
-    f, f_source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
-    if f_source is None and reg["f_eff"] != "auto":
-        f, f_source = float(reg["f_eff"]), "circuit.region.f_eff"
-    history: list[dict[str, Any]] = []
-    prev = None
-    r = 0
-    while True:
-        qs = lattice.ball(list(instance.measured), r)
-        if len(qs) > reg["max_qubits"]:
-            return Region(None, None, None, {"region_history": history},
-                          [f"effective region not found within circuit.region.max_qubits = {reg['max_qubits']} qubits"])
-        inst_r = region_instance(lattice, qs, circuit)
+    subs: dict[frozenset, Instance] = {}
+
+    def evaluate(qs) -> BallValue:
+        inst_r = subs.setdefault(frozenset(qs), region_instance(lattice, qs, circuit))
         if len(qs) <= reg["statevector_max_qubits"]:
             value, method = ideal_value_statevector(inst_r), "statevector"
         else:
-            try:
-                value = ideal_value_tn(inst_r, reg["tn_max_repeats"], memory_bytes=reg["tn_memory_bytes"],
-                                       max_flops=reg["tn_max_flops"])
-            except RegionTooCostly as e:
-                return Region(None, None, None, {"region_history": history},
-                              [f"effective region not found: {e} (circuit.region.tn_memory_bytes / tn_max_flops)"])
+            value = ideal_value_tn(inst_r, reg["tn_max_repeats"], memory_bytes=reg["tn_memory_bytes"],
+                                   max_flops=reg["tn_max_flops"])
             method = "tensor_network"
-        auto_f = f_source is None or f_source.startswith("noisy simulation")
-        if auto_f and len(qs) <= sim["max_qubits"] and abs(value) > 0.05:
-            noisy, _, ideal, _ = pauli_expectations(
-                inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
-            )
-            f, f_source = float(noisy.mean() / ideal.mean()), f"noisy simulation of the {len(qs)}-qubit region"
-        delta = 1.0 / (f * shots**0.5) if f and f > 0 else None
         _, n2, _ = backward_light_cone(inst_r.circuit, inst_r.data["paulis"])
-        history.append({"radius": r, "qubits": len(qs), "gates_2q": n2, "value": value, "method": method, "delta": delta})
-        whole = len(qs) == lattice.n_qubits
-        if prev is not None and delta is not None and abs(value - prev[1]) < delta:
-            chosen, chosen_n2 = prev[0], prev[2]
-            break
-        if whole:
-            chosen, chosen_n2 = inst_r, n2
-            break
-        prev = (inst_r, value, n2)
-        r += 1
-    fields = {
-        "region_radius": history[-2]["radius"] if len(history) > 1 and chosen is not inst_r else history[-1]["radius"],
-        "region_f": f,
-        "region_f_source": f_source,
-        "region_delta": delta,
-        "region_history": history,
-    }
-    net = sandwich_network(chosen) if len(chosen.data["paulis"]) == 1 else None
-    return Region(len(chosen.qubits), chosen_n2, net, fields)
+        return BallValue(value, method, n2,
+                         lambda: sandwich_network(inst_r) if len(inst_r.data["paulis"]) == 1 else None)
+
+    def simulate_f(qs, ball: BallValue) -> float | None:
+        if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
+            return None
+        inst_r = subs[frozenset(qs)]
+        noisy, _, ideal, _ = pauli_expectations(
+            inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
+        )
+        return float(noisy.mean() / ideal.mean())
+
+    f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
+    return grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f)
 
 
 def _qubit_label(q) -> Any:

@@ -16,6 +16,7 @@ The same run with B = I decays by noise alone; dividing by it normalises.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -23,7 +24,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from eqvbench.families.base import Instance, LightCone, Measurement
+from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep
 
 GATES = ("sqrt_iswap", "fsim", "cz")
@@ -76,6 +78,7 @@ class OTOCCircuit(Section):
     butterfly_distance: Sweep(Annotated[int, Field(ge=1, le=100)]) = [2]
     instances: Annotated[int, Field(ge=1, le=100)] = 2
     butterfly_map: bool = True  # per-gate error sensitivity (v_butterfly); costs one state vector per gate and Pauli
+    region: RegionSpec = RegionSpec()
 
     @model_validator(mode="after")
     def _one_butterfly_choice(self):
@@ -247,7 +250,7 @@ def otoc_direct(instance: Instance, operator: str | None = None) -> float:
     """Ideal C = Re <F psi| M |F M psi> from two state vectors (eqvbench's kernels)."""
     import numpy as np
 
-    from eqvbench.simulate import pauli_expectation_rows, state_vector
+    from eqvbench.simulate import state_vector
 
     d = instance.data
     op = operator or d["operator"]
@@ -409,7 +412,7 @@ class OTOCFamily:
         return Measurement(f if f > 0 else None, f_err, fields, notes)
 
     def effective_region(self, instance, values, f_eff, noise, rng):
-        return None  # not defined for OTOC in eqvbench (FRAMEWORK.md section 4 covers lattice observables)
+        return find_effective_region(instance, values, f_eff, noise, rng)
 
     def cost_network(self, instance: Instance):
         """<psi| F^dag M F M |psi> with F = U_c^dag B U_c, U_c = U's gates in Q_b's backward cone
@@ -440,7 +443,8 @@ class OTOCFamily:
 
     def table_columns(self) -> list[tuple[str, str]]:
         return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"), ("C norm", "otoc_norm"),
-                ("V_butterfly", "v_butterfly"), ("V_meas", "v_measurement")]
+                ("V_butterfly", "v_butterfly"), ("V_meas", "v_measurement"), ("A_eff", "a_eff"),
+                ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
     def summary(self, points: list[dict[str, Any]]) -> dict[str, Any]:
         """Butterfly velocity fitted to the OTOC front (see :func:`fit_butterfly_velocity`)."""
@@ -554,25 +558,119 @@ def measurement_cone_locations(instance: Instance) -> set:
 
 
 def cost_circuit(instance: Instance):
-    """(circuit, system qubits) whose <0|.|0> amplitude is C, with U cut to Q_b's backward cone."""
+    """(circuit, system qubits) whose <0|.|0> amplitude is C.
+
+    U is cut to Q_b's backward cone (the rest cancels against U^dag) and split
+    as U_c = A G: G, the cut gates outside Q_m's forward cone, touch no qubit
+    before A does and never Q_m, so they commute with M and cancel between
+    the two echoes, C = <psi| G^dag (A^dag B A M)^2 G |psi>: G appears twice
+    instead of four times.
+    """
     import cirq
     import numpy as np
 
     d = instance.data
     u, qm, qbs, op = d["u"], d["qm"], d["qbs"], d["operator"]
-    uc = restrict_u(u, cone_backward(u, qbs)) if op != "I" else cirq.Circuit()
-    uc = cirq.Circuit(m for m in uc if len(m))
-    f = [*uc.moments, butterfly_moment(qbs, op), *cirq.inverse(uc).moments]
+    bwd = cone_backward(u, qbs) if op != "I" else set()
+    fwd = cone_forward(u, [qm])
+    a = _nonempty(restrict_u(u, bwd & fwd))
+    g = _nonempty(restrict_u(u, bwd - fwd))
+    f = [*a.moments, butterfly_moment(qbs, op), *cirq.inverse(a).moments]
     c = cirq.Circuit([
         cirq.Moment(cirq.ry(np.pi / 2).on(qm)),
+        *g.moments,
         cirq.Moment(cirq.Z(qm)),
         *f,
         cirq.Moment(cirq.Z(qm)),
-        *f,  # F^dag = F: B is a Hermitian Pauli and F = U^dag B U
+        *f,  # F^dag = F: B is a Hermitian Pauli and F = A^dag B A
+        *cirq.inverse(g).moments,
         cirq.Moment(cirq.ry(-np.pi / 2).on(qm)),
     ])
-    c = cirq.Circuit(m for m in c if len(m))
-    return c, d["system"]
+    return _nonempty(c), d["system"]
+
+
+def _nonempty(circuit):
+    import cirq
+
+    return cirq.Circuit(m for m in circuit if len(m))
+
+
+def geodesic_qubits(instance: Instance) -> set:
+    """Qubits of U on a shortest coupler path from Q_m to a butterfly qubit (all such paths)."""
+    d = instance.data
+    lat = d["lattice"]
+    system = lat.restrict(set(lat.qubits) - {d["qa"]})
+    from_m = distances_from(system, d["qm"])
+    out = {d["qm"]}
+    for qb in d["qbs"]:
+        if qb not in from_m:
+            out.add(qb)  # not connected: C = 1 on every region
+            continue
+        from_b = distances_from(system, qb)
+        out |= {q for q in system.qubits if q in from_b and from_m.get(q, math.inf) + from_b[q] == from_m[qb]}
+    return out
+
+
+def region_instance(instance: Instance, qubits: set) -> Instance:
+    """The point's U restricted to the gates among `qubits` (the rest of the device left out)."""
+    d = instance.data
+    keep = {(m, j) for m, moment in enumerate(d["u"]) for j, op in enumerate(moment) if set(op.qubits) <= qubits}
+    u = restrict_u(d["u"], keep)
+    system = [q for q in d["system"] if q in qubits]
+    data = dict(d, u=u, system=system)
+    return Instance(protocol_circuit(u, d["qm"], d["qa"], d["qbs"], d["operator"], 0),
+                    [q for q in instance.qubits if q in qubits or q == d["qa"]], instance.measured, instance.seed, data=data)
+
+
+def cone_gates_2q(instance: Instance) -> int:
+    """v_light of an instance: 2q gates of U in Q_m's forward and Q_b's backward cone, in U and U^dag."""
+    d = instance.data
+    u = d["u"]
+    both = cone_forward(u, [d["qm"]]) & cone_backward(u, d["qbs"])
+    return 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
+
+
+def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
+    """The effective region of C (see :func:`eqvbench.region.grow_region`), first instance.
+
+    Balls grow around the qubits on shortest paths from Q_m to the butterfly
+    (a ball that does not connect them gives C = 1 whatever the circuit, so
+    the growth would stop before the cones meet); the ancilla always belongs.
+    f is the B = I signal f_eff where the point was simulated, else
+    `region.f_eff`, else ('auto') the B = I protocol simulated on each ball
+    that fits `simulation.max_qubits`. Values: state vectors up to
+    `region.statevector_max_qubits`, the cost network contracted above.
+    """
+    from eqvbench.families.rcs import amplitude_network
+    from eqvbench.simulate import SimSettings
+
+    circuit, sim = values["circuit"], values["simulation"]
+    reg = circuit["region"]
+    d = instance.data
+    system = d["lattice"].restrict(set(d["lattice"].qubits) - {d["qa"]})
+    subs: dict[frozenset, Instance] = {}
+
+    def evaluate(qs) -> BallValue:
+        inst_r = subs.setdefault(frozenset(qs), region_instance(instance, set(qs)))
+        if len(qs) <= reg["statevector_max_qubits"]:
+            value, method = otoc_direct(inst_r), "statevector"
+        else:
+            value = contract_within_budget(amplitude_network(*cost_circuit(inst_r)), len(qs), reg["tn_max_repeats"],
+                                           memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
+            method = "tensor_network"
+        return BallValue(value, method, cone_gates_2q(inst_r), lambda: amplitude_network(*cost_circuit(inst_r)))
+
+    def simulate_f(qs, ball: BallValue) -> float | None:
+        if len(qs) + 1 > sim["max_qubits"]:
+            return None
+        f, _, _ = otoc_protocol(subs[frozenset(qs)], "I", noise, SimSettings.from_section(sim), sim["shots"], rng)
+        return f if f > 0 else None
+
+    f, source = (f_eff, "f_eff (B = I signal)") if f_eff and f_eff > 0 else (None, None)
+    region = grow_region(system, geodesic_qubits(instance), reg, sim["shots"], f, source, evaluate, simulate_f)
+    if region.a_eff is None:
+        return region
+    return dataclasses.replace(region, a_eff=region.a_eff + 1)  # and the ancilla
 
 
 def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
