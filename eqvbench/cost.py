@@ -43,6 +43,7 @@ class CostSettings:
     simplify: str = "rank"
     seed: int = 0
     machines: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_MACHINES))
+    # None: serial trials (reproducible); an int: that many local processes (cost.processes);
     # a distributed.Client: the hyper-optimiser runs its trials on that cluster (eqvbench.execute
     # sets it for time-budgeted searches only, whose results depend on the machine anyway)
     parallel: Any = None
@@ -62,6 +63,7 @@ class CostSettings:
             simplify=section["simplify"],
             seed=seed,
             machines={**REFERENCE_MACHINES, **section.get("machines", {})},
+            parallel=section["processes"] if section.get("processes", 1) > 1 else None,
         )
 
     @property
@@ -80,7 +82,9 @@ class CostSettings:
             "optlib": self.optlib,
             "minimize": self.minimize,
         }
-        if self.parallel is not None:
+        if isinstance(self.parallel, int):
+            out["processes"] = self.parallel
+        elif self.parallel is not None:
             out["parallel"] = "dask"
         return out
 

@@ -135,6 +135,10 @@ def _budget_text(cost: dict[str, Any]) -> str:
     b = cost.get("budget") or {}
     search = b.get("search", "?")
     limit = f" within {b.get('max_time_s')} s" if b.get("max_time_s") else " (seeded)"
+    if b.get("processes"):
+        limit += f" on {b['processes']} processes"
+    elif b.get("parallel"):
+        limit += f" on a {b['parallel']} cluster"
     trials = f"{b.get('max_repeats')} trials of {'+'.join(b.get('methods', []))}{limit}"
     if search == "hyper":
         text = f"hyper-optimised, {trials}"

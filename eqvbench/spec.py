@@ -155,6 +155,8 @@ class CostSpec(Section):
     search_max_tensors: Annotated[int, Field(ge=1)] = 4000  # above: no search, the in-order sweep
     cache: bool = True  # store found trees on disk ($EQVBENCH_CACHE_DIR or ~/.cache/eqvbench/trees)
     max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    # processes for the hyper-optimiser's trials; > 1 makes the tree depend on timing, like max_time
+    processes: Annotated[int, Field(ge=1, le=1024)] = 1
     methods: list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]] = ["greedy", "kahypar"]
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"
     minimize: Literal["flops", "combo", "size", "write"] = "flops"

@@ -80,6 +80,17 @@ def test_same_seed_same_tree():
     assert a.multiply_adds == b.multiply_adds and a.width_log2 == b.width_log2
 
 
+def test_trials_in_two_processes_reach_the_serial_cost_and_say_so():
+    """cost.processes = 2: cotengra's trials run in a local process pool (the tree then depends on
+    timing). On a 3x4 grid at 8 cycles, 16 trials either way land within 2x of each other."""
+    net = network(3, 4, 8)
+    serial = contraction_cost(*net, CostSettings(max_repeats=16, seed=1))
+    pooled = contraction_cost(*net, CostSettings(max_repeats=16, seed=1, parallel=2))
+    assert pooled.budget["search"] == "hyper" and pooled.budget["processes"] == 2
+    assert "processes" not in serial.budget
+    assert 0.5 < pooled.multiply_adds / serial.multiply_adds < 2
+
+
 def test_networks_over_search_max_tensors_get_the_in_order_sweep():
     """a - (a,b) - (b,c) - c absorbed in order: 2x2 + 2x2 + 2 = 10 multiply-adds, no search."""
     from eqvbench.cost import CostSettings, contraction_cost

@@ -172,6 +172,7 @@ def test_bad_device_section(tmp_path, text, fld):
     ("published: {cost_flops: -3}\n", "published", "positive number"),
     ("report: {columns: [3]}\n", "report.columns", ""),
     ("cost: {search_max_tensors: 0}\n", "cost.search_max_tensors", "greater than or equal to 1"),
+    ("cost: {processes: 0}\n", "cost.processes", "greater than or equal to 1"),
     ("cost: {cache: maybe}\n", "cost.cache", "boolean"),
     ("cost: {memory_limit: lots}\n", "cost.memory_limit", ""),
 ])
