@@ -239,8 +239,11 @@ def test_geodesic_qubits_are_the_shortest_paths_between_qm_and_the_butterfly():
 
 
 def test_region_values_by_state_vector_and_by_tensor_network_agree():
-    """The two ways a ball's C is computed (eqvbench's state vectors, cotengra contraction of the cost
-    network) agree to 1e-8 on every ball: an independent check of the restricted circuits."""
+    """The two ways a ball's C is computed (a state vector of the cone-cut circuit, cotengra
+    contraction of the cost network) agree to 1e-8 on every ball, and with the independent
+    two-state-vector `otoc_direct` of the ball's restricted circuit."""
+    from eqvbench.families.otoc import region_instance
+
     lat = {"kind": "grid", "rows": 3, "cols": 4}
     kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
     base = {"f_eff": 1.0}
@@ -250,8 +253,14 @@ def test_region_values_by_state_vector_and_by_tensor_network_agree():
     assert [h["method"] for h in hs] == ["statevector"] * len(hs)
     assert [h["method"] for h in ht] == ["tensor_network"] * len(ht)
     assert [h["qubits"] for h in hs] == [h["qubits"] for h in ht]
+    inst = instance(lat, **kw)
+    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    from eqvbench.families.otoc import geodesic_qubits
+
     for a, b in zip(hs, ht):
         assert a["value"] == pytest.approx(b["value"], abs=1e-8)
+        ball = system.ball(list(geodesic_qubits(inst)), a["radius"])
+        assert a["value"] == pytest.approx(otoc_direct(region_instance(inst, ball)), abs=1e-8)
 
 
 def test_tiny_error_bar_grows_the_region_to_the_whole_cone():

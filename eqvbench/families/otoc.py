@@ -262,6 +262,19 @@ def otoc_direct(instance: Instance, operator: str | None = None) -> float:
     return float(np.real(np.vdot(a, _apply_z(b, m, n))))
 
 
+def otoc_cone_value(instance: Instance) -> tuple[float, int]:
+    """Ideal C as the amplitude <0|c|0> of the cost circuit (U cut to the cones, see
+    :func:`cost_circuit`): one state vector over the qubits c touches. Returns (C, those qubits)."""
+    from eqvbench import trajectories as tr
+    from eqvbench.noise import NoiseModel
+
+    c, system = cost_circuit(instance)
+    touched = c.all_qubits()
+    active = [q for q in system if q in touched]
+    # eqvbench's fused numba kernels: single-qubit gates folded into the two-qubit blocks
+    return float(tr.ideal_state(tr.compile_program(c, active, NoiseModel()))[0].real), len(active)
+
+
 def _apply_z(psi, k: int, n: int):
     """Z on qubit k (big-endian, as cirq) of a state vector."""
     import numpy as np
@@ -638,8 +651,9 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     the growth would stop before the cones meet); the ancilla always belongs.
     f is the B = I signal f_eff where the point was simulated, else
     `region.f_eff`, else ('auto') the B = I protocol simulated on each ball
-    that fits `simulation.max_qubits`. Values: state vectors up to
-    `region.statevector_max_qubits`, the cost network contracted above.
+    that fits `simulation.max_qubits`. Values: the cost circuit's amplitude
+    from a state vector over the qubits it touches, up to
+    `region.statevector_max_qubits` of them; the cost network contracted above.
     """
     from eqvbench.families.rcs import amplitude_network
     from eqvbench.simulate import SimSettings
@@ -652,8 +666,10 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
 
     def evaluate(qs) -> BallValue:
         inst_r = subs.setdefault(frozenset(qs), region_instance(instance, set(qs)))
-        if len(qs) <= reg["statevector_max_qubits"]:
-            value, method = otoc_direct(inst_r), "statevector"
+        c, _ = cost_circuit(inst_r)
+        if len(c.all_qubits()) <= reg["statevector_max_qubits"]:
+            value, _ = otoc_cone_value(inst_r)
+            method = "statevector"
         else:
             value = contract_within_budget(amplitude_network(*cost_circuit(inst_r)), len(qs), reg["tn_max_repeats"],
                                            memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
