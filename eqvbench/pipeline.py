@@ -242,7 +242,8 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             if result.cost.cached:
                 say("cost: cached tree (found by an earlier run)")
         # a region holding the whole light cone has the same network: do not search it twice
-        whole_cone = region is None or region.n_gates_2q == cone.v_light
+        whole_cone = region is None or (
+            region.whole if region.whole is not None else region.n_gates_2q == cone.v_light)
         result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None
         if not whole_cone and region.network is not None:
             say("cost of the effective region")

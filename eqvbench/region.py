@@ -60,12 +60,15 @@ def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int =
 
     import cotengra as ctg
 
+    from eqvbench.cost import _serial_auto_parallel
+
     tn = tn.rank_simplify(output_inds=())
     state = random.getstate()
     random.seed(seed)
     try:
         opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False, reconf_opts={})
-        tree = tn.contraction_tree(optimize=opt, output_inds=())
+        with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
+            tree = tn.contraction_tree(optimize=opt, output_inds=())
         flops = 8 * tree.contraction_cost()
         if 16 * tree.max_size() > memory_bytes or flops > max_flops:
             raise RegionTooCostly(
@@ -86,6 +89,7 @@ class BallValue:
     method: str
     gates_2q: int
     network: Callable[[], Any]  # builds the quimb network of the region (None when not costable)
+    whole: bool | None = None  # the network is the point's whole cost network (None: not known)
 
 
 def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | None, f_source: str | None,
@@ -114,7 +118,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     prev: tuple[BallValue, set] | None = None
     n_all = lattice.n_qubits
     r = 0
-    while True:
+    while True:  # ends: the ball stops growing at the latest when it holds every reachable qubit
         qs = lattice.ball(list(centre), r)
         if len(qs) > reg["max_qubits"]:
             return Region(None, None, None, {"region_history": history},
@@ -134,11 +138,11 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
         if prev is not None and delta is not None and abs(ball.value - prev[0].value) < delta:
             chosen, chosen_qs, radius = prev[0], prev[1], r - 1
             break
-        if len(qs) == n_all:
-            chosen, chosen_qs, radius = ball, qs, r
+        if len(qs) == n_all or (prev is not None and len(qs) == len(prev[1])):
+            chosen, chosen_qs, radius = ball, qs, r  # the whole lattice, or all of it the centre reaches
             break
         prev = (ball, qs)
         r += 1
     fields = {"region_radius": radius, "region_f": f, "region_f_source": f_source, "region_delta": delta,
               "region_history": history}
-    return Region(len(chosen_qs), chosen.gates_2q, chosen.network(), fields)
+    return Region(len(chosen_qs), chosen.gates_2q, chosen.network(), fields, whole=chosen.whole)

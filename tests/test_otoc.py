@@ -222,9 +222,9 @@ def test_shipped_config_runs_and_fits_a_positive_velocity(tmp_path):
 # --------------------------------------------------------------------------- effective region
 
 
-def region_of(lattice, region, shots, f_eff=None, seed=1, **circuit):
+def region_of(lattice, region, shots, f_eff=None, seed=1, max_qubits=20, **circuit):
     v = point(lattice, region=region, **circuit)
-    v["simulation"] = dict(SIM, shots=shots)
+    v["simulation"] = dict(SIM, shots=shots, max_qubits=max_qubits)
     return FAMILY.effective_region(instance(lattice, seed, **circuit), v, f_eff, NoiseModel(p2=0.01),
                                    np.random.default_rng(0))
 
@@ -280,14 +280,46 @@ def test_tiny_error_bar_grows_the_region_to_the_whole_cone():
     assert abs(hist[0]["value"] - c_ideal) > 1e-3  # the first ball alone would not do
 
 
+def test_region_with_the_whole_cone_but_fewer_prepared_gates_is_costed_on_its_own():
+    """8 cycles, butterfly 3 away, delta = 1/(0.8 x 100): the growth stops at a 10-qubit ball whose
+    cone (A) is the whole cone but whose G part (gates entering the network twice) is smaller, so
+    its network is not the point's: `whole` must say so, or the pipeline would report the full
+    cost as cost_eff."""
+    from eqvbench.families.otoc import geodesic_qubits, region_instance
+
+    lat = {"kind": "grid", "rows": 3, "cols": 4}
+    kw = dict(cycles=8, measurement_qubit="1,0", butterfly_distance=3, instances=1)
+    inst = instance(lat, **kw)
+    region = region_of(lat, {"f_eff": 0.8}, shots=10**4, **kw)
+    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    ball = system.ball(list(geodesic_qubits(inst)), region.fields["region_radius"])
+    n2 = lambda c: sum(1 for op in c.all_operations() if len(op.qubits) == 2)  # noqa: E731
+    assert region.a_eff == 11 and len(ball) == 10
+    assert region.n_gates_2q == FAMILY.light_cone(inst).v_light
+    assert n2(cost_circuit(region_instance(inst, ball))[0]) < n2(cost_circuit(inst)[0])
+    assert region.whole is False
+
+
+def test_region_growth_ends_where_the_ball_stops_growing():
+    """A line of 5 with the ancilla (3) beside Q_m (2) cuts qubit 4 off U's lattice, and with no
+    fidelity to set delta (nothing simulable: max_qubits 1) the growth must still end: at the
+    largest ball the centre reaches, {0, 1, 2}, with the ancilla."""
+    region = region_of({"kind": "line", "n": 5}, {}, shots=100, max_qubits=1, cycles=3,
+                       measurement_qubit=2, ancilla=3, butterfly=1, instances=1)
+    hist = region.fields["region_history"]
+    assert hist[-1]["qubits"] == 3 and hist[-1]["delta"] is None
+    assert region.a_eff == 4
+
+
 def test_large_error_bar_keeps_the_smallest_connecting_ball():
-    """f = 0.01 and 100 shots: delta = 1, no value can move by more, so the region is the first ball
-    (the shortest paths between Q_m and Q_b) plus the ancilla."""
+    """f = 0.05 and 100 shots: delta = 2, more than C in [-1, 1] can move, so the region is the first
+    ball (the shortest paths between Q_m and Q_b) plus the ancilla."""
     from eqvbench.families.otoc import geodesic_qubits
 
     lat = {"kind": "grid", "rows": 3, "cols": 4}
     kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
-    region = region_of(lat, {"f_eff": 0.01}, shots=100, **kw)
+    region = region_of(lat, {"f_eff": 0.05}, shots=100, **kw)
+    assert region.fields["region_delta"] == pytest.approx(2.0)
     assert region.fields["region_radius"] == 0
     assert region.a_eff == len(geodesic_qubits(instance(lat, **kw))) + 1
     assert region.network is not None

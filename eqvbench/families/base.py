@@ -57,6 +57,9 @@ class Region:
     network: Any  # quimb TensorNetwork, or None
     fields: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # the region's network is the point's whole cost network (costed once); None: the pipeline
+    # decides by n_gates_2q == v_light
+    whole: bool | None = None
 
 
 class Family(Protocol):

@@ -262,17 +262,17 @@ def otoc_direct(instance: Instance, operator: str | None = None) -> float:
     return float(np.real(np.vdot(a, _apply_z(b, m, n))))
 
 
-def otoc_cone_value(instance: Instance) -> tuple[float, int]:
-    """Ideal C as the amplitude <0|c|0> of the cost circuit (U cut to the cones, see
-    :func:`cost_circuit`): one state vector over the qubits c touches. Returns (C, those qubits)."""
+def otoc_cone_value(instance: Instance, circuit=None) -> float:
+    """Ideal C as the amplitude <0|c|0> of the cost circuit c (U cut to the cones, see
+    :func:`cost_circuit`; pass it if already built): one state vector over the qubits c touches."""
     from eqvbench import trajectories as tr
     from eqvbench.noise import NoiseModel
 
-    c, system = cost_circuit(instance)
+    c, system = circuit if circuit is not None else cost_circuit(instance)
     touched = c.all_qubits()
     active = [q for q in system if q in touched]
     # eqvbench's fused numba kernels: single-qubit gates folded into the two-qubit blocks
-    return float(tr.ideal_state(tr.compile_program(c, active, NoiseModel()))[0].real), len(active)
+    return float(tr.ideal_state(tr.compile_program(c, active, NoiseModel()))[0].real)
 
 
 def _apply_z(psi, k: int, n: int):
@@ -357,8 +357,7 @@ class OTOCFamily:
         fwd = cone_forward(u, [d["qm"]])
         bwd = cone_backward(u, d["qbs"])
         both = fwd & bwd
-        v = 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
-        return LightCone(v_light=v, qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
+        return LightCone(v_light=cone_gates_2q(instance), qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
                          locations=frozenset(measurement_cone_locations(instance)))
 
     def measure(self, instances, noise, simulation, rng) -> Measurement:
@@ -428,8 +427,8 @@ class OTOCFamily:
         return find_effective_region(instance, values, f_eff, noise, rng)
 
     def cost_network(self, instance: Instance):
-        """<psi| F^dag M F M |psi> with F = U_c^dag B U_c, U_c = U's gates in Q_b's backward cone
-        (the others cancel against U^dag exactly); one closed amplitude network."""
+        """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
+        (see :func:`cost_circuit`); one closed amplitude network."""
         from eqvbench.families.rcs import amplitude_network
 
         return amplitude_network(*cost_circuit(instance))
@@ -574,9 +573,10 @@ def cost_circuit(instance: Instance):
     """(circuit, system qubits) whose <0|.|0> amplitude is C.
 
     U is cut to Q_b's backward cone (the rest cancels against U^dag) and split
-    as U_c = A G: G, the cut gates outside Q_m's forward cone, touch no qubit
-    before A does and never Q_m, so they commute with M and cancel between
-    the two echoes, C = <psi| G^dag (A^dag B A M)^2 G |psi>: G appears twice
+    as U_c = A G: G, the cut gates outside Q_m's forward cone, never touch Q_m
+    and on every qubit come before all of A's gates (a gate after an A gate on
+    its qubit would be in the forward cone), so they commute with M and cancel
+    between the two echoes, C = <psi| G^dag (A^dag B A M)^2 G |psi>: G appears twice
     instead of four times.
     """
     import cirq
@@ -664,17 +664,23 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     system = d["lattice"].restrict(set(d["lattice"].qubits) - {d["qa"]})
     subs: dict[frozenset, Instance] = {}
 
+    full_ops = sum(1 for _ in cost_circuit(instance)[0].all_operations())
+
     def evaluate(qs) -> BallValue:
-        inst_r = subs.setdefault(frozenset(qs), region_instance(instance, set(qs)))
-        c, _ = cost_circuit(inst_r)
-        if len(c.all_qubits()) <= reg["statevector_max_qubits"]:
-            value, _ = otoc_cone_value(inst_r)
-            method = "statevector"
+        key = frozenset(qs)
+        if key not in subs:
+            subs[key] = region_instance(instance, set(qs))
+        inst_r = subs[key]
+        cc = cost_circuit(inst_r)
+        if len(cc[0].all_qubits()) <= reg["statevector_max_qubits"]:
+            value, method = otoc_cone_value(inst_r, cc), "statevector"
         else:
-            value = contract_within_budget(amplitude_network(*cost_circuit(inst_r)), len(qs), reg["tn_max_repeats"],
+            value = contract_within_budget(amplitude_network(*cc), len(qs), reg["tn_max_repeats"],
                                            memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
             method = "tensor_network"
-        return BallValue(value, method, cone_gates_2q(inst_r), lambda: amplitude_network(*cost_circuit(inst_r)))
+        # the ball's cost circuit is a sub-circuit of the point's: as many operations means the same network
+        whole = sum(1 for _ in cc[0].all_operations()) == full_ops
+        return BallValue(value, method, cone_gates_2q(inst_r), lambda: amplitude_network(*cc), whole=whole)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
         if len(qs) + 1 > sim["max_qubits"]:
