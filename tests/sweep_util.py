@@ -42,3 +42,10 @@ def assert_one_line_error(result, *words):
     assert "Traceback" not in result.output
     for w in words:
         assert w in lines[0], lines[0]
+
+
+def assert_spec_error(result, spec, field: str, words: str = ""):
+    """`eqvbench validate` on a bad spec: exit 2, one line '<file>: <field>: ...' holding `words`."""
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"{spec}: {field}: " in lines[0] and words in lines[0], result.output

@@ -22,6 +22,7 @@ from eqvbench.families.floquet_ising import (
 from eqvbench.lattice import build_lattice, heavy_hex_127
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings, pauli_expectations
+from sweep_util import assert_spec_error
 
 LATTICES = [
     {"kind": "line", "n": 6},
@@ -145,10 +146,7 @@ BAD = [
 def test_bad_input(tmp_path, text, fld, words):
     spec = tmp_path / "f.yaml"
     spec.write_text("experiment: floquet_ising\n" + text)
-    r = CliRunner().invoke(app, ["validate", str(spec)])
-    assert r.exit_code == 2, r.output
-    lines = [ln for ln in r.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and f"{spec}: {fld}: " in lines[0] and words in lines[0], r.output
+    assert_spec_error(CliRunner().invoke(app, ["validate", str(spec)]), spec, fld, words)
 
 
 def test_cost_network_structure_does_not_depend_on_theta():

@@ -25,6 +25,7 @@ from eqvbench.lattice import build_lattice
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings
 from eqvbench.spec import parse_spec
+from sweep_util import assert_spec_error
 
 SIM = {"method": "auto", "target_err": 0.002, "max_trajectories": 200000, "batch": None, "shots": 0,
        "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
@@ -358,7 +359,4 @@ BAD = [
 def test_bad_input(tmp_path, text, fld, words):
     spec = tmp_path / "o.yaml"
     spec.write_text("experiment: otoc\n" + text)
-    r = CliRunner().invoke(app, ["validate", str(spec)])
-    assert r.exit_code == 2, r.output
-    lines = [ln for ln in r.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and f"{spec}: {fld}: " in lines[0] and words in lines[0], r.output
+    assert_spec_error(CliRunner().invoke(app, ["validate", str(spec)]), spec, fld, words)
