@@ -410,6 +410,8 @@ def _serial_auto_parallel():
 OPTIMAL_MAX_TENSORS = 12
 # Subtree reconfiguration is pure Python: past this many tensors it costs more than the search.
 RECONF_MAX_TENSORS = 3000
+# Share of a time budget (cost.max_time) kept for forest reconfiguration of the best tree.
+FOREST_SHARE = 1 / 3
 SLICE_RECONF_MAX_BITS = 40
 
 
@@ -448,10 +450,12 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         tree = ctg.ContractionTree.from_path(inputs, output, size_dict, path=path)
         return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 
+    deadline = time.perf_counter() + settings.max_time if settings.max_time is not None else None
+    forest = deadline is not None and len(inputs) <= RECONF_MAX_TENSORS
     opt = ctg.HyperOptimizer(
         methods=list(settings.methods),
         max_repeats=settings.max_repeats,
-        max_time=settings.max_time,
+        max_time=settings.max_time * (1 - FOREST_SHARE) if forest else settings.max_time,
         minimize=settings.minimize,
         optlib=settings.optlib,
         parallel=settings.parallel if settings.parallel is not None else False,
@@ -464,7 +468,30 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         if progress:
             progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
         tree = tree.subtree_reconfigure(minimize=settings.minimize)
+        if forest:
+            tree = _forest_until(tree, deadline, settings, progress)
     return _slice_to_fit(tree, settings), math.log2(tree.max_size())
+
+
+def _forest_until(tree, deadline: float, settings: CostSettings, progress=None):
+    """Forest subtree reconfiguration of the best tree (cotengra's `subtree_reconfigure_forest`,
+    seeded, in the search's local processes) in rounds until the time budget is spent; each
+    round starts from the best tree so far and never returns a worse one.
+    """
+    step = 0
+    while True:
+        t = time.perf_counter()
+        if t >= deadline:
+            return tree
+        tree = tree.subtree_reconfigure_forest(
+            num_trees=8, num_restarts=2, minimize=settings.minimize, seed=settings.seed + step,
+            parallel=settings.parallel if isinstance(settings.parallel, int) else False)
+        step += 1
+        took = time.perf_counter() - t
+        if progress:
+            progress(f"cost: forest reconfiguration round {step}, 10^{math.log10(tree.contraction_cost()):.2f} madds")
+        if time.perf_counter() + took > deadline:  # another round would overrun the budget
+            return tree
 
 
 def _slice_to_fit(tree, settings: CostSettings):

@@ -91,6 +91,40 @@ def test_trials_in_two_processes_reach_the_serial_cost_and_say_so():
     assert 0.5 < pooled.multiply_adds / serial.multiply_adds < 2
 
 
+def test_forest_reconfiguration_keeps_the_value_and_never_raises_the_cost():
+    """The time-budgeted phase after the trials: the reconfigured tree contracts the same network to
+    the same amplitude (1e-10) for no more multiply-adds than the tree it started from."""
+    import time
+
+    import cotengra as ctg
+    import numpy as np
+
+    from cotengra.pathfinders.path_basic import optimize_greedy
+
+    from eqvbench.cost import _forest_until
+
+    lat = build_lattice({"kind": "grid", "rows": 3, "cols": 3})
+    inst = FAMILY.build(lat, {"cycles": 6, "pattern": "ABCDCDAB", "gate": "syc", "instances": 1}, 0)
+    tn = FAMILY.cost_network(inst)
+    inputs, output, sizes = network_structure(tn)
+    start = ctg.ContractionTree.from_path(inputs, output, sizes, path=optimize_greedy(inputs, output, sizes))
+    tree = _forest_until(start, time.perf_counter() + 0.5, CostSettings(seed=3))
+    assert tree.contraction_cost() <= start.contraction_cost()
+    ref = tn.contract(all, optimize=start.get_path(), output_inds=())
+    got = tn.contract(all, optimize=tree.get_path(), output_inds=())
+    assert np.isclose(got, ref, atol=1e-10)
+
+
+def test_time_budgeted_search_reports_a_tree_no_worse_than_its_trials():
+    """max_time: two thirds for trials, the rest for forest reconfiguration; the result is a valid
+    hyper-optimised tree with the time budget recorded."""
+    net = network(3, 4, 8)
+    r = contraction_cost(*net, CostSettings(max_repeats=10**6, max_time=2.0, seed=1))
+    ref = contraction_cost(*net, CostSettings(max_repeats=4, seed=1))
+    assert r.budget["search"] == "hyper" and r.budget["max_time_s"] == 2.0
+    assert r.multiply_adds <= 2 * ref.multiply_adds
+
+
 def test_networks_over_search_max_tensors_get_the_in_order_sweep():
     """a - (a,b) - (b,c) - c absorbed in order: 2x2 + 2x2 + 2 = 10 multiply-adds, no search."""
     from eqvbench.cost import CostSettings, contraction_cost
