@@ -49,3 +49,11 @@ def assert_spec_error(result, spec, field: str, words: str = ""):
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and f"{spec}: {field}: " in lines[0] and words in lines[0], result.output
+
+
+def reference_run(tmp_path_factory, name: str):
+    """The SWEEP spec run once in one process without a store: the document other runs must equal."""
+    d = tmp_path_factory.mktemp(name)
+    spec = d / "sweep.yaml"
+    spec.write_text(SWEEP)
+    return run_json(spec, "--no-store", "--workers", 1)

@@ -5,15 +5,12 @@ import json
 import pytest
 
 from eqvbench.execute import Scheduler
-from sweep_util import SWEEP, assert_one_line_error, invoke, measured, run_json
+from sweep_util import SWEEP, assert_one_line_error, invoke, measured, reference_run
 
 
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory):
-    d = tmp_path_factory.mktemp("serial")
-    spec = d / "sweep.yaml"
-    spec.write_text(SWEEP)
-    return run_json(spec, "--no-store", "--workers", 1)
+    return reference_run(tmp_path_factory, "serial")
 
 
 def test_scheduler_leaders_first_followers_after():

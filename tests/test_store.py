@@ -9,16 +9,13 @@ import pytest
 
 from eqvbench import __version__
 from eqvbench.store import STORE_FORMAT, point_key
-from sweep_util import SWEEP, assert_one_line_error, invoke, measured, run_json
+from sweep_util import SWEEP, assert_one_line_error, invoke, measured, reference_run
 
 
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory):
     """The sweep run once without a store: the reference every stored result must equal."""
-    d = tmp_path_factory.mktemp("direct")
-    spec = d / "sweep.yaml"
-    spec.write_text(SWEEP)
-    return run_json(spec, "--no-store", "--workers", 1)
+    return reference_run(tmp_path_factory, "direct")
 
 
 def test_store_round_trip_and_reuse(write_spec, tmp_path, direct):
