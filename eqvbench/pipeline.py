@@ -169,8 +169,13 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     first = instances[0]
     cone = family.light_cone(first)
     n_gates_2q = sum(1 for op in first.circuit.all_operations() if len(op.qubits) == 2)
-    f_full = noise.f_model(first.circuit, first.qubits, first.measured)
-    f_model = noise.f_model(first.circuit, first.qubits, first.measured, cone.locations)
+    readout_measured = first.measured if cone.readout_is_volume else ()
+    f_full = noise.f_model(first.circuit, first.qubits, readout_measured)
+    if cone.term_locations:
+        f_model = sum(noise.f_model(first.circuit, first.qubits, readout_measured, locs)
+                      for locs in cone.term_locations) / len(cone.term_locations)
+    else:
+        f_model = noise.f_model(first.circuit, first.qubits, readout_measured, cone.locations)
     eps = -math.log(f_full) / n_gates_2q if n_gates_2q and 0 < f_full else None
     result = PointResult(
         experiment=values["experiment"],

@@ -30,11 +30,17 @@ class LightCone:
     """The part of a circuit that can influence the measured quantity.
 
     `locations` are the error locations inside the cone (None: the whole circuit).
+    `term_locations`: for a sum of Pauli strings, each term's own locations; the
+    digital model is then the mean of the terms' models. `readout_is_volume`:
+    whether readout error counts in f_model and eps (RCS: yes; observables: no,
+    readout attenuates a Pauli string by exactly (1 - 2r)^w and is divided out).
     """
 
     v_light: int  # two-qubit gates in the cone
     qubits: tuple[cirq.Qid, ...]
     locations: frozenset[Location] | None = None
+    term_locations: tuple[frozenset[Location], ...] | None = None
+    readout_is_volume: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.lightcone import backward_cone, structurally_diagonal
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
     GridLattice,
@@ -150,48 +151,13 @@ def floquet_circuit(lattice, theta_h: float, steps: int, final_rx: bool = False)
     return cirq.Circuit(moments)
 
 
-def structurally_diagonal(op) -> bool:
-    """Diagonal by gate type (Z rotations, ZZ, CZ), whatever the angle: keeps the cone structural."""
-    import cirq
-
-    return isinstance(op.gate, (cirq.ZPowGate, cirq.ZZPowGate, cirq.CZPowGate, cirq.IdentityGate))
-
-
 def backward_light_cone(circuit, paulis: list[dict]):
-    """Gates that can change <O>, walking backwards from O's support (FRAMEWORK.md, v_light).
+    """Gates that can change <O> (exact structural cone, :mod:`eqvbench.lightcone`).
 
-    A gate joins the cone when it touches a cone qubit, and its qubits join
-    the cone. While the observable is still diagonal (all Z, before the walk
-    meets a non-diagonal gate on the cone), diagonal gates commute with it and
-    are left out: the RZZ layers after the last RX layer drop out for Z
-    observables. Returns (error locations in the cone, two-qubit gates in the
-    cone, cone qubits).
+    Returns (error locations in the cone, two-qubit gates in the cone, cone qubits).
     """
-
-    cone = {q for ps in paulis for q in ps}
-    diagonal_phase = all(p == "Z" for ps in paulis for p in ps.values())
-    locations = set()
-    n_2q = 0
-    moments = list(circuit)
-    for m in range(len(moments) - 1, -1, -1):
-        joined = set()
-        leaves_diagonal = False
-        for op in moments[m]:
-            if not set(op.qubits) & cone:
-                continue
-            diagonal = structurally_diagonal(op)
-            if diagonal_phase and diagonal:
-                continue  # commutes with the still-diagonal observable
-            leaves_diagonal |= not diagonal
-            locations.add((m, tuple(op.qubits)))
-            if len(op.qubits) == 2:
-                n_2q += 1
-            joined.update(op.qubits)
-        busy = {q for op in moments[m] for q in op.qubits}
-        locations.update((m, (q,)) for q in cone if q not in busy)
-        cone |= joined
-        diagonal_phase &= not leaves_diagonal
-    return frozenset(locations), n_2q, tuple(sorted(cone))
+    cone = backward_cone(circuit, paulis)
+    return cone.locations, cone.n_gates_2q, cone.qubits
 
 
 class FloquetIsingFamily:
@@ -219,8 +185,13 @@ class FloquetIsingFamily:
         return Instance(c, lattice.qubits, support, seed, data={"paulis": paulis, "lattice": lattice})
 
     def light_cone(self, instance: Instance) -> LightCone:
-        locations, n_2q, qubits = backward_light_cone(instance.circuit, instance.data["paulis"])
-        return LightCone(v_light=n_2q, qubits=qubits, locations=locations)
+        paulis = instance.data["paulis"]
+        cone = backward_cone(instance.circuit, paulis)
+        terms = None
+        if len(paulis) > 1:  # a sum: each term has its own cone and digital model
+            terms = tuple(backward_cone(instance.circuit, [ps]).locations for ps in paulis)
+        return LightCone(v_light=cone.n_gates_2q, qubits=cone.qubits, locations=cone.locations,
+                         term_locations=terms, readout_is_volume=False)
 
     def measure(self, instances, noise, simulation, rng) -> Measurement:
         import numpy as np
@@ -237,22 +208,29 @@ class FloquetIsingFamily:
         shots = simulation["shots"]
         shot_err = math.sqrt(max(0.0, 1.0 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
+        # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
+        readout = np.array([(1.0 - 2.0 * noise.readout) ** len(ps) for ps in paulis])
+        o_mitigated = float(np.mean(vals / readout))
+        mit_err = o_err * float(np.mean(1.0 / readout))
         fields = {
             "o_ideal": o_ideal,
             "o_noisy": o_noisy,
             "o_noisy_err": o_err,
+            "o_mitigated": o_mitigated,
+            "o_mitigated_err": mit_err,
             "shots": shots,
             "sim_method": info["method"],
             "n_trajectories": info["n_trajectories"],
         }
         notes = []
-        threshold = max(0.02, 3.0 * o_err)
+        threshold = max(0.02, 3.0 * mit_err)
         if abs(o_ideal) >= threshold:
             fields.update(butterfly_cone(inst, noise, o_ideal))
         if abs(o_ideal) < threshold:
-            notes.append(f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of <O>_noisy): f_eff not divided out")
+            notes.append(f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of the "
+                         "readout-mitigated <O>_noisy): f_eff not divided out")
             return Measurement(None, None, fields, notes)
-        return Measurement(o_noisy / o_ideal, o_err / abs(o_ideal), fields, notes)
+        return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
     def cost_network(self, instance: Instance):
         return sandwich_network(instance)
@@ -427,7 +405,7 @@ def sandwich_network(instance: Instance, locations=None):
     import quimb.tensor as qtn
 
     if locations is None:
-        locations, _, _ = backward_light_cone(instance.circuit, instance.data["paulis"])
+        locations = backward_cone(instance.circuit, instance.data["paulis"]).gates
     terms = instance.data["paulis"]
     if len(terms) != 1:
         raise ValueError("the sandwich network is built for one Pauli string; cost M_z per site")
