@@ -1,11 +1,12 @@
-"""Effective region (FRAMEWORK.md section 4), shared by the observable families.
+"""Effective region (docs/physics.md, "Effective region"), shared by the observable families.
 
 The device resolves its measured value only to delta = 1 / (f sqrt(shots)).
 The effective region is the smallest ball around the measured quantity's
-support (qubits within r coupler hops, and the gates among them) whose ideal
-value no longer moves by delta when the ball grows by one hop. A family
-supplies how to evaluate a ball (:class:`BallValue`); the growth loop, the
-stopping rule and the contraction budget live here.
+support (qubits within r coupler hops, the gates among them, cut to the ball's
+own light cone) whose ideal value is certified to lie within delta of the
+whole light cone's value. A family supplies how to evaluate a ball
+(:class:`BallValue`) and, where it has one, a reference value of the whole
+cone; the growth loop, the certificate and the contraction budget live here.
 """
 
 from __future__ import annotations
@@ -90,59 +91,139 @@ class BallValue:
     gates_2q: int
     network: Callable[[], Any]  # builds the quimb network of the region (None when not costable)
     whole: bool | None = None  # the network is the point's whole cost network (None: not known)
+    seconds: float = 0.0  # measured time of the evaluation on this machine
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The value of the whole light cone that certifies a region: `err` bounds (exact methods: 0) or,
+    for truncated methods, estimates |value - exact|; `exact` says which."""
+
+    value: float
+    err: float
+    method: str
+    seconds: float
+    exact: bool = True
+
+
+def _reproduction(value: float | None, err: float | None, method: str | None, seconds: float | None) -> dict:
+    return {"reproduced_value": value, "reproduced_err": err, "reproduced_method": method,
+            "reproduced_seconds": seconds}
 
 
 def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | None, f_source: str | None,
                 evaluate: Callable[[set], BallValue],
-                simulate_f: Callable[[set, BallValue], float | None] | None = None) -> Region:
-    """Grow the ball of radius r around `centre` until the ideal value moves by less than
-    delta = 1 / (f sqrt(shots)); the region is the last ball before that move.
+                simulate_f: Callable[[set, BallValue], float | None] | None = None,
+                cone_qubits: set | None = None,
+                reference: Callable[[], Reference | None] | None = None) -> Region:
+    """The smallest certified ball around `centre`: its ideal value is within delta = 1 / (f sqrt(shots))
+    of the whole light cone's.
+
+    Certificate: ball values of a truncated lattice oscillate with the radius,
+    so neighbouring balls agreeing proves nothing. A ball of value v is
+    certified against a reference value v_ref of the whole cone with error
+    u_ref (exact methods: u_ref = 0) when |v - v_ref| + u_ref <= delta, and
+    that sum is the region's uncertainty. The reference is the first ball that
+    holds every qubit of the cone (`cone_qubits`: its value is exact), or
+    `reference()` (computed once, when needed: the whole cone by another method).
+    Without a reference within the budgets, or without a fidelity for delta, no
+    region is claimed (a_eff None) and the notes say why; the balls' values stay
+    in `region_history`.
 
     `f` (with `f_source` saying where it came from) is the fidelity for delta;
     when it is None and `reg['f_eff']` is a number, that number is used; when
     both are missing, `simulate_f(qubits, ball)` is asked on every ball (it
     returns None where it cannot simulate) and the latest answer is used.
-    Raises nothing for an unreachable region: the Region's notes say why.
-    `evaluate` may raise RegionTooCostly.
+    `evaluate` may raise RegionTooCostly. The returned Region's fields carry the
+    classical reproduction (`reproduced_value`, `reproduced_err`,
+    `reproduced_method`, `reproduced_seconds`): the certified region's value,
+    else the reference's, else None.
     """
+    import time
+
     if not reg["enabled"]:
-        return Region(None, None, None, {}, ["effective region disabled (circuit.region.enabled: false)"])
-    if not shots:
-        return Region(None, None, None, {}, ["effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))"])
+        return Region(None, None, None, _reproduction(None, None, None, None),
+                      ["effective region disabled (circuit.region.enabled: false)"])
     if not (f and f > 0):
         f, f_source = None, None
         if reg["f_eff"] != "auto":
             f, f_source = float(reg["f_eff"]), "circuit.region.f_eff"
     auto_f = f_source is None
     history: list[dict[str, Any]] = []
-    prev: tuple[BallValue, set] | None = None
+    balls: list[tuple[BallValue, set, int]] = []
+    notes: list[str] = []
+    ref: Reference | None = None
+    ref_tried = False
     n_all = lattice.n_qubits
+    cone = set(cone_qubits) if cone_qubits is not None else None
+    delta = None
+    stop_reason = None
     r = 0
+
+    def certified(ball: BallValue) -> bool:
+        return ref is not None and delta is not None and abs(ball.value - ref.value) + ref.err <= delta
+
     while True:  # ends: the ball stops growing at the latest when it holds every reachable qubit
         qs = lattice.ball(list(centre), r)
+        if balls and len(qs) == len(balls[-1][1]):
+            break  # holds all the centre reaches
         if len(qs) > reg["max_qubits"]:
-            return Region(None, None, None, {"region_history": history},
-                          [f"effective region not found within circuit.region.max_qubits = {reg['max_qubits']} qubits"])
+            stop_reason = f"the next ball has {len(qs)} qubits, over circuit.region.max_qubits = {reg['max_qubits']}"
+            break
+        t = time.perf_counter()
         try:
             ball = evaluate(qs)
         except RegionTooCostly as e:
-            return Region(None, None, None, {"region_history": history},
-                          [f"effective region not found: {e} (circuit.region.tn_memory_bytes / tn_max_flops)"])
+            stop_reason = f"{e} (circuit.region.tn_memory_bytes / tn_max_flops)"
+            break
+        ball.seconds = time.perf_counter() - t
         if auto_f and simulate_f is not None:
             sim_f = simulate_f(qs, ball)
             if sim_f is not None:
                 f, f_source = sim_f, f"noisy simulation of the {len(qs)}-qubit region"
-        delta = 1.0 / (f * shots**0.5) if f and f > 0 else None
+        if shots and f and f > 0:
+            delta = 1.0 / (f * shots**0.5)
+        holds_cone = len(qs) == n_all or (cone is not None and cone <= qs)
+        if holds_cone and ref is None:
+            ref = Reference(ball.value, 0.0, f"whole light cone ({ball.method}, {len(qs)} qubits)", ball.seconds)
         history.append({"radius": r, "qubits": len(qs), "gates_2q": ball.gates_2q, "value": ball.value,
-                        "method": ball.method, "delta": delta})
-        if prev is not None and delta is not None and abs(ball.value - prev[0].value) < delta:
-            chosen, chosen_qs, radius = prev[0], prev[1], r - 1
+                        "method": ball.method, "delta": delta, "seconds": round(ball.seconds, 4)})
+        balls.append((ball, qs, r))
+        if ref is None and not ref_tried and reference is not None:
+            ref_tried = True
+            try:
+                ref = reference()
+            except RegionTooCostly as e:
+                notes.append(f"no reference value of the whole light cone: {e}")
+        if any(certified(b) for b, _, _ in balls) or holds_cone:
             break
-        if len(qs) == n_all or (prev is not None and len(qs) == len(prev[1])):
-            chosen, chosen_qs, radius = ball, qs, r  # the whole lattice, or all of it the centre reaches
-            break
-        prev = (ball, qs)
         r += 1
-    fields = {"region_radius": radius, "region_f": f, "region_f_source": f_source, "region_delta": delta,
-              "region_history": history}
-    return Region(len(chosen_qs), chosen.gates_2q, chosen.network(), fields, whole=chosen.whole)
+    fields: dict[str, Any] = {"region_f": f, "region_f_source": f_source, "region_delta": delta,
+                              "region_history": history, "region_radius": None, "region_value": None,
+                              "region_err": None}
+    if ref is not None:
+        fields.update({"reference_value": ref.value, "reference_err": ref.err, "reference_method": ref.method,
+                       "reference_seconds": ref.seconds})
+    chosen = next(((b, qs, rad) for b, qs, rad in balls if certified(b)), None)
+    if chosen is not None:
+        ball, qs, rad = chosen
+        err = abs(ball.value - ref.value) + ref.err
+        fields.update({"region_radius": rad, "region_value": ball.value, "region_err": err})
+        fields.update(_reproduction(ball.value, err, f"effective region ({ball.method}, {len(qs)} qubits)",
+                                    ball.seconds))
+        return Region(len(qs), ball.gates_2q, ball.network(), fields, notes, whole=ball.whole)
+    if not shots:
+        notes.append("effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))")
+    elif delta is None:
+        notes.append("effective region: no fidelity for delta = 1/(f sqrt(shots)) (set circuit.region.f_eff)")
+    elif ref is None:
+        notes.append("effective region not certified: no value of the whole light cone within the budgets"
+                     + (f" ({stop_reason})" if stop_reason else "") + "; largest ball's value in region_history")
+    else:
+        notes.append(f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
+                     + (f"before {stop_reason}" if stop_reason else "") + "; largest ball's value in region_history")
+    if ref is not None:
+        fields.update(_reproduction(ref.value, ref.err, ref.method, ref.seconds))
+    else:
+        fields.update(_reproduction(None, None, None, None))
+    return Region(None, None, None, fields, notes)

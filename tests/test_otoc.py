@@ -6,6 +6,8 @@ import math
 import cirq
 import numpy as np
 import pytest
+
+import eqvbench.families.otoc as otoc_module
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
@@ -132,9 +134,10 @@ def test_clifford_circuits_give_plus_or_minus_one():
 def test_f_eff_from_identity_run_matches_digital_model():
     """f_eff (B = I run) against the digital models of the gates in Q_m's cone.
 
-    f_model (every error in the cone fatal) is a lower bound: some Paulis commute
-    with the evolved M. The per-gate model prod (1 - p_g s_g(I)) (f_measurement,
-    times 1 - 2r for the readout) must match within 5 statistical errors plus
+    f_model (every error in the cone fatal) is no bound either way (some Paulis
+    commute with the evolved M; errors on the measured ancilla can flip its
+    sign). f_eff has the readout's 1 - 2r divided out; the per-gate model
+    prod (1 - p_g s_g(I)) (f_measurement) must match within 5 statistical errors plus
     0.01 for the second-order terms ((sum p s)^2 / 2 ~ 0.04 at f ~ 0.75 is an
     upper bound; most of it cancels between the two sides)."""
     v = point({"kind": "grid", "rows": 3, "cols": 4}, cycles=8, butterfly_distance=2, measurement_qubit="1,0",
@@ -143,8 +146,25 @@ def test_f_eff_from_identity_run_matches_digital_model():
     noise = NoiseModel(p1=0.001, p2=0.008, readout=0.01)
     m = FAMILY.measure([inst], noise, dict(SIM, target_err=0.003), np.random.default_rng(2))
     f_model = noise.f_model(inst.circuit, inst.qubits, inst.measured, FAMILY.light_cone(inst).locations)
-    assert 0.5 < f_model < m.f_eff - 5 * m.f_eff_err < 1
-    assert m.f_eff == pytest.approx(m.fields["f_measurement"] * (1 - 2 * noise.readout), abs=5 * m.f_eff_err + 0.01)
+    assert 0.5 < f_model < 1 and 0.5 < m.f_eff < 1
+    assert m.f_eff == pytest.approx(m.fields["f_identity"] / (1 - 2 * noise.readout))
+    assert m.f_eff == pytest.approx(m.fields["f_measurement"], abs=5 * m.f_eff_err + 0.01)
+
+
+def test_one_identity_normalisation_per_u():
+    """Every butterfly position of one U gets the same B = I signal (f_eff), whatever the point's stream."""
+    lat = {"kind": "grid", "rows": 2, "cols": 3}
+    noise = NoiseModel(p1=0.002, p2=0.01, readout=0.02)
+    fs = set()
+    for kw in ({"butterfly_distance": 1}, {"butterfly_distance": 2}, {"butterfly": ["1,2"]}):
+        v = point(lat, cycles=6, measurement_qubit="0,0", instances=1, **kw)
+        inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 7)
+        for rng_seed in (1, 2):
+            otoc_module._IDENTITY_CACHE.clear()  # the seeding, not the memo, must make them equal
+            m = FAMILY.measure([inst], noise, dict(SIM, method="trajectories", target_err=0.02),
+                               np.random.default_rng(rng_seed))
+            fs.add(m.f_eff)
+    assert len(fs) == 1
 
 
 def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
@@ -265,16 +285,20 @@ def test_region_values_by_state_vector_and_by_tensor_network_agree():
 
 
 def test_tiny_error_bar_grows_the_region_to_the_whole_cone():
-    """delta = 1/(1 x sqrt(1e8)) = 1e-4: the ball grows until C is C_ideal of the whole device
-    (it stops one ball early only where the last ball adds nothing to the cones)."""
+    """delta = 1/(1 x sqrt(1e8)) = 1e-4: the ball grows until it holds the whole cone, whose value
+    (C_ideal of the whole device, exactly) certifies the smallest ball within delta of it."""
     lat = {"kind": "grid", "rows": 3, "cols": 4}
     kw = dict(cycles=6, measurement_qubit="1,0", butterfly_distance=3, instances=1)
     region = region_of(lat, {"f_eff": 1.0}, shots=10**8, **kw)
     hist = region.fields["region_history"]
     c_ideal = otoc_direct(instance(lat, **kw))
     assert region.fields["region_delta"] == pytest.approx(1e-4)
-    assert hist[-1]["qubits"] == 11  # 12 qubits less the ancilla
+    cone = set(cost_circuit(instance(lat, **kw))[0].all_qubits())
+    assert hist[-1]["qubits"] >= len(cone) and hist[-2]["qubits"] < len(cone)
     assert hist[-1]["value"] == pytest.approx(c_ideal, abs=1e-9)
+    assert region.fields["reference_value"] == pytest.approx(c_ideal, abs=1e-9)
+    assert region.fields["region_err"] <= 1e-4
+    assert region.fields["reproduced_value"] == pytest.approx(c_ideal, abs=region.fields["reproduced_err"] + 1e-12)
     chosen = [h for h in hist if h["radius"] == region.fields["region_radius"]][0]
     assert chosen["value"] == pytest.approx(c_ideal, abs=1e-4)
     assert region.n_gates_2q == FAMILY.light_cone(instance(lat, **kw)).v_light
@@ -304,12 +328,15 @@ def test_region_with_the_whole_cone_but_fewer_prepared_gates_is_costed_on_its_ow
 def test_region_growth_ends_where_the_ball_stops_growing():
     """A line of 5 with the ancilla (3) beside Q_m (2) cuts qubit 4 off U's lattice, and with no
     fidelity to set delta (nothing simulable: max_qubits 1) the growth must still end: at the
-    largest ball the centre reaches, {0, 1, 2}, with the ancilla."""
-    region = region_of({"kind": "line", "n": 5}, {}, shots=100, max_qubits=1, cycles=3,
-                       measurement_qubit=2, ancilla=3, butterfly=1, instances=1)
+    largest ball the centre reaches, {0, 1, 2}. Without delta no region is claimed, but that ball
+    holds the whole cone, so its value is the exact reproduction."""
+    kw = dict(cycles=3, measurement_qubit=2, ancilla=3, butterfly=1, instances=1)
+    region = region_of({"kind": "line", "n": 5}, {}, shots=100, max_qubits=1, **kw)
     hist = region.fields["region_history"]
     assert hist[-1]["qubits"] == 3 and hist[-1]["delta"] is None
-    assert region.a_eff == 4
+    assert region.a_eff is None and any("no fidelity" in n for n in region.notes)
+    c = otoc_direct(instance({"kind": "line", "n": 5}, **kw))
+    assert region.fields["reproduced_value"] == pytest.approx(c, abs=1e-9) and region.fields["reproduced_err"] == 0
 
 
 def test_large_error_bar_keeps_the_smallest_connecting_ball():

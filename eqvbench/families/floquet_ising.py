@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
@@ -15,7 +16,7 @@ from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import Instance, LightCone, Measurement, Region
 from eqvbench.lightcone import backward_cone, structurally_diagonal
-from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
+from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
     GridLattice,
     HeavyHex127Lattice,
@@ -344,14 +345,52 @@ def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
     return total / len(instance.data["paulis"])
 
 
+def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max_repeats: int = 16,
+               memory_bytes: float = 2**31, max_flops: float = 1e11) -> tuple[float, str, int]:
+    """Exact ideal <O> (mean of the terms) from each term's structural light cone alone.
+
+    A term whose cone has at most `statevector_max_qubits` qubits is simulated
+    as a state vector over its cone qubits only (gates outside the cone
+    removed); a larger one is contracted as its sandwich network with cotengra
+    (RegionTooCostly when the tree exceeds the budgets). Returns (value,
+    method, largest cone in qubits).
+    """
+    import numpy as np
+
+    from eqvbench import trajectories as tr
+    from eqvbench.lightcone import restrict_to_cone
+    from eqvbench.noise import NoiseModel
+    from eqvbench.simulate import pauli_expectation_rows
+
+    total, methods, widest = 0.0, set(), 0
+    for ps in terms:
+        cone = backward_cone(circuit, [ps])
+        qs = list(cone.qubits)
+        widest = max(widest, len(qs))
+        if len(qs) <= statevector_max_qubits:
+            cut = restrict_to_cone(circuit, cone)
+            index = {q: i for i, q in enumerate(qs)}
+            psi = tr.ideal_state(tr.compile_program(cut, qs, NoiseModel()))[None]
+            total += float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
+            methods.add("statevector")
+        else:
+            one = Instance(circuit, tuple(qs), tuple(ps), 0, data={"paulis": [ps]})
+            total += contract_within_budget(sandwich_network(one, cone.gates), len(qs), max_repeats, 0,
+                                            memory_bytes, max_flops).real
+            methods.add("tensor_network")
+    method = methods.pop() if len(methods) == 1 else "statevector+tensor_network"
+    return total / len(terms), method, widest
+
+
 def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
-    """The effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
+    """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
-    the noisy/ideal ratio simulated on the largest ball that fits the simulation
-    limit (the region is where the noise that matters acts). Values come from
-    state vectors up to `region.statevector_max_qubits`, from tensor-network
-    contraction above; `region_history` says which gave each.
+    the readout-mitigated noisy/ideal ratio simulated on the largest ball that
+    fits the simulation limit. Ball values come from each term's light cone
+    inside the ball (:func:`cone_value`); the reference that certifies them is
+    the ball holding the whole cone or, when the cone is larger than
+    `region.max_qubits`, the whole cone contracted within the region's budgets.
     """
     from eqvbench.simulate import SimSettings, pauli_expectations
 
@@ -360,30 +399,39 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     sim = values["simulation"]
     lattice = instance.data["lattice"]
     subs: dict[frozenset, Instance] = {}
+    budget = dict(statevector_max_qubits=reg["statevector_max_qubits"], max_repeats=reg["tn_max_repeats"],
+                  memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"])
+    full_cone = backward_cone(instance.circuit, instance.data["paulis"])
 
     def evaluate(qs) -> BallValue:
         inst_r = subs.setdefault(frozenset(qs), region_instance(lattice, qs, circuit))
-        if len(qs) <= reg["statevector_max_qubits"]:
-            value, method = ideal_value_statevector(inst_r), "statevector"
-        else:
-            value = ideal_value_tn(inst_r, reg["tn_max_repeats"], memory_bytes=reg["tn_memory_bytes"],
-                                   max_flops=reg["tn_max_flops"])
-            method = "tensor_network"
-        _, n2, _ = backward_light_cone(inst_r.circuit, inst_r.data["paulis"])
+        value, method, _ = cone_value(inst_r.circuit, inst_r.data["paulis"], **budget)
+        n2 = backward_cone(inst_r.circuit, inst_r.data["paulis"]).n_gates_2q
         return BallValue(value, method, n2,
                          lambda: sandwich_network(inst_r) if len(inst_r.data["paulis"]) == 1 else None)
+
+    def reference() -> Reference | None:
+        if len(full_cone.qubits) <= reg["max_qubits"]:
+            return None  # the balls reach the whole cone themselves
+        t = time.perf_counter()
+        value, method, _ = cone_value(instance.circuit, instance.data["paulis"], **budget)
+        return Reference(value, 0.0, f"whole light cone ({method}, {len(full_cone.qubits)} qubits)",
+                         time.perf_counter() - t)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
         if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
             return None
         inst_r = subs[frozenset(qs)]
+        paulis = inst_r.data["paulis"]
         noisy, _, ideal, _ = pauli_expectations(
-            inst_r.circuit, inst_r.qubits, noise, inst_r.data["paulis"], SimSettings.from_section(sim), rng
+            inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
         )
-        return float(noisy.mean() / ideal.mean())
+        readout = [(1.0 - 2.0 * noise.readout) ** len(ps) for ps in paulis]
+        return float(sum(v / r for v, r in zip(noisy, readout)) / ideal.sum())
 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
-    return grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f)
+    return grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f,
+                       cone_qubits=set(full_cone.qubits), reference=reference)
 
 
 def _qubit_label(q) -> Any:
