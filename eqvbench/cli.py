@@ -396,7 +396,6 @@ def _show(results: Path, run_id: int | None, runs: bool) -> None:
 
 def _stale_note(doc: dict) -> str | None:
     """A line saying that the points were computed by other code than this eqvbench's, or None."""
-    from eqvbench import __version__
     from eqvbench.provenance import code_identity
 
     theirs = doc.get("code_identity")

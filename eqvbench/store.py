@@ -444,7 +444,12 @@ _COST_NUMBERS = ("multiply_adds", "cost_flops", "cost_log10", "width_log2", "wid
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _no_constant(name: str) -> Any:
