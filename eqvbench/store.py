@@ -581,6 +581,8 @@ def load_results(path: Path | str, run: int | None = None) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise StoreError(path, "file not found")
+    if is_empty_file(path):
+        raise StoreError(path, "an empty file: no store and no result document (no run has stored a point there)")
     if not path.is_dir() and not is_sqlite(path):
         if run is not None:
             raise StoreError(path, "--run applies to a store, not to a JSON document")
