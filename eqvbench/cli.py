@@ -156,30 +156,32 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
 
     from rich.console import Console
 
-    from eqvbench import __version__
     from eqvbench.checks import evaluate, validate_checks
     from eqvbench.execute import Scheduler, connect_dask, default_workers, run_dask, run_pool, run_serial
-    from eqvbench.io import check_writable, write_atomic
+    from eqvbench.io import check_writable, write_output
     from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
+    from eqvbench.provenance import code_identity
     from eqvbench.report import fmt_param, footer_lines, param_headers, points_table
     from eqvbench.spec import load_spec
-    from eqvbench.store import Store, default_store_path, point_key
+    from eqvbench.store import Store, default_store_path, point_key, reuse_point
 
     _INTERRUPT_NOTE["text"] = "nothing written"
     _run_options(store_path, no_store, workers, executor, scheduler)
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)
     validate_checks(spec)
+    store_file = None if no_store else (store_path or default_store_path(path))
     if out is not None:
-        check_writable(out)
+        check_writable(out, protect={"the spec": path, "the run's store": store_file})
     plans = plan(spec)
-    store = None if no_store else Store(store_path or default_store_path(path))
+    store = None if store_file is None else Store(store_file)
     client = connect_dask(scheduler) if executor == "dask" else None
     err = Console(stderr=True)
     heads = param_headers([k for p in spec.points for k in p.params])
     t_start = time.perf_counter()
     try:
-        keys = [point_key(pp.point.values, __version__) for pp in plans]
+        identity = code_identity()
+        keys = [point_key(pp.point.values, identity) for pp in plans]
         header = to_document(spec, [])
         header.pop("points")
         points: list[dict | None] = [None] * len(plans)
@@ -189,9 +191,12 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
             stored = store.finished(keys)
             for i, k in enumerate(keys):
                 if k in stored:
-                    points[i] = {**stored[k], "params": plans[i].point.params}
-            cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), __version__)
-            store.begin_run(__version__, spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
+                    points[i] = reuse_point(stored[k], plans[i].point.values, plans[i].point.params)
+            cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), identity)
+            store.begin_run(identity, spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
+            if store.damaged:
+                err.print(f"{store.path}: {store.damaged} stored row(s) damaged: computing them again", highlight=False,
+                          soft_wrap=True)
         pending = [i for i, p in enumerate(points) if p is None]
         n_reused = len(plans) - len(pending)
         if n_reused:
@@ -259,7 +264,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         doc["checks_passed"] = not failed
     text = json.dumps(doc, indent=2, allow_nan=False)
     if out is not None:
-        write_atomic(out, text + "\n")
+        write_output(out, text + "\n")
     if json_out:
         sys.stdout.write(text + "\n")
     else:
@@ -354,11 +359,17 @@ def _show(results: Path, run_id: int | None, runs: bool) -> None:
         table = Table(title=f"{results}: runs", title_justify="left")
         for h in ("run", "started (UTC)", "finished", "eqvbench", "spec", "points", "finished points", "reused"):
             table.add_column(h)
-        for r in list_runs(results):
-            table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "no (interrupted or running)",
-                          r["eqvbench_version"], r["spec_file"], str(r["n_points"]), str(r["n_finished"]),
+        from eqvbench.provenance import code_identity
+
+        rows = list_runs(results)
+        for r in rows:
+            table.add_row(str(r["id"]), str(r["started_at"]), str(r["finished_at"] or "no (interrupted or running)"),
+                          str(r["eqvbench_version"]), str(r["spec_file"]), str(r["n_points"]), str(r["n_finished"]),
                           "-" if r["n_reused"] is None else str(r["n_reused"]))
         console.print(table)
+        if any(r["eqvbench_version"] != code_identity() for r in rows):
+            typer.echo(f"note: this is eqvbench {code_identity()}; points of runs by other code are computed "
+                       "anew when their spec runs again", err=True)
         return
     from eqvbench.pipeline import summarize
 
@@ -373,10 +384,32 @@ def _show(results: Path, run_id: int | None, runs: bool) -> None:
     for line in footer_lines(doc):
         console.print(line, highlight=False, soft_wrap=True)
     st = doc.get("store")
-    if st:
+    if isinstance(st, dict) and isinstance(st.get("n_points"), int) and isinstance(st.get("n_finished"), int):
+        # read from a store (a `run --out` document's "store" says where its run kept its points instead)
         missing = st["n_points"] - st["n_finished"]
         typer.echo(f"run {st['run']} of {st['path']}: {st['n_finished']} of {st['n_points']} point(s) finished"
                    + (f"; {missing} missing (rerun the spec to finish)" if missing else ""), err=True)
+    stale = _stale_note(doc)
+    if stale:
+        typer.echo(stale, err=True)
+
+
+def _stale_note(doc: dict) -> str | None:
+    """A line saying that the points were computed by other code than this eqvbench's, or None."""
+    from eqvbench.provenance import code_identity
+
+    theirs = doc.get("code_identity")
+    if theirs == code_identity():
+        return None
+    version = doc.get("eqvbench_version")
+    if not isinstance(theirs, str):
+        what = f"eqvbench {version}, before code fingerprints were recorded"
+    elif version != __version__:
+        what = f"eqvbench {version} ({theirs})"
+    else:
+        what = f"other code or libraries ({theirs})"
+    return (f"note: these points were computed by {what}; this is eqvbench {code_identity()}: "
+            "running the spec again computes them anew")
 
 
 @app.command()
@@ -396,20 +429,20 @@ def export(
 def _export(results: Path, fmt: str, out: Path | None, run_id: int | None) -> None:
     import json
 
-    from eqvbench.io import check_writable, write_atomic
+    from eqvbench.io import check_writable, write_output
     from eqvbench.report import points_csv
     from eqvbench.store import load_results
 
     if fmt not in ("json", "csv"):
         raise EqvbenchError(f"--format {fmt}: must be 'json' or 'csv'")
     if out is not None:
-        check_writable(out)
+        check_writable(out, protect={"the file being read": results})
     doc = load_results(results, run_id)
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n" if fmt == "json" else points_csv(doc["points"])
     if out is None:
         sys.stdout.write(text)
     else:
-        write_atomic(out, text)
+        write_output(out, text)
         typer.echo(f"{len(doc['points'])} point(s) written to {out}", err=True)
 
 
@@ -433,7 +466,7 @@ def plot(
 
 
 def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
-    from eqvbench.io import check_writable, write_atomic
+    from eqvbench.io import check_writable, write_output
     from eqvbench.plots import KINDS, render
     from eqvbench.store import load_results
 
@@ -441,10 +474,10 @@ def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
         raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
     if out.suffix.lower() != ".png":
         raise EqvbenchError(f"--out {out}: plots are written as PNG: give a .png file name")
-    check_writable(out)
+    check_writable(out, protect={"the file being read": results})
     doc = load_results(results, run_id)
     png, drawn = render(doc, kind, source=str(results))
-    write_atomic(out, png)
+    write_output(out, png)
     typer.echo(f"{out}: {', '.join(drawn)} ({len(doc['points'])} point(s))", err=True)
 
 

@@ -7,6 +7,8 @@ multiply-add is counted, those of the structural pre-simplification included.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import math
 import random
 import time
@@ -238,46 +240,94 @@ def _cache_key(inputs, output, size_dict, settings: CostSettings) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+@functools.cache
 def _engine_fingerprint() -> str:
-    """Hash of this module's source and cotengra's version: a change to the search invalidates old trees."""
+    """Hash of this module's source and the search libraries' versions: a change to the search
+    invalidates old trees (the network itself is in the cache key)."""
     import hashlib
 
-    import cotengra
+    from eqvbench.provenance import library_versions
 
+    libs = library_versions()
     with open(__file__, "rb") as f:
-        return hashlib.sha256(f.read() + cotengra.__version__.encode()).hexdigest()[:16]
+        blob = f.read() + repr([libs[k] for k in ("cotengra", "kahypar", "optuna")]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# a tree-cache entry holds a contraction path: about 20 bytes a tensor; larger files are not ours
+CACHE_MAX_BYTES = 64 * 2**20
+_SEARCHES = ("optimal", "hyper", "linear", "linear (not searched: more tensors than search_max_tensors)")
 
 
 def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostResult | None:
-    """The stored result if its tree rebuilds to the same cost; None on a miss or a stale entry."""
+    """The result of the stored tree, with every number computed again from the tree itself;
+    None on a miss, a stale entry, or one whose recorded numbers the tree does not reproduce.
+
+    Only a regular file of at most CACHE_MAX_BYTES is read (not a FIFO, device or symbolic link).
+    The one figure taken from the file, the original search's duration, and the unsliced width
+    (a property of the searched tree before slicing, which the entry does not hold) are checked
+    to be plausible.
+    """
     import json
     import os
 
     import cotengra as ctg
 
+    from eqvbench.io import read_regular
+
     path = os.path.join(settings.cache_dir, f"{key}.json")
     try:
-        with open(path) as f:
-            entry = json.load(f)
-        tree_inputs, pre = inputs, 0.0
-        if not entry["on_raw"] and settings.simplify == "rank":
-            tree_inputs, pre, _ = structural_simplify(inputs, output, size_dict)
+        entry = json.loads(read_regular(path, CACHE_MAX_BYTES, follow_symlinks=False),
+                           parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        res = entry["result"]
+        if entry.get("version") != CACHE_VERSION or not isinstance(res, dict) or res.get("budget", {}).get(
+                "search") not in _SEARCHES or not isinstance(entry["on_raw"], bool):
+            return None
+        input_width = math.log2(max((_size(i, size_dict) for i in inputs), default=1))
+        tree_inputs, pre, n_tensors = inputs, 0.0, len(inputs)
+        if settings.simplify == "rank":
+            simple, simple_madds, _ = structural_simplify(inputs, output, size_dict)
+            n_tensors = len(simple)
+            if not entry["on_raw"]:
+                tree_inputs, pre = simple, simple_madds
         if not math.isclose(pre, entry["pre_madds"], rel_tol=1e-9, abs_tol=1e-9):
             return None
-        tree = ctg.ContractionTree.from_path(tree_inputs, output, size_dict, path=[tuple(p) for p in entry["path"]])
+        steps = [tuple(p) for p in entry["path"]]
+        if len(steps) != len(tree_inputs) - 1 or not all(
+                len(p) == 2 and all(type(i) is int and 0 <= i < len(tree_inputs) for i in p) for p in steps):
+            return None
+        tree = ctg.ContractionTree.from_path(tree_inputs, output, size_dict, path=steps)
         actual = {v: k for k, v in _canonical(inputs, output).items()}
+        if len(set(entry["sliced_inds"])) != len(entry["sliced_inds"]):
+            return None
         for ix in entry["sliced_inds"]:
             tree.remove_ind_(actual[ix])
-        madds = entry["pre_madds"] + float(tree.contraction_cost())
-        res = entry["result"]
-        if not math.isclose(madds, res["multiply_adds"], rel_tol=1e-9) or tree.multiplicity != res["n_slices"]:
+        if tree.max_size() > settings.target_size:
             return None
-        if math.log2(tree.max_size()) > res["width_log2"] + 1e-9:
+        search = res["budget"]["search"]
+        fresh = _result(
+            pre + float(tree.contraction_cost()), max(math.log2(tree.max_size()), input_width),
+            float(res["width_log2_unsliced"]), int(tree.multiplicity), len(tree.sliced_inds), n_tensors,
+            float(res["search_seconds"]), settings, search)
+        # the entry must say what its tree gives: otherwise it is foreign or tampered with
+        for k, v in dataclasses.asdict(fresh).items():
+            if k in ("seconds_on", "search_seconds", "width_log2_unsliced", "cached"):
+                continue
+            if isinstance(v, float) and not (isinstance(res.get(k), (int, float)) and
+                                             math.isclose(v, res[k], rel_tol=1e-9, abs_tol=1e-12)):
+                return None
+            if not isinstance(v, float) and res.get(k) != v:
+                return None
+        if not (math.isfinite(fresh.search_seconds) and fresh.search_seconds >= 0):
             return None
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return None  # a missing, unreadable or foreign file is a miss, never an error
-    return CostResult(**{**res, "seconds_on": {m: res["cost_flops"] / r for m, r in settings.machines.items()},
-                         "cached": True})
+        # the searched tree's width before slicing: at least the sliced width, at most the
+        # largest tensor the network could form
+        total = math.log2(math.prod(size_dict[ix] for ix in set(ix for t in inputs for ix in t)))
+        if not (fresh.width_log2 - 1e-9 <= fresh.width_log2_unsliced <= max(total, input_width) + 1e-9):
+            return None
+    except Exception:  # noqa: BLE001 - a missing, unreadable, foreign or malformed entry is a miss
+        return None
+    return dataclasses.replace(fresh, cached=True)
 
 
 def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pre_madds: float,

@@ -295,17 +295,16 @@ def machines_of(spec: Spec) -> list[str]:
 
 
 def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
-    """The JSON output: version, resolved spec, points."""
-    from eqvbench import __version__
-
+    """The JSON output: what computed it (versions, code fingerprint), resolved spec, points."""
     from eqvbench.families import get_family
+    from eqvbench.provenance import provenance
 
     machines = machines_of(spec)
     families = [get_family(name) for name in spec.experiments]
     points = [r.to_json(machines) for r in results]
     columns = list(dict.fromkeys(tuple(c) for f in families for c in f.table_columns()))
     doc = {
-        "eqvbench_version": __version__,
+        **provenance(),
         "spec_file": spec.file,
         "spec": spec.resolved(),
         "columns": [list(c) for c in columns],

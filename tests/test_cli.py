@@ -179,3 +179,51 @@ def test_cost_and_report_settings_do_not_move_sampled_numbers(tmp_path):
         assert r.exit_code == 0, r.output
         f_eff.append(json.loads(r.stdout)["points"][0]["xeb_sampled"])
     assert f_eff[0] == f_eff[1]
+
+
+def test_out_refuses_what_writing_would_destroy(write_spec, tmp_path):
+    import stat
+
+    spec = write_spec(SMALL)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # stands for a device node such as /dev/null: replacing it with a file destroys it
+    assert_one_line_error(invoke("run", spec, "--out", fifo), f"--out {fifo}", "not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert invoke("run", spec, "--workers", 1).exit_code == 0  # makes the default store, spec.eqvdb
+    db = tmp_path / "spec.eqvdb"
+    before = db.read_bytes()
+    assert_one_line_error(invoke("run", spec, "--out", "spec.eqvdb"), "--out spec.eqvdb", "the run's store")
+    assert_one_line_error(invoke("run", spec, "--store", db, "--out", db), "the run's store")
+    assert_one_line_error(invoke("run", spec, "--out", spec), "the spec")
+    assert_one_line_error(invoke("export", db, "--out", db), "the file being read")
+    assert db.read_bytes() == before and spec.read_text() == SMALL
+
+
+def test_out_write_error_is_one_line(write_spec, tmp_path, monkeypatch):
+    import errno
+
+    spec = write_spec(SMALL)
+    doc = tmp_path / "doc.json"
+    r = invoke("run", spec, "--json", "--no-store", "--workers", 1)
+    doc.write_text(r.stdout)
+    out = tmp_path / "res.json"
+    out.write_text("previous results\n")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    r = invoke("run", spec, "--out", out, "--no-store", "--workers", 1)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        f"error: --out {out}: cannot write (No space left on device); nothing was written there")
+    assert_one_line_error(invoke("export", doc, "-f", "csv", "-o", out), f"--out {out}", "No space left")
+    assert_one_line_error(invoke("plot", doc, "-o", tmp_path / "p.png"), "--out", "No space left")
+    assert out.read_text() == "previous results\n"
+    assert sorted(os.listdir(tmp_path)) == ["doc.json", "res.json", "spec.yaml"]  # no temporary file left
+
+    monkeypatch.undo()  # a link is written through: its target is replaced, the link kept
+    link = tmp_path / "link.json"
+    link.symlink_to(out)
+    assert invoke("export", doc, "-o", link).exit_code == 0
+    assert link.is_symlink() and json.loads(out.read_text())["points"]

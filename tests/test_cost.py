@@ -203,3 +203,55 @@ def test_second_run_reuses_the_stored_tree(tmp_path):
     assert runs[0]["cost"]["budget"]["search"] == "hyper"
     assert (runs[0]["cost"]["cached"], runs[1]["cost"]["cached"]) == (False, True)
     assert runs[1]["cost_flops"] == runs[0]["cost_flops"]
+
+
+def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
+    """What a cache entry records is computed again from its tree; only regular files of bounded
+    size are read (a FIFO would block, a link to /dev/zero would never end)."""
+    import json
+    import os
+    import threading
+
+    from eqvbench.cost import CostSettings, contraction_cost
+
+    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
+    sizes = {ix: 2 for t in inputs for ix in t}
+    settings = CostSettings(max_repeats=4, cache_dir=str(tmp_path), memory_limit=8 * 2**5)
+    first = contraction_cost(inputs, (), sizes, settings)
+    (path,) = tmp_path.glob("*.json")
+    good = path.read_text()
+    assert contraction_cost(inputs, (), sizes, settings).cached
+    poisons = {
+        "cost_flops": lambda r: r.update(cost_flops=r["cost_flops"] * 1e6, cost_log10=r["cost_log10"] + 6),
+        "width_log2": lambda r: r.update(width_log2=1.0),
+        "budget": lambda r: r["budget"].update(max_repeats=10**6),
+        "n_tensors": lambda r: r.update(n_tensors=3),
+        "search_seconds": lambda r: r.update(search_seconds=-5.0),
+        "width_log2_unsliced": lambda r: r.update(width_log2_unsliced=500.0),
+    }
+    for name, poison in poisons.items():
+        entry = json.loads(good)
+        poison(entry["result"])
+        path.write_text(json.dumps(entry))
+        got = contraction_cost(inputs, (), sizes, settings)  # a miss: searched again, the entry rewritten
+        assert not got.cached, name
+        assert (got.cost_flops, got.width_log2, got.budget, got.n_tensors) == \
+            (first.cost_flops, first.width_log2, first.budget, first.n_tensors), name
+
+    def load_without_hanging():
+        got = []
+        th = threading.Thread(target=lambda: got.append(contraction_cost(inputs, (), sizes, settings)), daemon=True)
+        th.start()
+        th.join(120)
+        assert not th.is_alive() and len(got) == 1
+        return got[0]
+
+    path.unlink()
+    os.mkfifo(path)
+    assert not load_without_hanging().cached
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    assert not load_without_hanging().cached
+    path.unlink()
+    path.write_text(good[:-1] + " " * (64 * 2**20) + "}")  # over the size limit
+    assert not load_without_hanging().cached
