@@ -244,7 +244,8 @@ class FloquetIsingFamily:
         return {"lattice": values["lattice"], "steps": c["steps"], "observable": c["observable"], "final_rx": c["final_rx"]}
 
     def table_columns(self) -> list[tuple[str, str]]:
-        return [("<O> ideal", "o_ideal"), ("<O> noisy", "o_noisy"), ("A_eff", "a_eff"),
+        return [("<O> ideal", "o_ideal"), ("<O> noisy", "o_noisy"), ("<O> classical", "reproduced_value"),
+                ("+-", "reproduced_err"), ("repro s", "reproduced_seconds"), ("A_eff", "a_eff"),
                 ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
 

@@ -460,6 +460,7 @@ class OTOCFamily:
 
     def table_columns(self) -> list[tuple[str, str]]:
         return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"), ("C norm", "otoc_norm"),
+                ("C classical", "reproduced_value"), ("+-", "reproduced_err"),
                 ("V_butterfly", "v_butterfly"), ("V_meas", "v_measurement"), ("A_eff", "a_eff"),
                 ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
