@@ -67,9 +67,18 @@ def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int =
     state = random.getstate()
     random.seed(seed)
     try:
-        opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False, reconf_opts={})
-        with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
+        # greedy trials first: region networks are usually cheap to contract, and partitioning plus
+        # subtree reconfiguration cost far more than they save there; the full search only above 1e10 FLOP
+        opt = ctg.HyperOptimizer(max_repeats=max_repeats, methods=["greedy"], parallel=False, progbar=False,
+                                 reconf_opts=None)
+        with _serial_auto_parallel():
             tree = tn.contraction_tree(optimize=opt, output_inds=())
+        if 8 * tree.contraction_cost() > 1e10:
+            opt = ctg.HyperOptimizer(max_repeats=max_repeats, parallel=False, progbar=False, reconf_opts={})
+            with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
+                better = tn.contraction_tree(optimize=opt, output_inds=())
+            if better.contraction_cost() < tree.contraction_cost():
+                tree = better
         flops = 8 * tree.contraction_cost()
         if 16 * tree.max_size() > memory_bytes or flops > max_flops:
             raise RegionTooCostly(
