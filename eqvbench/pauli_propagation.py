@@ -140,8 +140,13 @@ def compile_circuit(circuit, qubits=None) -> PauliProgram:
             if np.array_equal(r, np.eye(r.shape[0])):
                 continue  # identity up to a phase
             gates.append((tuple(index[q] for q in op.qubits), r))
-        if gates:
-            moments.append(_Moment(gates))
+        # Gates of a moment commute: rotation-like gates (at most two entries per PTM column) are
+        # expanded together, depth-first per string; a denser gate (up to 16 entries) gets a sub-moment
+        # of its own, so that its outputs are merged before the next gate multiplies them again.
+        light = [g for g in gates if np.count_nonzero(g[1], axis=0).max() <= 2]
+        if light:
+            moments.append(_Moment(light))
+        moments += [_Moment([g]) for g in gates if np.count_nonzero(g[1], axis=0).max() > 2]
     # alive[m][q]: 4-bit mask of local Paulis, before moment m (in time), from which |0...0> is reachable
     alive = np.full(n, _ALIVE_START, dtype=np.uint8)
     alive_after: list[np.ndarray] = []  # mask that moment m's outputs (backward walk) must satisfy
