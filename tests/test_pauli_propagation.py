@@ -143,6 +143,10 @@ def test_converge_and_budget():
     assert cv.flops == sum(pp.flop_equivalent(r.string_gate_ops, 1) for r in cv.history)
     tight = pp.converge(c, lat.qubits, obs, delta=1e-3, max_strings=50)
     assert tight.status == "over_budget" and "more than 50 Pauli strings" in tight.reason
+    assert math.isnan(tight.value) and tight.cutoff is None  # not even the first cut-off finished
+    late = pp.converge(c, lat.qubits, obs, delta=1e-9, cutoffs=(1e-2, 1e-3))
+    assert late.status == "over_budget" and "not converged" in late.reason
+    assert late.value == late.history[-1].value and late.err == abs(late.history[1].value - late.history[0].value)
 
 
 def test_bad_input():
