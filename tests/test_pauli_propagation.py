@@ -1,0 +1,192 @@
+"""Pauli propagation: exact against cirq state vectors, truncation behaviour, 127-qubit 5-step references."""
+
+import math
+
+import cirq
+import numpy as np
+import pytest
+
+from eqvbench import pauli_propagation as pp
+from eqvbench.families.floquet_ising import floquet_circuit, resolve_observable
+from eqvbench.lattice import build_lattice, heavy_hex_127, line
+
+PAULI = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
+
+
+def exact(circuit, qubits, terms):
+    """Sum of c <P> over (c, {qubit: 'X'|'Y'|'Z'}) from cirq's state vector."""
+    psi = cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector
+    order = {q: i for i, q in enumerate(qubits)}
+    return sum(c * cirq.PauliString({q: PAULI[p] for q, p in t.items()}).expectation_from_state_vector(psi, order).real
+               for c, t in terms)
+
+
+@pytest.mark.parametrize("lat_section", [{"kind": "line", "n": 8}, {"kind": "ring", "n": 7},
+                                         {"kind": "grid", "rows": 2, "cols": 3}])
+@pytest.mark.parametrize("theta", [0.0, math.pi / 2, 0.37, 1.1])
+def test_kicked_ising_exact_against_cirq(lat_section, theta):
+    lat = build_lattice(lat_section)
+    qs = lat.qubits
+    c = floquet_circuit(lat, theta, 4)
+    prog = pp.compile_circuit(c, qs)
+    for obs in [{qs[3]: "Z"}, {qs[2]: "X"}, {qs[4]: "Y"}, {qs[0]: "X", qs[2]: "Y", qs[5]: "Z"},
+                {qs[1]: "Y", qs[4]: "Y"}]:
+        r = pp.propagate(prog, None, obs, coefficient_cutoff=0.0)
+        assert r.value == pytest.approx(exact(c, qs, [(1.0, obs)]), abs=1e-10)
+        assert r.truncated_weight == 0.0 and r.status == "ok"
+
+
+def test_final_rx_and_mean_of_strings():
+    lat = build_lattice({"kind": "line", "n": 7})
+    c = floquet_circuit(lat, 0.8, 3, final_rx=True)
+    paulis = resolve_observable(lat, "M_z")  # a list of dicts: their mean
+    r = pp.propagate(c, lat.qubits, paulis, coefficient_cutoff=0.0)
+    assert r.value == pytest.approx(exact(c, lat.qubits, [(1 / 7, t) for t in paulis]), abs=1e-10)
+
+
+def test_generic_unitaries_use_the_ptm_path():
+    """Random 1q and 2q unitaries (MatrixGate) and named gates, a weighted sum of strings."""
+    rng = np.random.RandomState(7)
+    qs = cirq.LineQubit.range(6)
+    moments = []
+    for layer in range(6):
+        moments.append(cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=rng)).on(q)
+                                   for q in qs))
+        pairs = [(qs[i], qs[i + 1]) for i in range(layer % 2, 5, 2)]
+        moments.append(cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=rng)).on(a, b)
+                                   for a, b in pairs))
+    named = [cirq.H(qs[0]), cirq.CNOT(qs[1], qs[2]), cirq.S(qs[3]), cirq.FSimGate(0.4, 0.9)(qs[4], qs[5]),
+             cirq.ry(0.3)(qs[2]), cirq.ISWAP(qs[0], qs[1]), cirq.XXPowGate(exponent=0.21)(qs[3], qs[4])]
+    c = cirq.Circuit(moments) + cirq.Circuit(named)
+    terms = [(0.5, {qs[0]: "Z", qs[3]: "X"}), (-1.25, {qs[2]: "Y"}), (0.75, {qs[1]: "X", qs[4]: "Y", qs[5]: "Z"})]
+    r = pp.propagate(c, qs, terms, coefficient_cutoff=0.0)
+    assert r.value == pytest.approx(exact(c, qs, terms), abs=1e-10)
+
+
+def test_ptm_fast_paths():
+    """RX: Z -> cos Z + sin Y (two entries per anticommuting column); RZZ(-pi/2) is a signed permutation."""
+    from eqvbench.families.floquet_ising import rzz_minus_pi_2
+
+    t = 0.7
+    r = pp.ptm(cirq.unitary(cirq.rx(t)))  # index p: 0 I, 1 X, 2 Z, 3 Y
+    assert r[:, 2] == pytest.approx([0, 0, math.cos(t), math.sin(t)])
+    assert r[:, 3] == pytest.approx([0, 0, -math.sin(t), math.cos(t)])
+    assert r[:, 1] == pytest.approx([0, 1, 0, 0])
+    z = pp.ptm(cirq.unitary(rzz_minus_pi_2()))
+    assert np.all(np.count_nonzero(z, axis=0) == 1)
+    assert sorted(np.abs(z).sum(axis=0)) == [1.0] * 16
+    assert np.allclose(z @ z.T, np.eye(16))
+
+
+def test_more_than_one_word_per_part():
+    """130 qubits (three 64-bit words), strings across the word boundary 63 | 64, against cirq on the cone."""
+    full = line(130)
+    c = floquet_circuit(full, 0.9, 2)
+    L = cirq.LineQubit
+    terms = [(1.0, {L(62): "Z", L(63): "Y", L(64): "Z"}), (0.5, {L(63): "X", L(64): "X"}),
+             (-1.0, {L(62): "Y", L(63): "Z", L(64): "Y", L(65): "Z"})]
+    r = pp.propagate(c, full.qubits, terms, coefficient_cutoff=0.0)
+    assert pp.compile_circuit(c, full.qubits).n_words == 3
+    # two steps spread the support by at most 4 qubits each side: qubits 56..71 hold the whole cone
+    sub = full.restrict({L(k) for k in range(56, 72)})
+    ref = exact(floquet_circuit(sub, 0.9, 2), sub.qubits, terms)
+    assert abs(ref) > 1e-2
+    assert r.value == pytest.approx(ref, abs=1e-10)
+
+
+def test_theta_zero_keeps_z_at_one_on_127_qubits():
+    lat = heavy_hex_127()
+    r = pp.propagate(floquet_circuit(lat, 0.0, 20), lat.qubits, {cirq.LineQubit(62): "Z"})
+    assert r.value == 1.0 and r.peak_strings == 1
+
+
+def test_support_reach_pruning_is_exact():
+    """X on a qubit no gate can clear contributes exactly 0 and is dropped before any work."""
+    qs = cirq.LineQubit.range(3)
+    c = cirq.Circuit([cirq.rx(0.4).on(qs[0]), cirq.CZ(qs[0], qs[1]), cirq.rx(0.3).on(qs[0])])
+    r = pp.propagate(c, qs, {qs[0]: "Z", qs[2]: "X"}, coefficient_cutoff=0.0)
+    assert r.value == 0.0 and r.peak_strings == 0 and r.string_gate_ops == 0
+    # X before the first RX layer is dead, so the last backward layer keeps only I/Z strings: still exact
+    lat = build_lattice({"kind": "line", "n": 6})
+    c = floquet_circuit(lat, 0.6, 3)
+    obs = {lat.qubits[2]: "X", lat.qubits[3]: "X"}
+    assert pp.propagate(c, lat.qubits, obs, 0.0).value == pytest.approx(exact(c, lat.qubits, [(1.0, obs)]), abs=1e-10)
+
+
+def test_truncation_tightens_towards_the_exact_value():
+    lat = build_lattice({"kind": "grid", "rows": 3, "cols": 4})
+    c = floquet_circuit(lat, 0.55, 5)
+    obs = {lat.qubits[5]: "Z"}
+    prog = pp.compile_circuit(c, lat.qubits)
+    ref = pp.propagate(prog, None, obs, 0.0).value
+    assert ref == pytest.approx(exact(c, lat.qubits, [(1.0, obs)]), abs=1e-10)
+    runs = [pp.propagate(prog, None, obs, cut) for cut in (1e-3, 1e-4, 1e-5, 1e-6)]
+    errs = [abs(r.value - ref) for r in runs]
+    assert errs == sorted(errs, reverse=True) and errs[-1] < 1e-4 and errs[0] > 1e-2
+    assert [r.peak_strings for r in runs] == sorted(r.peak_strings for r in runs)
+    assert [r.truncated_weight for r in runs] == sorted((r.truncated_weight for r in runs), reverse=True)
+    for r in runs:  # the dropped weight bounds the error here (it is an indicator, not a bound in general)
+        assert abs(r.value - ref) <= r.truncated_weight
+    heavy = pp.propagate(prog, None, obs, 0.0, max_weight=3)
+    assert heavy.truncated_weight > 0 and heavy.peak_strings < pp.propagate(prog, None, obs, 0.0).peak_strings
+
+
+def test_converge_and_budget():
+    lat = build_lattice({"kind": "grid", "rows": 3, "cols": 4})
+    c = floquet_circuit(lat, 0.55, 5)
+    obs = {lat.qubits[5]: "Z"}
+    ref = exact(c, lat.qubits, [(1.0, obs)])
+    cv = pp.converge(c, lat.qubits, obs, delta=1e-3)
+    assert cv.status == "ok" and cv.err <= 5e-4
+    assert abs(cv.value - ref) < 1e-3
+    assert cv.history[-1].coefficient_cutoff == cv.cutoff and len(cv.history) >= 2
+    assert cv.flops == sum(pp.flop_equivalent(r.string_gate_ops, 1) for r in cv.history)
+    tight = pp.converge(c, lat.qubits, obs, delta=1e-3, max_strings=50)
+    assert tight.status == "over_budget" and "more than 50 Pauli strings" in tight.reason
+    assert math.isnan(tight.value) and tight.cutoff is None  # not even the first cut-off finished
+    late = pp.converge(c, lat.qubits, obs, delta=1e-9, cutoffs=(1e-2, 1e-3))
+    assert late.status == "over_budget" and "not converged" in late.reason
+    assert late.value == late.history[-1].value and late.err == abs(late.history[1].value - late.history[0].value)
+
+
+def test_bad_input():
+    qs = cirq.LineQubit.range(3)
+    with pytest.raises(ValueError, match="one- and two-qubit"):
+        pp.compile_circuit(cirq.Circuit(cirq.CCZ(*qs)), qs)
+    with pytest.raises(ValueError, match="unitary"):
+        pp.compile_circuit(cirq.Circuit(cirq.measure(qs[0])), qs)
+    with pytest.raises(ValueError, match="not among"):
+        pp.propagate(cirq.Circuit(cirq.H(qs[0])), qs, {cirq.LineQubit(9): "Z"})
+    with pytest.raises(ValueError, match="'X', 'Y', 'Z'"):
+        pp.propagate(cirq.Circuit(cirq.H(qs[0])), qs, {qs[0]: "W"})
+
+
+# Exact 5-step values of the 127-qubit kicked-Ising experiment (Kim et al., Nature 618, 500 (2023)) from
+# Begušić, Gray & Chan, arXiv:2308.05077, data repository github.com/tbegusic/arxiv-2308.05077-data,
+# file exact.csv, rows theta_h = 4 pi/32 and 15 pi/32, columns (figure panels): 4a M_z, 4b W_10,
+# 4c W_17 (5 steps); 4d the weight-17 observable below after 5 steps and a final RX layer.
+# Same conventions as eqvbench (RX(theta_h) then RZZ(-pi/2) = exp(+i pi/4 ZZ) on every coupler, |0...0>,
+# IBM numbering): W_10 and W_17 have an odd number of X plus Y, so the opposite RZZ sign would flip
+# their signs; the order of the three coupler layers does not matter (the ZZ rotations commute).
+EXACT_5_STEPS = {
+    4: {"M_z": 0.9048427074671951, "W_10": -0.007714801813112025},
+    15: {"M_z": 0.0003244411855672822, "W_10": 0.9303109905832745, "W_17": -0.8863112892943865,
+         "W_17'": -0.8486253586109209},
+}
+W_17_FINAL_RX = "X37 X41 X52 X56 X57 X58 X62 X79 Y38 Y40 Y42 Y63 Y72 Y80 Y90 Y91 Z75"
+
+
+@pytest.mark.parametrize("k, name, cutoff, tol", [
+    (15, "W_10", 1e-7, 1e-6),  # measured |error| 6e-8
+    (15, "W_17", 1e-6, 1e-5),  # 2e-6
+    (15, "W_17'", 1e-4, 1e-4),  # 2e-5
+    (4, "M_z", 1e-7, 3e-5),  # 9e-6 (coefficients 1/127 each: the cut-off is absolute)
+])
+def test_127_qubit_five_steps_against_exact_values(k, name, cutoff, tol):
+    lat = heavy_hex_127()
+    final_rx = name == "W_17'"
+    c = floquet_circuit(lat, k * math.pi / 32, 5, final_rx=final_rx)
+    paulis = resolve_observable(lat, W_17_FINAL_RX if final_rx else name)
+    r = pp.propagate(c, lat.qubits, paulis, coefficient_cutoff=cutoff)
+    assert r.status == "ok"
+    assert r.value == pytest.approx(EXACT_5_STEPS[k][name], abs=tol)
