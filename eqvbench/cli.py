@@ -461,13 +461,11 @@ def plot(
 
 def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
     from eqvbench.io import check_writable, write_atomic
-    from eqvbench.plots import KINDS, render
+    from eqvbench.plots import FORMATS, KINDS, render
     from eqvbench.store import load_results
 
     if kind not in KINDS:
         raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
-    from eqvbench.plots import FORMATS
-
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise EqvbenchError(f"--out {out}: plots are written as PNG, PDF or SVG: give a .png, .pdf or .svg file name")
