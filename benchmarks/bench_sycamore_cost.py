@@ -1,4 +1,4 @@
-"""Cost-search quality on the 53-qubit Sycamore circuit, 20 cycles, ABCDCDAB, fSim (issue 6).
+"""Cost-search quality on the 53-qubit Sycamore circuit, 20 cycles, ABCDCDAB, fSim.
 
 Single-amplitude contraction cost (unsliced multiply-adds, log10) found within
 a wall-clock budget, for:
@@ -16,8 +16,8 @@ a wall-clock budget, for:
   machine's speed and on the seed, so the largest budget is also run with
   the other `--seeds`.
 
-Targets (FRAMEWORK.md section 5 and issue 6): at most 10^18.4 in 120 s on 2
-cores; cotengra's published 10^18.3 as the stretch goal.
+Targets: at most 10^18.4 in 120 s on 2 cores; cotengra's published 10^18.3
+(for this circuit, in its own examples) as the stretch goal.
 
     python benchmarks/bench_sycamore_cost.py [--budgets 10,30,60,120] [--seeds 2019,1,2]
 """

@@ -72,6 +72,13 @@ def _root(
     pass
 
 
+ColumnsOpt = Annotated[
+    Optional[str],
+    typer.Option("--columns", help="Table columns after the swept values: JSON field names separated by commas, "
+                 "e.g. f_eff,cost_flops,resource_flops (a wrong name lists the allowed ones).", show_default=False),
+]
+
+
 @app.command()
 def run(
     spec: SpecArg,
@@ -103,6 +110,7 @@ def run(
         typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://scheduler-host:8786.",
                      show_default=False),
     ] = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Run every point of SPEC and print the cost-versus-resource table.
 
@@ -117,7 +125,7 @@ def run(
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler)
+        failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns)
     except EqvbenchError as e:
         _fail(e)
     except KeyboardInterrupt:
@@ -149,7 +157,7 @@ def _run_options(store, no_store, workers, executor, scheduler) -> None:
         raise EqvbenchError("--scheduler is used with --executor dask only")
 
 
-def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler) -> bool:
+def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None) -> bool:
     """Run a sweep; returns True when a check failed."""
     import json
     import time
@@ -161,7 +169,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     from eqvbench.io import check_writable, write_output
     from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
     from eqvbench.provenance import code_identity
-    from eqvbench.report import fmt_param, footer_lines, param_headers, points_table
+    from eqvbench.report import param_headers, point_label, run_summary
     from eqvbench.spec import load_spec
     from eqvbench.store import Store, default_store_path, point_key, reuse_point
 
@@ -171,6 +179,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     spec = load_spec(path)
     validate_checks(spec)
     store_file = None if no_store else (store_path or default_store_path(path))
+    columns = _columns_for_spec(spec, columns_opt)
     if out is not None:
         check_writable(out, protect={"the spec": path, "the run's store": store_file})
     plans = plan(spec)
@@ -204,7 +213,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         sched = Scheduler.build(pending, cost_keys, cache)
         n_workers = 1 if executor == "dask" else min(workers or default_workers(), max(1, len(pending)))
         labels = {
-            i: ", ".join(f"{heads[k]}={fmt_param(v)}" for k, v in plans[i].point.params.items()) or "point"
+            i: point_label(plans[i].point.params, heads) or "point"
             for i in pending
         }
         n_done = [0]
@@ -269,24 +278,41 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         sys.stdout.write(text + "\n")
     else:
         console = _stdout_console()
-        console.print(points_table(doc, spec.model.report.machine))
-        for line in footer_lines(doc):
-            console.print(line, highlight=False, soft_wrap=True)
+        _print_table(console, doc, spec.model.report.machine, columns)
         if checks:
             _print_checks(console, check_rows)
     how = (
         f"on the Dask cluster at {scheduler}" if client is not None
         else (f"with {n_workers} workers" if n_workers > 1 and len(pending) > 1 else "in this process")
     )
-    summary = f"{len(plans)} point(s) in {doc['wall_seconds']:.1f} s: {len(pending)} computed {how}"
-    if store is not None:
-        summary += f", {n_reused} reused from {store.path}"
-    err.print(summary + (f"; JSON written to {out}" if out else ""), highlight=False)
+    err.print(run_summary(len(plans), doc["wall_seconds"], len(pending), how,
+                          n_reused if store is not None else None, store.path if store is not None else None, out),
+              highlight=False, soft_wrap=True)
     if checks:
         n_fail = sum(not r["passed"] for r in check_rows)
         err.print(f"checks: {len(check_rows) - n_fail} of {len(check_rows)} passed" + (" - FAILED" if failed else ""),
                   highlight=False)
     return failed
+
+
+def _columns_for_spec(spec, text: str | None) -> list[str] | None:
+    """--columns checked against the fields the spec's families report, before anything runs."""
+    if text is None:
+        return None
+    from eqvbench.fields import spec_fields
+    from eqvbench.report import parse_columns
+
+    return parse_columns(text, spec_fields(spec) + ["verdict"])
+
+
+def _print_table(console, doc, machine: str, columns: list[str] | None) -> None:
+    """The points table at the console's width (columns left out by priority, said under it), then the footer."""
+    from eqvbench.report import footer_lines, points_table
+
+    table, dropped = points_table(doc, machine, width=console.width, columns=columns)
+    console.print(table)
+    for line in footer_lines(doc, dropped, console.width):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _print_checks(console, rows) -> None:
@@ -340,16 +366,17 @@ def show(
     results: ResultsArg,
     run_id: RunOpt = None,
     runs: Annotated[bool, typer.Option("--runs", help="List the runs recorded in the store instead.")] = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Print the table of a finished (or interrupted) run again, from its store."""
     try:
-        _show(results, run_id, runs)
+        _show(results, run_id, runs, columns)
     except EqvbenchError as e:
         _fail(e)
 
 
-def _show(results: Path, run_id: int | None, runs: bool) -> None:
-    from eqvbench.report import footer_lines, points_table
+def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None = None) -> None:
+    from eqvbench.report import allowed_columns, parse_columns
     from eqvbench.store import list_runs, load_results
 
     console = _stdout_console()
@@ -374,15 +401,14 @@ def _show(results: Path, run_id: int | None, runs: bool) -> None:
     from eqvbench.pipeline import summarize
 
     doc = load_results(results, run_id)
+    columns = parse_columns(columns_opt, allowed_columns(doc)) if columns_opt is not None else None
     fit = summarize(list(dict.fromkeys(p["experiment"] for p in doc["points"])), doc["points"])
     doc.pop("summary", None)
     if fit is not None:
         doc["summary"] = fit
     machine = doc["spec"].get("report", {}).get("machine") or (
         (doc["spec"].get("cases") or [{}])[0].get("report", {}).get("machine", "frontier"))
-    console.print(points_table(doc, machine))
-    for line in footer_lines(doc):
-        console.print(line, highlight=False, soft_wrap=True)
+    _print_table(console, doc, machine, columns)
     st = doc.get("store")
     if isinstance(st, dict) and isinstance(st.get("n_points"), int) and isinstance(st.get("n_finished"), int):
         # read from a store (a `run --out` document's "store" says where its run kept its points instead)
@@ -449,7 +475,8 @@ def _export(results: Path, fmt: str, out: Path | None, run_id: int | None) -> No
 @app.command()
 def plot(
     results: ResultsArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write (atomically).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (atomically): .png, or .pdf / .svg for "
+                                      "vector figures.", show_default=False)],
     kind: Annotated[
         str,
         typer.Option("--kind", help="all (every figure that applies), cost (resource vs cost), "
@@ -467,17 +494,18 @@ def plot(
 
 def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
     from eqvbench.io import check_writable, write_output
-    from eqvbench.plots import KINDS, render
+    from eqvbench.plots import FORMATS, KINDS, render
     from eqvbench.store import load_results
 
     if kind not in KINDS:
         raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
-    if out.suffix.lower() != ".png":
-        raise EqvbenchError(f"--out {out}: plots are written as PNG: give a .png file name")
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise EqvbenchError(f"--out {out}: plots are written as PNG, PDF or SVG: give a .png, .pdf or .svg file name")
     check_writable(out, protect={"the file being read": results})
     doc = load_results(results, run_id)
-    png, drawn = render(doc, kind, source=str(results))
-    write_output(out, png)
+    data, drawn = render(doc, kind, source=str(results), fmt=fmt)
+    write_output(out, data)
     typer.echo(f"{out}: {', '.join(drawn)} ({len(doc['points'])} point(s))", err=True)
 
 
@@ -520,7 +548,7 @@ def _validate(spec_arg: str) -> None:
         total_s += est.seconds
         peak = max(peak, est.memory_bytes)
         table.add_row(
-            *[fmt_param(pp.point.params.get(k, "")) for k in heads],
+            *[fmt_param(pp.point.params.get(k, ""), k) for k in heads],
             str(pp.n_qubits),
             str(sum(1 for op in inst.circuit.all_operations() if len(op.qubits) == 2)),
             str(family.n_instances(pp.point.values["circuit"])),

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-# Sustained FLOP/s of the reference machines (FRAMEWORK.md, section 2).
+# Sustained FLOP/s of the reference machines (Frontier: HPL; A100, H100: dense FP32).
 REFERENCE_MACHINES: dict[str, float] = {
     "frontier": 1.1e18,  # HPL
     "a100": 1.95e13,  # one A100, FP32

@@ -10,7 +10,7 @@ from typing import Any
 
 import cirq
 
-# Sycamore, row by row, columns 0..9 ('-' is an empty site); FRAMEWORK.md section 3.
+# Sycamore, row by row, columns 0..9 ('-' is an empty site), as in Arute et al. (2019).
 SYCAMORE_ROWS = (
     "-----AB---",
     "----ABCD--",
@@ -24,7 +24,7 @@ SYCAMORE_ROWS = (
     "----I-----",
 )
 # The 2019 experiment ran 53 of the 54 sites. Which site was inoperable is not
-# fixed by FRAMEWORK.md; we drop a boundary site of the top row, which leaves
+# part of the published layout; we drop a boundary site of the top row, which leaves
 # the bulk (and so the contraction cost) as in the 54-site layout.
 SYCAMORE_53_DROPPED = cirq.GridQubit(0, 6)
 

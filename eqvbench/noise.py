@@ -1,4 +1,4 @@
-"""Digital noise model (FRAMEWORK.md, noise convention).
+"""Digital noise model (docs/physics.md, "Noise model").
 
 A depolarizing rate p on a k-qubit gate means: after the gate, a uniformly
 random non-identity k-qubit Pauli happens with probability p

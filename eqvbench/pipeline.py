@@ -216,7 +216,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         )
         result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
 
-    # effective region (FRAMEWORK.md section 4)
+    # effective region (docs/physics.md, "Effective region")
     t = time.perf_counter()
     say("effective region")
     region = family.effective_region(first, values, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values))))

@@ -2,18 +2,23 @@
 
 - cost: resource (f_eff x cost) against cost, log-log, one curve per experiment
   and per setting of the swept parameters other than the depth (cycles /
-  steps), points in order of depth; the largest resource of each curve is
-  starred (the rise-then-fall of the paper's cost-versus-resource figure).
+  steps), points in order of depth and labelled with it; the largest resource
+  of each curve is starred (the rise-then-fall of the paper's
+  cost-versus-resource figure).
 - fidelity: f_eff against the noise-weighted volume eps x V, one colour per
-  curve as above: filled markers at V = V_light (with f_eff's error bar), open
-  markers at V = V_eff, joined; the digital error model exp(-eps V) is then one
-  line for all points (eps, dressed with single-qubit and readout error,
-  differs from point to point). V_eff lies on the line by its definition; a
-  filled marker above the line means the noise acts on fewer gates than the
-  light cone holds (V_eff < V_light).
+  curve as above: filled markers at the volume f_eff was measured on (with
+  f_eff's error bar): V_light, or for OTOC V_meas, the sensitivity-weighted
+  volume of the B = I run that gives f_eff; open markers at V = V_eff, joined.
+  The digital error model exp(-eps V) is then one line for all points (eps,
+  dressed with single-qubit and readout error, differs from point to point).
+  V_eff lies on the line by its definition; a filled marker above the line
+  means the noise acts on fewer gates than that volume holds.
 - butterfly: for observable families, the per-gate error sensitivity s_g as a
   qubit x moment heat map (each qubit coloured by the gate that acts on it in
-  that moment; blank where none does), up to three points.
+  that moment; grey where none does, so that s_g = 0 and "no gate" differ),
+  up to three points.
+
+Figures are written as PNG, PDF or SVG (by the output file's extension).
 """
 
 from __future__ import annotations
@@ -25,8 +30,13 @@ from typing import Any
 from eqvbench.errors import EqvbenchError
 
 KINDS = ("all", "cost", "fidelity", "butterfly")
+FORMATS = ("png", "pdf", "svg")
 DEPTH_PARAMS = ("circuit.cycles", "circuit.steps")
 MAX_MAPS = 3
+# the volume f_eff belongs to, per family (default V_light): OTOC's f_eff is the B = I run's
+# fidelity, which sees the gates of Q_m's measurement cone weighted by their sensitivity
+FIDELITY_VOLUME = {"otoc": ("v_measurement", "V_meas")}
+NO_GATE_COLOR = "0.82"  # light grey: no gate acts on the qubit in that moment
 
 
 def _mpl():
@@ -45,8 +55,47 @@ def _depth(p: dict[str, Any]) -> float:
     return 0.0
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def _depth_text(p: dict[str, Any]) -> str | None:
+    for k in DEPTH_PARAMS:
+        if k in p["params"]:
+            return str(p["params"][k])
+    return None
+
+
+def _label(params: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
+    from eqvbench.report import fmt_param
+
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={fmt_param(v, k)}" for k, v in params.items() if k not in skip)
+
+
+def _volume(p: dict[str, Any]) -> float | None:
+    """The volume f_eff was measured on (V_light, or the family's own: OTOC's V_meas)."""
+    fld = FIDELITY_VOLUME.get(p["experiment"], ("v_light", "V_light"))[0]
+    return p.get(fld)
+
+
+def _annotate_depth(ax, x: float, y: float, p: dict[str, Any], color: str) -> None:
+    text = _depth_text(p)
+    if text is not None:
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6, color=color)
+
+
+def _plain_log_ticks(axis, lo: float, hi: float) -> None:
+    """Plain tick labels (0.5, 0.7, 1) on a log axis, whatever decades it spans."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    cands = sorted({round(m * 10.0**e, 12) for e in range(-12, 1) for m in (1, 2, 3, 4, 5, 6, 7, 8, 9)})
+    ticks = [t for t in cands if lo <= t <= hi]
+    for keep in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,)):
+        chosen = [t for t in ticks if round(t / 10.0 ** math.floor(math.log10(t) + 1e-9)) in keep]
+        if len(chosen) <= 8:
+            ticks = chosen
+            break
+    if len(ticks) > 8:
+        ticks = ticks[:: math.ceil(len(ticks) / 8)]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -55,7 +104,8 @@ def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     experiments = {p["experiment"] for p in points}
     for p in points:
         parts = [p["experiment"]] if len(experiments) > 1 else []
-        parts += [f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in p["params"].items() if k not in DEPTH_PARAMS]
+        rest = _label(p["params"], DEPTH_PARAMS)
+        parts += [rest] if rest else []
         groups.setdefault(", ".join(parts) or p["experiment"], []).append(p)
     for g in groups.values():
         g.sort(key=lambda p: (_depth(p), p.get("cost_flops") or 0.0))
@@ -90,13 +140,22 @@ def draw_cost(ax, points: list[dict[str, Any]]) -> None:
             ax.plot(*zip(*hollow), "o", ms=7, mfc="white", mec=line.get_color())
         k = max(range(len(y)), key=y.__getitem__)
         ax.plot([x[k]], [y[k]], "*", ms=13, color=line.get_color(), mec="black", mew=0.6)
+        for a, b, p in zip(x, y, g):
+            _annotate_depth(ax, a, b, p, line.get_color())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("cost of an exact contraction [FLOP]")
     ax.set_ylabel("resource = f_eff x cost [FLOP]")
-    ax.set_title("Cost versus resource (star: largest resource)", fontsize=10)
+    depth = _depth_name(points)
+    ax.set_title("Resource against cost (star: largest resource" + (f"; labels: {depth})" if depth else ")"),
+                 fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
+
+
+def _depth_name(points) -> str | None:
+    names = [k.rsplit(".", 1)[-1] for k in DEPTH_PARAMS if any(k in p["params"] for p in points)]
+    return "/".join(names) or None
 
 
 def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
@@ -105,49 +164,76 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
     import numpy as np
 
     x_max = 0.1
+    f_all: list[float] = []
     colors = _colors(points)
     for label, g in curves(_fid_points(points)).items():
-        xl = [p["eps"] * p["v_light"] for p in g]
-        f = [p["f_eff"] for p in g]
-        err = [p.get("f_eff_err") or 0.0 for p in g]
         color = colors[label]
-        ax.errorbar(xl, f, yerr=err, fmt="o", ms=4, capsize=2, label=f"{label}", color=color)
-        for p, x0 in zip(g, xl):
+        measured = [p for p in g if _volume(p) is not None]
+        xl = [p["eps"] * _volume(p) for p in measured]
+        if measured:
+            ax.errorbar(xl, [p["f_eff"] for p in measured], yerr=[p.get("f_eff_err") or 0.0 for p in measured],
+                        fmt="o", ms=4, capsize=2, label=label, color=color)
+        for p, x0 in zip(measured, xl):
+            _annotate_depth(ax, x0, p["f_eff"], p, color)
+        for p in g:
+            f_all.append(p["f_eff"])
             if p.get("v_eff") is not None:
                 x1 = p["eps"] * p["v_eff"]
-                ax.plot([x0, x1], [p["f_eff"]] * 2, "-", lw=0.8, color=color, alpha=0.6)
-                ax.plot([x1], [p["f_eff"]], "o", ms=6, mfc="none", mec=color)
+                v = _volume(p)
+                if v is not None:
+                    ax.plot([p["eps"] * v, x1], [p["f_eff"]] * 2, "-", lw=0.8, color=color, alpha=0.6)
+                ax.plot([x1], [p["f_eff"]], "o", ms=6, mfc="none", mec=color,
+                        label=None if measured or p is not g[0] else label)
                 x_max = max(x_max, x1)
-        x_max = max(x_max, *xl)
+        x_max = max(x_max, *xl) if xl else x_max
     x = np.linspace(0.0, 1.05 * x_max, 200)
     ax.plot(x, np.exp(-x), "k-", lw=1.2, label="digital model exp(-eps V)")
     ax.set_yscale("log")
     ax.set_xlim(0, 1.05 * x_max)
-    ax.set_xlabel("eps x V   (filled: V = V_light, open: V = V_eff)")
+    lo = min(f_all + [math.exp(-1.05 * x_max)])
+    hi = max(f_all + [1.0])
+    ax.set_ylim(lo / 1.1, hi * 1.05)
+    _plain_log_ticks(ax.yaxis, lo / 1.1, hi * 1.05)
+    vols = sorted({FIDELITY_VOLUME.get(p["experiment"], ("", "V_light"))[1] for p in _fid_points(points)})
+    ax.set_xlabel(f"eps x V   (filled: V = {' or '.join(vols)}, open: V = V_eff)")
     ax.set_ylabel("effective fidelity f_eff")
-    ax.set_title("f_eff against effective volume; line: exp(-eps V)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
+    depth = _depth_name(points)
+    ax.set_title("f_eff against effective volume; line: exp(-eps V)" + (f"; labels: {depth}" if depth else ""),
+                 fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
 
 
+def qubit_key(q: Any) -> Any:
+    """A qubit label from the JSON as a hashable key: grid qubits arrive as [row, col] lists."""
+    return tuple(qubit_key(x) for x in q) if isinstance(q, list) else q
+
+
+def qubit_text(q: Any) -> str:
+    return ",".join(map(str, q)) if isinstance(q, tuple) else str(q)
+
+
 def butterfly_grid(point: dict[str, Any]):
-    """(qubit labels, moments, array[qubit, moment] of s_g; NaN where no gate acts)."""
+    """(qubit labels, moments, array[qubit, moment] of s_g; NaN where no gate acts).
+
+    Labels are as in the JSON, with [row, col] lists made tuples."""
     import numpy as np
 
     gates = point["butterfly_map"]
-    labels = sorted({q for g in gates for q in g["qubits"]}, key=_qubit_order)
+    labels = sorted({qubit_key(q) for g in gates for q in g["qubits"]}, key=_qubit_order)
     n_moments = 1 + max(g["moment"] for g in gates)
     row = {q: i for i, q in enumerate(labels)}
     grid = np.full((len(labels), n_moments), np.nan)
     for g in gates:
         for q in g["qubits"]:
-            grid[row[q], g["moment"]] = g["s"]
+            grid[row[qubit_key(q)], g["moment"]] = g["s"]
     return labels, n_moments, grid
 
 
-def _qubit_order(label: str):
-    digits = "".join(c if c.isdigit() else " " for c in str(label)).split()
-    return (tuple(int(d) for d in digits), str(label))
+def _qubit_order(label: Any):
+    text = qubit_text(label)
+    digits = "".join(c if c.isdigit() else " " for c in text).split()
+    return (tuple(int(d) for d in digits), text)
 
 
 def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
@@ -157,23 +243,31 @@ def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
     finite = grid[np.isfinite(grid)]
     vmax = max(1.0, float(finite.max())) if finite.size else 1.0
     vmin = min(0.0, float(finite.min())) if finite.size else 0.0
-    im = ax.imshow(grid, aspect="auto", origin="lower", interpolation="nearest", cmap="magma_r", vmin=vmin, vmax=vmax)
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=NO_GATE_COLOR)  # s_g = 0 is dark, no gate grey
+    im = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", origin="lower", interpolation="nearest", cmap=cmap,
+                   vmin=vmin, vmax=vmax)
     step = max(1, math.ceil(len(labels) / 16))
     ax.set_yticks(range(0, len(labels), step))
-    ax.set_yticklabels([labels[i] for i in range(0, len(labels), step)], fontsize=6)
+    ax.set_yticklabels([qubit_text(labels[i]) for i in range(0, len(labels), step)], fontsize=6)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("moment (gate layer)")
     ax.set_ylabel("qubit")
-    params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in point["params"].items()) or point["experiment"]
+    params = _label(point["params"]) or point["experiment"]
     vb = point.get("v_butterfly")
     ax.set_title(f"butterfly cone s_g: {params}" + (f" (V_b={vb:.3g})" if vb is not None else ""), fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="s_g")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="s_g (grey: no gate)")
 
 
-def render(doc: dict[str, Any], kind: str = "all", source: str = "results") -> tuple[bytes, list[str]]:
-    """PNG bytes of the figures `kind` asks for, and their names."""
+def render(
+    doc: dict[str, Any], kind: str = "all", source: str = "results", fmt: str = "png"
+) -> tuple[bytes, list[str]]:
+    """The figures `kind` asks for as `fmt` (png, pdf or svg) bytes, and their names."""
+    if fmt not in FORMATS:
+        raise EqvbenchError(f"plot format {fmt!r}: must be one of {', '.join(FORMATS)}")
     Figure = _mpl()
     points = doc["points"]
     have = {
@@ -207,9 +301,18 @@ def render(doc: dict[str, Any], kind: str = "all", source: str = "results") -> t
         r = 1
     for c, p in enumerate(maps):
         draw_butterfly(fig, fig.add_subplot(gs[r, c]), p)
-    title = doc.get("spec", {}).get("report", {}).get("title") or doc.get("spec_file", "")
+    from pathlib import PurePath
+
+    spec = doc.get("spec", {})
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
+        or PurePath(doc.get("spec_file", "")).name
     if title:
         fig.suptitle(title, fontsize=11)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    import matplotlib
+
+    # no creation date and fixed SVG ids in vector files: the same results give the same bytes
+    with matplotlib.rc_context({"svg.hashsalt": "eqvbench"}):
+        fig.savefig(buf, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else
+                    ({"Date": None} if fmt == "svg" else None))
     return buf.getvalue(), wanted

@@ -31,7 +31,7 @@ def _region_f(value: Any) -> Any:
 
 
 class RegionSpec(Section):
-    """`circuit.region`: effective-region search (FRAMEWORK.md section 4)."""
+    """`circuit.region`: effective-region search (docs/physics.md, "Effective region")."""
 
     enabled: bool = True
     max_qubits: Annotated[int, Field(ge=1, le=64)] = 32  # stop growing past this many qubits
@@ -39,6 +39,11 @@ class RegionSpec(Section):
     tn_max_repeats: Annotated[int, Field(ge=1, le=10_000)] = 16
     tn_memory_bytes: Annotated[float, Field(gt=0)] = 2.0**31  # largest intermediate allowed, bytes
     tn_max_flops: Annotated[float, Field(gt=0)] = 1e11  # contraction budget per region value, real FLOP
+    # reference value of a light cone larger than max_qubits: exact contraction when the cone has at
+    # most tn_reference_max_gates two-qubit gates, else Pauli propagation converged within delta / 2
+    tn_reference_max_gates: Annotated[int, Field(ge=0, le=100_000)] = 400
+    pauli_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+    pauli_max_strings: Annotated[int, Field(ge=1000, le=10**9)] = 20_000_000
     # fidelity for delta where the point is not simulated: 'auto' lets the family simulate a
     # region that fits simulation.max_qubits (slow for deep circuits); a number is taken as given
     # (e.g. the device's measured effective fidelity)
@@ -124,7 +129,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
                 evaluate: Callable[[set], BallValue],
                 simulate_f: Callable[[set, BallValue], float | None] | None = None,
                 cone_qubits: set | None = None,
-                reference: Callable[[], Reference | None] | None = None) -> Region:
+                reference: Callable[[float | None], Reference | None] | None = None) -> Region:
     """The smallest certified ball around `centre`: its ideal value is within delta = 1 / (f sqrt(shots))
     of the whole light cone's.
 
@@ -134,7 +139,9 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     u_ref (exact methods: u_ref = 0) when |v - v_ref| + u_ref <= delta, and
     that sum is the region's uncertainty. The reference is the first ball that
     holds every qubit of the cone (`cone_qubits`: its value is exact), or
-    `reference()` (computed once, when needed: the whole cone by another method).
+    `reference(delta)` (computed once, when needed: the whole cone by another method).
+    A reference from a truncated method (Pauli propagation) carries an error
+    estimate, not a bound: `region_certificate` says which kind certified.
     Without a reference within the budgets, or without a fidelity for delta, no
     region is claimed (a_eff None) and the notes say why; the balls' values stay
     in `region_history`.
@@ -201,7 +208,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
         if ref is None and not ref_tried and reference is not None:
             ref_tried = True
             try:
-                ref = reference()
+                ref = reference(delta)
             except RegionTooCostly as e:
                 notes.append(f"no reference value of the whole light cone: {e}")
         if any(certified(b) for b, _, _ in balls) or holds_cone:
@@ -212,7 +219,8 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
                               "region_err": None}
     if ref is not None:
         fields.update({"reference_value": ref.value, "reference_err": ref.err, "reference_method": ref.method,
-                       "reference_seconds": ref.seconds})
+                       "reference_seconds": ref.seconds,
+                       "region_certificate": "exact" if ref.exact else "estimate"})
     chosen = next(((b, qs, rad) for b, qs, rad in balls if certified(b)), None)
     if chosen is not None:
         ball, qs, rad = chosen

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.table import Table
 
 RESOURCE_DEFINITION = (
@@ -33,7 +36,31 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
 
 
-def fmt_param(v: Any) -> str:
+ANGLE_PREFIXES = ("theta", "phi")  # swept parameters named so are angles in radians
+
+
+def is_angle(param: str) -> bool:
+    return param.rsplit(".", 1)[-1].startswith(ANGLE_PREFIXES)
+
+
+def fmt_angle(x: float) -> str:
+    """Radians as a multiple of pi where one with a denominator up to 16 matches ('π/4', '-3π/8'),
+    else 4 significant digits."""
+    if x == 0:
+        return "0"
+    r = x / math.pi
+    for q in range(1, 17):
+        n = round(r * q)
+        if n and abs(r * q - n) < 1e-9 * abs(n):
+            sign, n = ("-" if n < 0 else ""), abs(n)
+            return sign + ("π" if n == 1 else f"{n}π") + ("" if q == 1 else f"/{q}")
+    return f"{x:.4g}"
+
+
+def fmt_param(v: Any, name: str | None = None) -> str:
+    """A swept value; angles (parameters named theta*, phi*) as multiples of pi."""
+    if name is not None and is_angle(name) and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return fmt_angle(float(v))
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
@@ -53,82 +80,162 @@ def param_headers(params: list[str]) -> dict[str, str]:
     return {p: (s if short.count(s) == 1 else p) for p, s in zip(params, short)}
 
 
+def point_label(params: dict[str, Any], heads: dict[str, str] | None = None) -> str:
+    """'theta_h=π/4, steps=5': a point by its swept values."""
+    heads = heads or param_headers(list(params))
+    return ", ".join(f"{heads.get(k, k)}={fmt_param(v, k)}" for k, v in params.items())
+
+
 def _fmt_any(v: Any) -> str:
     if v is None:
         return "-"
     return fmt_num(v) if isinstance(v, float) else str(v)
 
 
-def points_table(doc: dict[str, Any], machine: str) -> Table:
-    """Cost-versus-resource table of a result document."""
+@dataclass(frozen=True)
+class Column:
+    """A table column: header, the point field it shows, and its priority when the table must narrow
+    (the highest number goes first, the rightmost of equals first; 0: never left out)."""
+
+    head: str
+    field: str
+    priority: int = 5
+
+
+# the default columns around the family's own (priority: what a reader needs most stays longest)
+_BEFORE = (Column("qubits", "n_qubits", 6), Column("2q gates", "n_gates_2q", 7), Column("V_light", "v_light", 2),
+           Column("eps", "eps", 4), Column("F_model", "f_model", 3), Column("F_eff", "f_eff", 1))
+_AFTER = (Column("V_eff", "v_eff", 2), Column("cost", "cost_flops", 1), Column("width", "width_log2", 7),
+          Column("resource", "resource_flops", 1))
+_VERDICT = (Column("t_device", "device_seconds", 6), Column("t_classical", "classical_seconds", 6),
+            Column("verdict", "verdict", 1))
+FAMILY_PRIORITY = 5
+MACHINE_PRIORITY = 6
+
+
+def cell(p: dict[str, Any], fld: str) -> str:
+    """One point's value of one field as the table shows it."""
+    v = p.get(fld)
+    if fld == "f_eff":
+        err = p.get("f_eff_err")
+        return f"{fmt_num(v)} ± {err:.1g}" if v is not None and err is not None else fmt_num(v)
+    if fld == "resource_flops":
+        return fmt_sci(v) + ("*" if v is not None and not p.get("simulated") else "")
+    if fld == "cost_flops":
+        return fmt_sci(v)
+    if fld.startswith("seconds_on_") or fld in ("device_seconds", "classical_seconds"):
+        return fmt_seconds(v)
+    if fld.startswith("ratio_"):
+        return f"{v:.3g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+    return _fmt_any(v)
+
+
+def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
+    """The table's columns after the swept values when neither report.columns nor --columns chooses."""
+    extra = [Column(h, f, FAMILY_PRIORITY) for h, f in doc.get("columns", [])]
+    cols = [*_BEFORE, *extra, *_AFTER, Column(f"t_{machine}", f"seconds_on_{machine}", MACHINE_PRIORITY)]
+    if any(p.get("verdict") for p in doc["points"]):
+        cols += _VERDICT
+    return cols
+
+
+def header_of(doc: dict[str, Any], fld: str) -> str:
+    """The default table's header for a field (the field's own name where it has none)."""
+    if fld.startswith("seconds_on_"):
+        return "t_" + fld[len("seconds_on_"):]
+    known = {c.field: c.head for c in (*_BEFORE, *_AFTER, *_VERDICT)}
+    known.update({f: h for h, f in doc.get("columns", [])})
+    return known.get(fld, fld)
+
+
+def allowed_columns(doc: dict[str, Any]) -> list[str]:
+    """Field names `--columns` accepts for a result document: every numeric field its families report
+    (eqvbench.fields) and the verdict."""
+    from eqvbench.fields import numeric_fields
+
+    points = doc["points"]
+    experiments = list(dict.fromkeys(p["experiment"] for p in points if p))
+    keys = dict.fromkeys(k for p in points if p for k in p)
+    machines = [k[len("seconds_on_"):] for k in keys if k.startswith("seconds_on_")]
+    published = [k[len("published_"):] for k in keys if k.startswith("published_")]
+    return numeric_fields(experiments, machines, published) + ["verdict"]
+
+
+def parse_columns(text: str, allowed: list[str]) -> list[str]:
+    """`--columns a,b,c` as field names; EqvbenchError (one line, the allowed names) on an unknown one."""
+    from eqvbench.errors import EqvbenchError
+    from eqvbench.fields import closest
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise EqvbenchError(f"--columns: give field names separated by commas, from: {', '.join(allowed)}")
+    for n in names:
+        if n not in allowed:
+            shown = n if len(n) <= 40 else n[:40] + "..."
+            raise EqvbenchError(f"--columns: unknown column {shown!r}{closest(n, allowed)}; "
+                                f"columns: {', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+def _chosen_columns(doc: dict[str, Any]) -> list[Column] | None:
+    """The columns `report.columns` names (field names, or {header: field}), priority by position."""
+    spec = doc["spec"]
+    chosen = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("columns")
+    if not chosen:
+        return None
+    pairs = []
+    for c in chosen:
+        pairs += list(c.items()) if isinstance(c, dict) else [(header_of(doc, c), c)]
+    return [Column(h, f, i + 1) for i, (h, f) in enumerate(pairs)]
+
+
+def _table_width(widths: list[int]) -> int:
+    """Characters a rich table with the default box and padding takes for these column widths."""
+    return 1 + sum(w + 3 for w in widths)
+
+
+def points_table(
+    doc: dict[str, Any], machine: str, width: int | None = None, columns: list[str] | None = None
+) -> tuple[Table, list[str]]:
+    """Cost-versus-resource table of a result document, and the headers left out to fit `width`.
+
+    `columns` (field names, e.g. from --columns) replaces the default columns and report.columns.
+    Columns are left out by priority until the table fits; a number is never cut.
+    """
     points = doc["points"]
     params: list[str] = []
     for p in points:
         params += [k for k in p["params"] if k not in params]
     heads = param_headers(params)
-    title = doc["spec"].get("report", {}).get("title") or f"eqvbench: {doc['spec_file']}"
+    if columns:
+        cols = [Column(header_of(doc, f), f, i + 1) for i, f in enumerate(columns)]
+    else:
+        cols = _chosen_columns(doc) or default_columns(doc, machine)
+    cols = [Column(heads[k], k, 0) for k in params] + cols
+    cells = [[fmt_param(p["params"].get(c.field, ""), c.field) if c.priority == 0 else cell(p, c.field)
+              for c in cols] for p in points]
+    widths = [max([cell_len(c.head)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(cols)]
+    keep = list(range(len(cols)))
+    while width is not None and _table_width([widths[j] for j in keep]) > width:
+        droppable = [j for j in keep if cols[j].priority > 0]
+        if not droppable:
+            break  # the swept values alone are wider: rich wraps them (never cuts)
+        j = max(droppable, key=lambda j: (cols[j].priority, j))
+        keep.remove(j)
+    if width is not None:  # room left: put back the narrower columns that fit, most needed first
+        for j in sorted(set(range(len(cols))) - set(keep), key=lambda j: (cols[j].priority, j)):
+            if _table_width([widths[k] for k in keep] + [widths[j]]) <= width:
+                keep = sorted(keep + [j])
+    spec = doc["spec"]
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
+        or f"eqvbench: {doc['spec_file']}"
     table = Table(title=title, title_justify="left")
-    for p in params:
-        table.add_column(heads[p], justify="right", style="cyan", no_wrap=True)
-    cols = [
-        ("qubits", "n_qubits"), ("2q gates", "n_gates_2q"), ("V_light", "v_light"), ("eps", "eps"),
-        ("F_model", "f_model"), ("F_eff", "f_eff"), ("V_eff", "v_eff"), ("cost", "cost_flops"),
-        ("width", "width_log2"), ("resource", "resource_flops"), (f"t_{machine}", f"seconds_on_{machine}"),
-    ]
-    extra = [tuple(c) for c in doc.get("columns", [])]
-    cols = cols[:6] + extra + cols[6:]
-    chosen = doc["spec"].get("report", {}).get("columns") if "cases" not in doc["spec"] else \
-        doc["spec"]["cases"][0].get("report", {}).get("columns")
-    if chosen:
-        return _chosen_table(table, points, params, chosen)
-    verdicts = any(p.get("verdict") for p in points)
-    if verdicts:
-        cols += [("t_device", "device_seconds"), ("t_classical", "classical_seconds"), ("verdict", "verdict")]
-    for head, _ in cols:
-        table.add_column(head, justify="right", no_wrap=True)
-    for p in points:
-        row = [fmt_param(p["params"].get(k, "")) for k in params]
-        f_eff = p["f_eff"]
-        if f_eff is not None and p["f_eff_err"] is not None:
-            f_txt = f"{fmt_num(f_eff)} ± {p['f_eff_err']:.1g}"
-        else:
-            f_txt = fmt_num(f_eff)
-        resource = fmt_sci(p["resource_flops"])
-        if p["resource_flops"] is not None and not p["simulated"]:
-            resource += "*"
-        row += [
-            str(p["n_qubits"]), str(p["n_gates_2q"]), str(p["v_light"]), fmt_num(p["eps"]),
-            fmt_num(p["f_model"]), f_txt,
-            *[_fmt_any(p.get(key)) for _, key in extra],
-            fmt_num(p["v_eff"]),
-            fmt_sci(p["cost_flops"]), fmt_num(p["width_log2"]),
-            resource, fmt_seconds(p.get(f"seconds_on_{machine}")),
-        ]
-        if verdicts:
-            row += [fmt_seconds(p.get("device_seconds")), fmt_seconds(p.get("classical_seconds")), p.get("verdict") or "-"]
-        table.add_row(*row)
-    return table
-
-
-def _chosen_table(table: Table, points, params, chosen) -> Table:
-    """The table with the columns `report.columns` names: field names, or {header: field}."""
-    cols = []
-    for c in chosen:
-        cols += list(c.items()) if isinstance(c, dict) else [(c, c)]
-    for head, _ in cols:
-        table.add_column(head, justify="right", no_wrap=True)
-    for p in points:
-        row = [fmt_param(p["params"].get(k, "")) for k in params]
-        for _, key in cols:
-            v = p.get(key)
-            if key.startswith("seconds_on_") or key in ("device_seconds", "classical_seconds"):
-                row.append(fmt_seconds(v))
-            elif key.startswith("ratio_"):
-                row.append(f"{v:.3g}" if isinstance(v, (int, float)) else "-")
-            else:
-                row.append(_fmt_any(v))
-        table.add_row(*row)
-    return table
+    for j in keep:
+        c = cols[j]
+        table.add_column(c.head, justify="right", style="cyan" if c.priority == 0 else None, overflow="fold")
+    for row in cells:
+        table.add_row(*[row[j] for j in keep])
+    return table, [c.head for j, c in enumerate(cols) if j not in keep]
 
 
 def _budget_text(cost: dict[str, Any]) -> str:
@@ -144,21 +251,83 @@ def _budget_text(cost: dict[str, Any]) -> str:
         text = f"hyper-optimised, {trials}"
     elif search == "linear":
         text = f"in-order sweep (cheaper than {trials})"
+    elif search == "optimal":
+        text = "optimal (exhaustive search)"
+    elif search == "none":
+        text = "no search needed (simplification left one tensor)"
     else:
         text = search
     return text + (", cached tree" if cost.get("cached") else "")
 
 
-def footer_lines(doc: dict[str, Any]) -> list[str]:
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> '1-3, 5'."""
+    out, start = [], None
+    for k, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if k + 1 == len(numbers) or numbers[k + 1] != n + 1:
+            out.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(out)
+
+
+def _which_points(index: list[int], points: list[dict[str, Any]], heads: dict[str, str]) -> str:
+    """'point 3 (theta_h=π/4, steps=5)', 'points 2 (...) and 5 (...)', 'points 1-4, 7 (5 of 9)' or
+    'all 9 points' (numbers are table rows, from 1)."""
+    if len(index) == len(points):
+        return f"all {len(points)} points"
+
+    def one(i: int) -> str:
+        label = point_label(points[i]["params"], heads)
+        return f"{i + 1} ({label})" if label else str(i + 1)
+
+    if len(index) == 1:
+        return "point " + one(index[0])
+    if len(index) <= 3:
+        return "points " + ", ".join(one(i) for i in index[:-1]) + " and " + one(index[-1])
+    return f"points {_ranges([i + 1 for i in index])} ({len(index)} of {len(points)})"
+
+
+def note_lines(points: list[dict[str, Any]]) -> list[str]:
+    """One 'note: ...' line per distinct note, naming the points (table rows) it belongs to."""
+    params: list[str] = []
+    for p in points:
+        params += [k for k in p["params"] if k not in params]
+    heads = param_headers(params)
+    by_text: dict[str, list[int]] = {}
+    for i, p in enumerate(points):
+        for n in dict.fromkeys(p.get("notes") or []):
+            by_text.setdefault(n, []).append(i)
+    if len(points) == 1:
+        return [f"note: {n}" for n in by_text]
+    return [f"note: {_which_points(index, points, heads)}: {n}" for n, index in by_text.items()]
+
+
+def footer_lines(doc: dict[str, Any], dropped: list[str] | None = None, width: int | None = None) -> list[str]:
+    """Lines under the table: definitions, the cost search budgets, columns left out, notes, fits."""
     lines = [RESOURCE_DEFINITION, UNITS]
     budgets = sorted({_budget_text(p["cost"]) for p in doc["points"] if p.get("cost")})
     if budgets:
         lines.append("cost search budget: " + "; ".join(budgets))
-    notes = sorted({n for p in doc["points"] for n in p["notes"]})
-    lines += [f"note: {n}" for n in notes]
+    if dropped:
+        at = f"{width} characters" if width else "this width"
+        lines.append(f"not shown to fit {at}: {', '.join(dropped)} (--columns picks the columns; "
+                     "--json has every field)")
+    lines += note_lines(doc["points"])
     lines += doc.get("summary", {}).get("lines", [])
     return lines
 
+
+def run_summary(n_points: int, seconds: float, n_computed: int, how: str, n_reused: int | None = None,
+                store: Any = None, out: Any = None) -> str:
+    """'7 point(s) in 9.1 s: 5 computed with 2 workers, 2 reused from rcs.eqvdb; JSON written to r.json':
+    only the parts that apply, so no separator is left hanging."""
+    parts = [f"{n_computed} computed {how}"] if n_computed or n_reused is None else []
+    if n_reused is not None:
+        parts.append(f"{n_reused} reused from {store}")
+    text = f"{n_points} point(s) in {seconds:.1f} s" + (": " + ", ".join(parts) if parts else "")
+    return text + (f"; JSON written to {out}" if out is not None else "")
 
 
 def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
@@ -177,7 +346,7 @@ def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
         value = r["value"]
         table.add_row(
             r["check"],
-            *[fmt_param(r["params"].get(k, "")) for k in params],
+            *[fmt_param(r["params"].get(k, ""), k) for k in params],
             "null" if value is None else _fmt_any(value),
             "pass" if r["passed"] else "FAIL",
         )

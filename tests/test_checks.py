@@ -93,3 +93,78 @@ def test_bad_checks_one_line_exit_2(write_spec, checks, words, command):
 def test_checks_in_a_case_are_refused(write_spec):
     spec = write_spec(SWEEP + "cases:\n  - {}\n  - {checks: ['f_eff >= 0.1']}\n")
     assert_one_line_error(invoke("run", spec), "cases[1].checks", "top level")
+
+
+OTOC = """\
+experiment: otoc
+seed: 1
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: 2, butterfly_distance: 2, measurement_qubit: "0,0", instances: 1}
+noise: {p1: 0.001, p2: 0.005, readout: 0.01}
+simulation: {shots: 2000, target_err: 0.02}
+cost: {max_repeats: 2}
+"""
+FLOQUET = """\
+experiment: floquet_ising
+seed: 3
+lattice: {kind: line, n: 4}
+circuit: {theta_h: 0.3, steps: 2, observable: Z1}
+noise: {p1: 0.001, p2: 0.01, readout: 0.01}
+simulation: {shots: 1000, target_err: 0.02}
+cost: {max_repeats: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def family_stores(tmp_path_factory):
+    """One small run of every family, kept in a store: {family: (spec text, store, points)}."""
+    d = tmp_path_factory.mktemp("families")
+    out = {}
+    for name, text in (("rcs", SWEEP), ("otoc", OTOC), ("floquet_ising", FLOQUET)):
+        spec, db = d / f"{name}.yaml", d / f"{name}.eqvdb"
+        spec.write_text(text)
+        r = invoke("run", spec, "--store", db, "--workers", 1, "--json")
+        assert r.exit_code == 0, r.output
+        out[name] = (text, db, json.loads(r.stdout)["points"])
+    return out
+
+
+def test_every_numeric_field_of_every_family_can_be_checked(family_stores):
+    """The metrics a check may bound cover every number a family's points carry (and nothing is guessed)."""
+    from eqvbench.fields import is_number, numeric_fields
+    from eqvbench.pipeline import machines_of
+    from eqvbench.spec import parse_spec
+
+    import yaml
+
+    for name, (text, _, points) in family_stores.items():
+        allowed = numeric_fields([name], machines_of(parse_spec(yaml.safe_load(text), "t.yaml")))
+        reported = {k for p in points for k, v in p.items() if is_number(v)}
+        assert reported <= set(allowed), (name, sorted(reported - set(allowed)))
+
+
+def test_checks_bound_otoc_fields(family_stores, write_spec):
+    """OTOC's own fields (otoc_norm, v_measurement) can be bounded: a bound they meet passes, one they miss fails."""
+    text, db, points = family_stores["otoc"]
+    (p,) = points
+    assert p["otoc_norm"] is not None and p["v_measurement"] is not None
+    ok = write_spec(text + f"checks: ['otoc_norm >= {p['otoc_norm'] - 0.01}', "
+                           f"{{metric: v_measurement, max: {p['v_measurement'] + 1}}}]\n", "ok.yaml")
+    r = invoke("run", ok, "--store", db, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["checks_passed"] is True and [c["metric"] for c in doc["checks"]] == ["otoc_norm", "v_measurement"]
+    bad = write_spec(text + f"checks: ['v_measurement < {p['v_measurement'] - 0.5}']\n", "bad.yaml")
+    r = invoke("run", bad, "--store", db)
+    assert r.exit_code == 1, r.output
+    assert "Failed checks: 1 of 1" in r.stdout and "checks: 0 of 1 passed - FAILED" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_metric_another_family_reports_is_refused(write_spec, command):
+    """otoc_norm is an OTOC field: on an RCS spec it is an unknown metric, named in one line with the allowed ones."""
+    spec = write_spec(SWEEP + "checks: ['otoc_norm >= 0.5']\n")
+    assert_one_line_error(invoke(command, spec), f"{spec}: checks[0].metric: unknown metric 'otoc_norm'",
+                          "rcs points report", "xeb_exact")
+    spec = write_spec(OTOC + "checks: ['otoc_nrom >= 0.5']\n")
+    assert_one_line_error(invoke(command, spec), "unknown metric 'otoc_nrom' (did you mean otoc_norm?)")

@@ -227,3 +227,34 @@ def test_out_write_error_is_one_line(write_spec, tmp_path, monkeypatch):
     link.symlink_to(out)
     assert invoke("export", doc, "-o", link).exit_code == 0
     assert link.is_symlink() and json.loads(out.read_text())["points"]
+
+
+def _headers(stdout):
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("┃"))
+    return [h.strip() for h in line.strip("┃").split("┃")]
+
+
+def test_columns_option_on_run_and_show(write_spec, tmp_path):
+    """--columns picks the table's columns after the swept values, on run and on show."""
+    spec, db = write_spec(SMALL), tmp_path / "c.eqvdb"
+    r = invoke("run", spec, "--store", db, "--workers", 1, "--columns", "f_eff, cost_flops,v_eff_model")
+    assert r.exit_code == 0, r.output
+    assert _headers(r.stdout) == ["cycles", "F_eff", "cost", "v_eff_model"]
+    r = invoke("show", db, "--columns", "resource_flops,seconds_on_h100")
+    assert r.exit_code == 0, r.output
+    assert _headers(r.stdout) == ["cycles", "resource", "t_h100"]
+
+
+@pytest.mark.parametrize("command", ["run", "show"])
+def test_columns_typo_is_one_line_listing_the_columns(write_spec, tmp_path, command):
+    spec, db = write_spec(SMALL), tmp_path / "c.eqvdb"
+    if command == "show":
+        assert invoke("run", spec, "--store", db, "--workers", 1).exit_code == 0
+        r = invoke("show", db, "--columns", "f_eff,cost_flop")
+    else:
+        r = invoke("run", spec, "--store", db, "--columns", "f_eff,cost_flop")
+        assert not db.exists()  # refused before anything ran
+    assert_one_line_error(r, "--columns: unknown column 'cost_flop' (did you mean cost_flops?)",
+                          "columns: n_qubits, ", "xeb_exact", "verdict")
+    assert_one_line_error(invoke(command, spec if command == "run" else db, "--columns", " , "),
+                          "--columns: give field names")

@@ -97,7 +97,7 @@ def test_plot_bad_input(stores, tmp_path):
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.png", "--kind", "pie"), "--kind pie")
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.png", "--kind", "butterfly"),
                           "--kind butterfly", "no point has a butterfly map")
-    assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.pdf"), "--out", ".png")
+    assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.jpg"), "--out", ".png, .pdf or .svg")
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "no" / "x.png"), "--out", "does not exist")
     assert_one_line_error(invoke("plot", tmp_path / "missing.eqvdb", "-o", tmp_path / "x.png"), "file not found")
     assert not (tmp_path / "x.png").exists()
@@ -109,3 +109,157 @@ def test_plot_without_matplotlib_says_what_to_install(stores, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails as if not installed
     r = invoke("plot", stores["rcs"], "-o", tmp_path / "x.png")
     assert_one_line_error(r, "matplotlib", "pip install 'eqvbench[plot]'")
+
+
+OTOC = """\
+experiment: otoc
+seed: 1
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: [2, 4], butterfly_distance: 2, measurement_qubit: "0,0", instances: 1}
+noise: {p1: 0.001, p2: 0.005, readout: 0.01}
+simulation: {shots: 2000, target_err: 0.02}
+cost: {max_repeats: 2}
+"""
+# kicked Ising on a grid: qubits are [row, col] in the JSON (plotting it once raised TypeError)
+FLOQUET_GRID = """\
+experiment: floquet_ising
+seed: 3
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {theta_h: [0.3, pi/4], steps: [2, 3], observable: Z0}
+noise: {p1: 0.001, p2: 0.01, readout: 0.01}
+simulation: {shots: 1000, target_err: 0.02}
+cost: {max_repeats: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    """OTOC and grid kicked-Ising runs, as JSON documents on disk."""
+    d = tmp_path_factory.mktemp("plotdocs")
+    out = {}
+    for name, text in (("otoc", OTOC), ("floquet_grid", FLOQUET_GRID)):
+        spec = d / f"{name}.yaml"
+        spec.write_text(text)
+        r = invoke("run", spec, "--no-store", "--workers", 1, "--out", d / f"{name}.json")
+        assert r.exit_code == 0, r.output
+        out[name] = d / f"{name}.json"
+    return out
+
+
+def _axes(draw, points):
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    draw(ax, points)
+    return ax
+
+
+def test_plot_floquet_on_a_grid(docs, tmp_path):
+    import json
+
+    from eqvbench.plots import butterfly_grid
+
+    out = tmp_path / "grid.png"
+    r = invoke("plot", docs["floquet_grid"], "-o", out)
+    assert r.exit_code == 0, r.output
+    assert f"{out}: cost, fidelity, butterfly (" in r.stderr
+    png_size(out)
+    point = json.loads(docs["floquet_grid"].read_text())["points"][0]
+    labels, _, grid = butterfly_grid(point)
+    gate = point["butterfly_map"][0]
+    assert isinstance(gate["qubits"][0], list)
+    assert grid[labels.index(tuple(gate["qubits"][0])), gate["moment"]] == gate["s"]
+
+
+@pytest.mark.parametrize("suffix,magic", [(".pdf", b"%PDF-"), (".svg", b"<?xml")])
+def test_vector_output_by_extension(stores, tmp_path, suffix, magic):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / f"fig{suffix}"
+    r = invoke("plot", stores["floquet"], "-o", out)
+    assert r.exit_code == 0, r.output
+    data = out.read_bytes()
+    assert data.startswith(magic)
+    if suffix == ".pdf":
+        assert data.rstrip().endswith(b"%%EOF")
+    else:
+        root = ET.fromstring(data)
+        assert root.tag.endswith("svg") and len(root.findall(".//{http://www.w3.org/2000/svg}path")) > 50
+    again = tmp_path / f"again{suffix}"
+    assert invoke("plot", stores["floquet"], "-o", again).exit_code == 0
+    assert again.read_bytes() == data  # no creation date: the same results give the same file
+
+
+def test_otoc_f_eff_is_plotted_at_its_measurement_volume(docs):
+    """OTOC's f_eff is the B = I run's fidelity: its filled marker sits at eps x V_meas, not eps x V_light."""
+    import json
+
+    import numpy as np
+
+    from eqvbench.plots import draw_fidelity
+
+    points = json.loads(docs["otoc"].read_text())["points"]
+    assert all(p["v_measurement"] != p["v_light"] for p in points)
+    ax = _axes(draw_fidelity, points)
+    filled = [ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markerfacecolor() != "none"
+              and ln.get_linestyle() == "None"]
+    xs = sorted(float(x) for ln in filled for x in ln.get_xdata())
+    assert np.allclose(xs, sorted(p["eps"] * p["v_measurement"] for p in points))
+    assert "V = V_meas" in ax.get_xlabel()
+
+
+def test_fidelity_axis_has_plain_tick_labels_and_depth_labels(stores):
+    from matplotlib.ticker import FixedLocator
+
+    from eqvbench.plots import draw_cost, draw_fidelity
+    from eqvbench.store import load_results
+
+    points = load_results(stores["rcs"])["points"]
+    ax = _axes(draw_fidelity, points)
+    ticks = ax.yaxis.get_major_locator()
+    assert isinstance(ticks, FixedLocator) and len(ticks.locs) >= 2
+    formatter = ax.yaxis.get_major_formatter()
+    labels = [formatter(t, i) for i, t in enumerate(ticks.locs)]
+    assert all(float(t) == float(lab) and "$" not in lab and "10^" not in lab for t, lab in zip(ticks.locs, labels))
+    depths = sorted(str(p["params"]["circuit.cycles"]) for p in points)
+    assert sorted(t.get_text() for t in ax.texts) == depths
+    cost = _axes(draw_cost, points)
+    assert sorted(t.get_text() for t in cost.texts) == depths
+    assert cost.get_title().startswith("Resource against cost") and "resource" in cost.get_ylabel() \
+        and "cost" in cost.get_xlabel()
+
+
+def test_no_gate_and_zero_sensitivity_differ(docs):
+    """'No gate' cells are masked and drawn grey; s_g = 0 gets the colour map's own colour."""
+    import json
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from eqvbench.plots import butterfly_grid, draw_butterfly
+
+    point = json.loads(docs["floquet_grid"].read_text())["points"][0]
+    _, _, grid = butterfly_grid(point)
+    assert np.isnan(grid).any() and (grid == 0).any()
+    fig = Figure()
+    ax = fig.add_subplot()
+    draw_butterfly(fig, ax, point)
+    (im,) = ax.images
+    arr = im.get_array()
+    assert np.array_equal(np.ma.getmaskarray(arr), np.isnan(grid))
+    cmap, norm = im.get_cmap(), im.norm
+    def on_white(rgba):  # what the figure shows: the colour composited over the white background
+        rgba = np.array(rgba)
+        return rgba[3] * rgba[:3] + (1 - rgba[3])
+
+    bad, zero = on_white(cmap(np.ma.masked_invalid([np.nan]))[0]), on_white(cmap(norm(0.0)))
+    assert np.abs(bad - zero).max() > 0.3  # (magma_r with transparent 'bad' once gave white beside pale yellow)
+
+
+def test_angles_are_fractions_of_pi_in_labels(docs):
+    import json
+
+    from eqvbench.plots import curves
+
+    points = json.loads(docs["floquet_grid"].read_text())["points"]
+    assert sorted(curves(points)) == ["theta_h=0.3", "theta_h=π/4"]

@@ -56,7 +56,7 @@ class Measurement:
 @dataclass(frozen=True)
 class Region:
     """Effective region: the smallest part of the circuit that reproduces the measured value
-    within the experiment's error bar (FRAMEWORK.md section 4). `network` is what gets costed."""
+    within the experiment's error bar (docs/physics.md, "Effective region"). `network` is what gets costed."""
 
     a_eff: int | None  # qubits
     n_gates_2q: int | None  # two-qubit gates in the region's light cone

@@ -423,6 +423,9 @@ class OTOCFamily:
                 if fields["v_butterfly"] < 0:
                     notes.append("v_butterfly < 0: errors raise |C| on average here (first instance); "
                                  "not a volume")
+            elif thr >= 1:
+                notes.append(f"the error of C_noisy ({noisy_err:.2g}) is too large: 3 errors cover all of |C| <= 1, "
+                             "so no per-gate sensitivity map (v_butterfly null)")
             else:
                 notes.append(f"|C_ideal| of the first instance = {abs(c_ideal[0]):.3g} < {thr:.2g}: "
                              "no per-gate sensitivity map (v_butterfly null)")
@@ -729,7 +732,7 @@ def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
     """Per-gate error sensitivities of the OTOC and of its B = I normalisation signal.
 
     s_g = 1 - <C with a Pauli error after g> / C_ideal, averaged over the
-    non-identity Paulis (FRAMEWORK.md, `v_butterfly`). To first order
+    non-identity Paulis (docs/physics.md, `v_butterfly`). To first order
     C_noisy / C_ideal = prod (1 - p_g s_g) (`f_butterfly`, gate errors only) and
     the B = I signal (f_eff) = prod (1 - p_g s_g(I)) (`f_measurement`).
     v_butterfly and v_measurement sum s_g and s_g(I) over two-qubit gates;

@@ -1,0 +1,70 @@
+"""The numeric fields a point reports: what a `checks:` entry may bound and `--columns` may show.
+
+A point's JSON holds the pipeline's fields (every family), the effective-region
+fields, `seconds_on_<machine>` per machine, the verdict's times when the spec
+gives a device run, `published_<key>` and `ratio_<key>` per published figure,
+and the fields of its family: those of its table columns plus the ones listed
+in `FAMILY_FIELDS` (a family may instead declare them as a `reported_fields`
+attribute). The tests run every family and check that each numeric field of its
+JSON is listed here, so the list follows what the families write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+PIPELINE_FIELDS = (
+    "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err", "f_model",
+    "cost_flops", "cost_log10", "width_log2", "resource_flops",
+)
+REGION_FIELDS = ("a_eff", "region_gates_2q", "region_radius", "region_f", "region_delta", "cost_eff_flops")
+VERDICT_FIELDS = ("device_seconds", "classical_seconds")
+# numeric fields a family writes besides its table columns
+FAMILY_FIELDS = {
+    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "shots", "n_trajectories"),
+    "floquet_ising": ("o_noisy_err", "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
+    "otoc": ("otoc_noisy_err", "otoc_norm_err", "f_identity", "butterfly_distance", "shots", "n_trajectories",
+             "instances", "cycles", "f_butterfly", "f_measurement", "butterfly_map_instance"),
+}
+
+
+def family_fields(name: str) -> list[str]:
+    """Numeric fields family `name` adds to its points: its table columns' fields, then the rest."""
+    from eqvbench.families import get_family
+
+    family = get_family(name)
+    declared = getattr(family, "reported_fields", None)
+    rest = declared if declared is not None else FAMILY_FIELDS.get(name, ())
+    return list(dict.fromkeys([f for _, f in family.table_columns()] + list(rest)))
+
+
+def numeric_fields(experiments: Iterable[str], machines: Iterable[str], published: Iterable[str] = ()) -> list[str]:
+    """Every numeric field a point of these families can carry, in report order."""
+    out = list(PIPELINE_FIELDS)
+    out += [f"seconds_on_{m}" for m in machines]
+    for name in experiments:
+        out += family_fields(name)
+    out += REGION_FIELDS + VERDICT_FIELDS
+    for k in published:
+        out += [f"published_{k}", f"ratio_{k}"]
+    return list(dict.fromkeys(out))
+
+
+def spec_fields(spec) -> list[str]:
+    """`numeric_fields` for a loaded spec (its families, machines and published figures)."""
+    from eqvbench.pipeline import machines_of
+
+    published = [k for p in spec.points for k in p.values.get("published", {}) if k != "source"]
+    return numeric_fields(spec.experiments, machines_of(spec), dict.fromkeys(published))
+
+
+def closest(name: str, allowed: Iterable[str]) -> str:
+    """' (did you mean X?)' for the nearest allowed name, or ''."""
+    import difflib
+
+    match = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -1,0 +1,117 @@
+"""The table and the lines under it: readable at 80 and 120 columns, notes that name their points."""
+
+import json
+import re
+
+import pytest
+from rich.console import Console
+
+from eqvbench.report import cell, fmt_angle, footer_lines, note_lines, points_table, run_summary
+from sweep_util import SWEEP, invoke
+
+# the sweep with a device run: the verdict's three columns make the default table 16 columns wide
+WIDE = SWEEP + "device: {shots: 100000, repetition_s: 0.001}\nreport: {machine: a100}\n"
+# one case simulated, the other over its simulation.max_qubits: a note on the second point only
+CASES = """\
+experiment: rcs
+seed: 5
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: 2, instances: 2}
+simulation: {shots: 500}
+cost: {max_repeats: 4}
+cases: [{}, {simulation: {max_qubits: 4}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    out = {}
+    for name, text in (("wide", WIDE), ("cases", CASES)):
+        spec = d / f"{name}.yaml"
+        spec.write_text(text)
+        r = invoke("run", spec, "--no-store", "--workers", 1, "--json")
+        assert r.exit_code == 0, r.output
+        out[name] = json.loads(r.stdout)
+    return out
+
+
+def render(doc, width, columns=None):
+    console = Console(width=width, record=True, color_system=None)
+    table, dropped = points_table(doc, "a100", width=width, columns=columns)
+    console.print(table)
+    return console.export_text(), dropped
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_table_fits_the_width_and_cuts_no_number(docs, width):
+    doc = docs["wide"]
+    text, dropped = render(doc, width)
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= width
+    assert "…" not in text
+    assert dropped, "the full table is wider than 120 characters: something must be left out"
+    header = next(ln for ln in lines if ln.startswith("┃"))
+    for head in dropped:
+        assert f" {head} " not in header
+    # the most needed columns stay, with every number whole
+    rows = [ln for ln in lines if ln.startswith("│")]
+    assert len(rows) == len(doc["points"])
+    for head in ("cycles", "p2", "F_eff", "cost", "resource", "verdict"):
+        assert f" {head} " in header, header
+    for p, row in zip(doc["points"], rows):
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        for fld in ("f_eff", "cost_flops", "resource_flops", "verdict"):
+            assert cell(p, fld) in cells, (fld, row)
+    # what is left out is said under the table
+    line = next(ln for ln in footer_lines(doc, dropped, width) if ln.startswith("not shown"))
+    assert f"not shown to fit {width} characters: {', '.join(dropped)}" in line
+
+
+def test_wider_table_drops_less(docs):
+    _, d80 = render(docs["wide"], 80)
+    _, d120 = render(docs["wide"], 120)
+    text, d_all = render(docs["wide"], 400)
+    assert d_all == [] and len(d120) < len(d80)
+    assert set(d120) <= set(d80)
+
+
+def test_chosen_columns_replace_the_default(docs):
+    text, dropped = render(docs["wide"], 80, columns=["v_eff", "seconds_on_h100"])
+    header = next(ln for ln in text.splitlines() if ln.startswith("┃"))
+    assert [h.strip() for h in header.strip("┃").split("┃")] == ["cycles", "p2", "V_eff", "t_h100"]
+    assert dropped == []
+
+
+def test_notes_name_their_points(docs):
+    doc = docs["cases"]
+    lines = note_lines(doc["points"])
+    assert lines == ["note: point 2 (case=1): not simulated (6 qubits > simulation.max_qubits = 4): "
+                     "f_eff is null, resource uses f_model"]
+    every = {**doc, "points": [{**p, "notes": ["x"]} for p in doc["points"]]}
+    assert note_lines(every["points"]) == ["note: all 2 points: x"]
+
+
+def test_no_unexplained_search_name_in_the_footer(docs):
+    """The budget line explains each search kind ('none' once read as a budget of nothing)."""
+    doc = docs["wide"]
+    p = doc["points"][0]
+    for search, words in (("none", "no search needed"), ("optimal", "exhaustive")):
+        q = {**p, "cost": {**p["cost"], "budget": {"search": search}, "cached": False}}
+        line = next(ln for ln in footer_lines({**doc, "points": [q]}) if ln.startswith("cost search budget"))
+        assert words in line and not re.search(r": none\b", line)
+
+
+def test_angles_as_fractions_of_pi():
+    import math
+
+    assert [fmt_angle(x) for x in (0.0, math.pi / 4, 3 * math.pi / 8, math.pi, -math.pi / 2, 2 * math.pi / 3)] == \
+        ["0", "π/4", "3π/8", "π", "-π/2", "2π/3"]
+    assert fmt_angle(0.3) == "0.3"
+
+
+def test_run_summary_has_no_dangling_separator():
+    assert run_summary(4, 1.234, 4, "in this process") == "4 point(s) in 1.2 s: 4 computed in this process"
+    assert run_summary(4, 0.5, 0, "in this process", 4, "s.eqvdb") == "4 point(s) in 0.5 s: 4 reused from s.eqvdb"
+    assert run_summary(4, 2.0, 1, "with 2 workers", 3, "s.eqvdb", "o.json") == \
+        "4 point(s) in 2.0 s: 1 computed with 2 workers, 3 reused from s.eqvdb; JSON written to o.json"
