@@ -17,12 +17,14 @@ PIPELINE_FIELDS = (
     "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err", "f_model",
     "cost_flops", "cost_log10", "width_log2", "resource_flops",
 )
-REGION_FIELDS = ("a_eff", "region_gates_2q", "region_radius", "region_f", "region_delta", "cost_eff_flops")
+REGION_FIELDS = ("a_eff", "region_gates_2q", "region_radius", "region_f", "region_delta", "region_value", "region_err",
+                 "reference_value", "reference_err", "reference_seconds", "reproduced_value", "reproduced_err",
+                 "reproduced_seconds", "cost_eff_flops")
 VERDICT_FIELDS = ("device_seconds", "classical_seconds")
 # numeric fields a family writes besides its table columns
 FAMILY_FIELDS = {
     "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "shots", "n_trajectories"),
-    "floquet_ising": ("o_noisy_err", "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
+    "floquet_ising": ("o_noisy_err", "o_mitigated", "o_mitigated_err", "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
     "otoc": ("otoc_noisy_err", "otoc_norm_err", "f_identity", "butterfly_distance", "shots", "n_trajectories",
              "instances", "cycles", "f_butterfly", "f_measurement", "butterfly_map_instance"),
 }

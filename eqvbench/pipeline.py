@@ -258,22 +258,36 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:
             result.resource_flops = fid * result.cost.cost_flops
-        work = [w for w in (result.resource_flops, result.fields.get("cost_eff_flops")) if w is not None]
-        result.fields.update(verdict(values, min(work) if work else None, settings.machines))
+        result.fields.update(verdict(values, {**result.fields, "resource_flops": result.resource_flops},
+                                     settings.machines))
     return result
 
 
-def verdict(values: dict[str, Any], resource_flops: float | None, machines: dict[str, float]) -> dict[str, Any]:
-    """Device time (device.shots x device.repetition_s) against the classical time on report.machine
-    (`resource_flops` / its FLOP/s; the pipeline passes the cheaper of f x cost and the effective
-    region's exact cost); empty when the spec gives no device run."""
+def verdict(values: dict[str, Any], point: dict[str, Any], machines: dict[str, float]) -> dict[str, Any]:
+    """Device time (device.shots x device.repetition_s) against the classical time on report.machine.
+
+    The classical side is the cheapest of: `resource_flops` (f x cost) and `cost_eff_flops` (the
+    certified region's exact cost), each divided by the machine's FLOP/s, and the measured seconds
+    of the classical reproduction on this machine (`reproduced_seconds`, counted only when its
+    `reproduced_err` is within the device's error bar `region_delta`). `verdict_method` names which.
+    Empty when the spec gives no device run.
+    """
     dev, machine = values["device"], values["report"]["machine"]
-    if not (dev["shots"] and dev["repetition_s"]) or resource_flops is None or machine not in machines:
+    if not (dev["shots"] and dev["repetition_s"]) or machine not in machines:
         return {}
+    options = []
+    for key, name in (("resource_flops", "f x cost"), ("cost_eff_flops", "effective region cost")):
+        if point.get(key) is not None:
+            options.append((point[key] / machines[machine], name))
+    err, delta, secs = point.get("reproduced_err"), point.get("region_delta"), point.get("reproduced_seconds")
+    if point.get("reproduced_value") is not None and None not in (err, delta, secs) and err <= delta:
+        options.append((secs, f"reproduced on this machine ({point.get('reproduced_method')})"))
+    if not options:
+        return {}
+    t_cls, how = min(options, key=lambda o: o[0])
     t_dev = dev["shots"] * dev["repetition_s"]
-    t_cls = resource_flops / machines[machine]
     return {"device_seconds": t_dev, "classical_seconds": t_cls, "verdict_machine": machine,
-            "verdict": "classical" if t_cls <= t_dev else "quantum"}
+            "verdict_method": how, "verdict": "classical" if t_cls <= t_dev else "quantum"}
 
 
 def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> list[PointResult]:
@@ -352,7 +366,9 @@ DEFINITIONS = {
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
     "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
-    "classical_seconds = min(resource_flops, cost_eff_flops) / report.machine's FLOP/s, else 'classical'. "
+    "classical_seconds, else 'classical'; classical_seconds is the least of resource_flops and cost_eff_flops "
+    "over report.machine's FLOP/s and the measured seconds of a reproduction within the device's error bar "
+    "(verdict_method says which). "
     "The classical side is one evaluation of the measured quantity (for RCS one amplitude, not the device's "
     "whole run of samples) with the tree's memory taken as available (memory_limit null means unlimited)",
 }

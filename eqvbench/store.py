@@ -54,7 +54,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # spec sections that cannot change a point's measured numbers: not part of its key
 # (the verdict, which reads report.machine, is recomputed on reuse: see reuse_point)
 KEY_EXCLUDED = ("description", "report", "checks")
-VERDICT_KEYS = ("device_seconds", "classical_seconds", "verdict_machine", "verdict")
+VERDICT_KEYS = ("device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict")
 MAX_JSON_BYTES = 1 << 30  # a JSON result document read by show/export/plot
 
 _SCHEMA = """
@@ -537,9 +537,8 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     point = {**stored, "params": params}
     if not values["cost"]["enabled"]:
         return point
-    work = [w for w in (point.get("resource_flops"), point.get("cost_eff_flops")) if w is not None]
     machines = {**REFERENCE_MACHINES, **values["cost"].get("machines", {})}
-    fresh = verdict(values, min(work) if work else None, machines)
+    fresh = verdict(values, point, machines)
     items = [(k, v) for k, v in point.items() if k not in VERDICT_KEYS]
     # where run_point puts them: after the family's fields, before published figures and notes
     at = next((n for n, (k, _) in enumerate(items)
