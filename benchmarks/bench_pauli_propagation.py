@@ -86,7 +86,11 @@ def z62_eqvbench(lat, k: int) -> dict:
 def z62_pauli_prop(lat, k: int, atol: float, max_terms: int) -> tuple[float, int, float, float]:
     """(value, terms at the end, seconds preprocessing, seconds propagating), the steps of pauli-prop's
     `propagate_through_circuit` (Heisenberg frame) timed one by one."""
-    from pauli_prop import circuit_to_rotation_gates, evolve_through_cliffords, propagate_through_rotation_gates
+    from pauli_prop import (
+        circuit_to_rotation_gates,
+        evolve_through_cliffords,
+        propagate_through_rotation_gates,
+    )
     from qiskit import QuantumCircuit
     from qiskit.quantum_info import SparsePauliOp
 

@@ -161,7 +161,8 @@ def compile_circuit(circuit, qubits=None) -> PauliProgram:
                 a, b = qs
                 ma = mb = 0
                 for i in range(16):
-                    if any(r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1 for o in range(16)):
+                    if any(r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1
+                           for o in range(16)):
                         ma |= 1 << (i % 4)
                         mb |= 1 << (i // 4)
                 new[a], new[b] = ma, mb
