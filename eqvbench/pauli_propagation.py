@@ -161,7 +161,8 @@ def compile_circuit(circuit, qubits=None) -> PauliProgram:
                 a, b = qs
                 ma = mb = 0
                 for i in range(16):
-                    if any(r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1 for o in range(16)):
+                    if any(r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1
+                           for o in range(16)):
                         ma |= 1 << (i % 4)
                         mb |= 1 << (i // 4)
                 new[a], new[b] = ma, mb
@@ -595,7 +596,8 @@ def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_wei
     paulis : dict or list
         {qubit: 'X'|'Y'|'Z'}; a list of such dicts (O is their mean, as
         `floquet_ising.resolve_observable` returns); or a list of
-        (coefficient, dict) pairs (O is the sum).
+        (coefficient, dict) pairs (O is the sum). Keys are the circuit's
+        qubits, or ints: positions in `qubits`.
     coefficient_cutoff : float
         Absolute cut-off on coefficients (0: none).
     max_weight : int, optional
@@ -668,10 +670,11 @@ DEFAULT_CUTOFFS = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 class ConvergedValue:
     """Result of :func:`converge`.
 
-    err is |value(last cut-off) - value(previous cut-off)|: an estimate of the
-    truncation error, not a bound. status 'ok' when err <= delta / 2;
-    'over_budget' when the budget ran out first (value, err: the last completed
-    cut-off's, nan if none completed; `reason` says why).
+    err is the largest change of the value over the last `agree` cut-offs:
+    an estimate of the truncation error, not a bound. status 'ok' when
+    err <= delta / 2; 'over_budget' when the budget or the cut-off ladder
+    ran out first (value: the last completed cut-off's, err: its estimate
+    from the cut-offs done, nan if none completed; `reason` says why).
     """
 
     value: float
@@ -699,40 +702,59 @@ class ConvergedValue:
         return max((r.peak_memory_bytes for r in self.history), default=0)
 
 
+def _change(done: list[PauliPropResult], agree: int) -> float:
+    """Largest |last value - value| over the previous `agree` cut-offs (nan if fewer were run).
+
+    Two bit-identical values with weight dropped count as no evidence (inf):
+    typically nothing above the cut-off reached |0...0> in either run (value 0).
+    """
+    if len(done) <= agree:
+        return math.nan
+    last = done[-1]
+    out = 0.0
+    for r in done[-1 - agree:-1]:
+        if r.value == last.value and last.truncated_weight > 0:
+            return math.inf
+        out = max(out, abs(last.value - r.value))
+    return out
+
+
 def converge(circuit, qubits, paulis, delta: float, cutoffs=DEFAULT_CUTOFFS, max_weight: int | None = None,
-             max_seconds: float | None = None, max_strings: int | None = None) -> ConvergedValue:
-    """Tighten the coefficient cut-off until two successive values agree within delta / 2.
+             max_seconds: float | None = None, max_strings: int | None = None, agree: int = 2) -> ConvergedValue:
+    """Tighten the coefficient cut-off until the value is stable within delta / 2.
 
     Every cut-off in `cutoffs` (decreasing) is run in turn on one compiled
-    program; the budget (`max_seconds` in all, `max_strings` per run) stops the
-    ladder with status 'over_budget'. The reported err is the last step's
-    change, an estimate of the truncation error, not a bound.
+    program; the value is accepted when it differs by at most delta / 2 from
+    each of the previous `agree` cut-offs' values (and none of them is bit-
+    identical to it while weight was dropped, the sign of a value that
+    truncation alone fixed, such as 0). err is that largest difference, an
+    estimate of the truncation error, not a bound. The budget (`max_seconds`
+    in all, `max_strings` per run) stops the ladder with status 'over_budget'.
     """
     if delta <= 0:
         raise ValueError("delta must be positive")
+    if agree < 1:
+        raise ValueError("agree must be >= 1")
     t0 = time.perf_counter()
     prog = circuit if isinstance(circuit, PauliProgram) else compile_circuit(circuit, qubits)
     history: list[PauliPropResult] = []
-    prev = None
     for cut in cutoffs:
         left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
         if left is not None and left <= 0:
-            return _stopped(history, f"over {max_seconds:g} s before cut-off {cut:g}", t0)
+            return _stopped(history, f"over {max_seconds:g} s before cut-off {cut:g}", t0, agree)
         r = propagate(prog, None, paulis, cut, max_weight, max_strings, left)
         history.append(r)
         if r.status != "ok":
-            return _stopped(history, f"cut-off {cut:g}: {r.reason}", t0)
-        if prev is not None and abs(r.value - prev.value) <= delta / 2:
-            return ConvergedValue(r.value, abs(r.value - prev.value), cut, "ok", "", history,
-                                  time.perf_counter() - t0)
-        prev = r
-    return _stopped(history, f"not converged within delta/2 = {delta / 2:g} by cut-off {cutoffs[-1]:g}", t0)
+            return _stopped(history, f"cut-off {cut:g}: {r.reason}", t0, agree)
+        err = _change(history, agree)
+        if err <= delta / 2:
+            return ConvergedValue(r.value, err, cut, "ok", "", history, time.perf_counter() - t0)
+    return _stopped(history, f"not converged within delta/2 = {delta / 2:g} by cut-off {cutoffs[-1]:g}", t0, agree)
 
 
-def _stopped(history, reason, t0) -> ConvergedValue:
+def _stopped(history, reason, t0, agree) -> ConvergedValue:
     done = [r for r in history if r.status == "ok"]
     if not done:
         return ConvergedValue(math.nan, math.nan, None, "over_budget", reason, history, time.perf_counter() - t0)
-    err = abs(done[-1].value - done[-2].value) if len(done) > 1 else math.nan
-    return ConvergedValue(done[-1].value, err, done[-1].coefficient_cutoff, "over_budget", reason, history,
-                          time.perf_counter() - t0)
+    return ConvergedValue(done[-1].value, _change(done, min(agree, len(done) - 1) or 1), done[-1].coefficient_cutoff,
+                          "over_budget", reason, history, time.perf_counter() - t0)

@@ -136,10 +136,11 @@ def test_converge_and_budget():
     c = floquet_circuit(lat, 0.55, 5)
     obs = {lat.qubits[5]: "Z"}
     ref = exact(c, lat.qubits, [(1.0, obs)])
-    cv = pp.converge(c, lat.qubits, obs, delta=1e-3)
-    assert cv.status == "ok" and cv.err <= 5e-4
-    assert abs(cv.value - ref) < 1e-3
-    assert cv.history[-1].coefficient_cutoff == cv.cutoff and len(cv.history) >= 2
+    cv = pp.converge(c, lat.qubits, obs, delta=3e-3)
+    assert cv.status == "ok" and cv.err <= 1.5e-3
+    assert abs(cv.value - ref) < 3e-3
+    assert cv.history[-1].coefficient_cutoff == cv.cutoff and len(cv.history) >= 3
+    assert cv.err == max(abs(cv.value - r.value) for r in cv.history[-3:-1])
     assert cv.flops == sum(pp.flop_equivalent(r.string_gate_ops, 1) for r in cv.history)
     tight = pp.converge(c, lat.qubits, obs, delta=1e-3, max_strings=50)
     assert tight.status == "over_budget" and "more than 50 Pauli strings" in tight.reason
@@ -147,6 +148,17 @@ def test_converge_and_budget():
     late = pp.converge(c, lat.qubits, obs, delta=1e-9, cutoffs=(1e-2, 1e-3))
     assert late.status == "over_budget" and "not converged" in late.reason
     assert late.value == late.history[-1].value and late.err == abs(late.history[1].value - late.history[0].value)
+
+
+def test_converge_does_not_take_truncated_zeros_for_agreement():
+    """At coarse cut-offs nothing reaches |0...0>: 0, 0, 0 agree exactly but say nothing about <Z>."""
+    lat = build_lattice({"kind": "grid", "rows": 3, "cols": 4})
+    c = floquet_circuit(lat, 1.2, 6)
+    obs = {lat.qubits[5]: "Z"}
+    ref = exact(c, lat.qubits, [(1.0, obs)])  # -0.0153
+    cv = pp.converge(c, lat.qubits, obs, delta=0.01, cutoffs=(0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5))
+    assert [r.value for r in cv.history[:3]] == [0.0, 0.0, 0.0]
+    assert cv.status == "ok" and cv.value != 0.0 and abs(cv.value - ref) < 0.01
 
 
 def test_bad_input():
