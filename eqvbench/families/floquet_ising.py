@@ -467,6 +467,15 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
     conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), paulis, target, cutoffs=cutoffs,
                     max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"])
+    # the dropped coefficients' magnitudes bound the truncation error rigorously (each dropped term
+    # a P contributes a <psi|P|psi>, |.| <= |a|): where that bound is within delta/2, it certifies
+    bounded = [r for r in conv.history if r.status == "ok" and r.truncated_weight <= target / 2]
+    if bounded:
+        r = min(bounded, key=lambda r: r.truncated_weight)
+        if conv.status != "ok" or r.truncated_weight <= max(conv.err, conv.cutoff):
+            return Reference(r.value, r.truncated_weight, f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, "
+                             f"{r.peak_strings:.3g} strings, error bounded by the dropped weight)",
+                             conv.seconds, exact=True)
     if conv.status != "ok":
         notes.append(f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
                      f"{conv.reason} (circuit.region.pauli_max_seconds / pauli_max_strings)")
