@@ -327,7 +327,13 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
 def _lost(indices: list[int], procs: dict[int, Any]) -> WorkerLost:
     import signal
 
+    import time
+
     how = "ended abruptly"
+    t0 = time.monotonic()  # the pool sees a death (its pipe closes) slightly before its exit code exists
+    while not any(p.exitcode for p in procs.values()) and time.monotonic() - t0 < 1.0:
+        for p in procs.values():
+            p.join(timeout=0.02)
     # the executor terminates (SIGTERM) the other workers once one has died: name the first death
     codes = sorted((p.exitcode for p in procs.values() if p.exitcode), key=lambda c: c == -signal.SIGTERM)
     for code in codes:

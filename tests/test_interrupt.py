@@ -177,7 +177,7 @@ lattice: {kind: grid, rows: 3, cols: 4}
 circuit: {cycles: [10, 12], instances: 1}
 noise: {p2: 0.005}
 simulation: {simulate: never}
-cost: {max_repeats: 1000000, max_time: 40, processes: 2}
+cost: {max_repeats: 100000, max_time: 40, processes: 2}
 """
 
 
@@ -221,7 +221,7 @@ def test_no_process_of_a_run_survives_its_end(write_spec, sig):
 PROCESSES_SWEEP = """\
 experiment: rcs
 seed: 7
-lattice: {kind: grid, rows: 2, cols: 3}
+lattice: {kind: grid, rows: 3, cols: 4}
 circuit: {cycles: [6, 8], instances: 1}
 noise: {p2: [0.005, 0.01]}
 simulation: {simulate: never}
