@@ -258,3 +258,34 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
     leaders = [p["cost"] for p in json.loads(out.read_text())["points"] if not p["cost_cached"]]
     assert len(leaders) == 2 and all(c["budget"].get("processes") == 2 for c in leaders)
     assert descendants() <= before
+
+
+@pytest.mark.slow  # compiles the kernels from scratch (tens of seconds of CPU)
+def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
+    """A first run (empty numba cache) compiles the kernels once, in the run's process, and says
+    so; its workers and every later run load them from disk."""
+    import os
+    import subprocess
+    import sys
+
+    spec = write_spec("""\
+experiment: rcs
+seed: 2
+lattice: {kind: grid, rows: 2, cols: 2}
+circuit: {cycles: [2, 3], instances: 1}
+noise: {p2: 0.01}
+simulation: {method: trajectories, target_err: 0.1, shots: 100}
+cost: {enabled: false}
+""")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run():
+        r = subprocess.run([sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "2"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stderr
+
+    first = run()
+    assert first.count("compiling kernels (first run only)") == 1, first
+    assert "computed with 2 workers" in first
+    assert "compiling kernels" not in run()
