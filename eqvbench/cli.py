@@ -100,7 +100,8 @@ def run(
     no_store: Annotated[bool, typer.Option("--no-store", help="Keep no store: compute every point.")] = False,
     workers: Annotated[
         Optional[int],
-        typer.Option("--workers", "-w", help="Local worker processes (default: the machine's cores).", show_default=False),
+        typer.Option("--workers", "-w", help="Local worker processes (default: the machine's cores, or 1 for a sweep "
+                     "too small to pay for starting them).", show_default=False),
     ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where points run: 'local' (process pool) or 'dask' (needs --scheduler).")
@@ -127,6 +128,10 @@ def run(
     try:
         failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns)
     except EqvbenchError as e:
+        from eqvbench.execute import WorkerLost
+
+        if isinstance(e, WorkerLost) and _INTERRUPT_NOTE.get("text", "nothing written") != "nothing written":
+            e = WorkerLost(f"{e}; {_INTERRUPT_NOTE['text']}")
         _fail(e)
     except KeyboardInterrupt:
         saved = _INTERRUPT_NOTE.get("text", "nothing written")
@@ -165,11 +170,12 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     from rich.console import Console
 
     from eqvbench.checks import evaluate, validate_checks
-    from eqvbench.execute import Scheduler, connect_dask, default_workers, run_dask, run_pool, run_serial
+    from eqvbench.execute import (Scheduler, choose_workers, connect_dask, needs_kernels, run_dask, run_pool,
+                                  run_serial)
     from eqvbench.io import check_writable, write_output
     from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
     from eqvbench.provenance import code_identity
-    from eqvbench.report import param_headers, point_label, run_summary
+    from eqvbench.report import fmt_seconds, param_headers, point_label, run_summary
     from eqvbench.spec import load_spec
     from eqvbench.store import Store, default_store_path, point_key, reuse_point
 
@@ -211,7 +217,8 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         if n_reused:
             err.print(f"reusing {n_reused} of {len(plans)} point(s) finished earlier in {store.path}", highlight=False)
         sched = Scheduler.build(pending, cost_keys, cache)
-        n_workers = 1 if executor == "dask" else min(workers or default_workers(), max(1, len(pending)))
+        n_workers = 1 if executor == "dask" else min(workers or choose_workers(plans, pending, cost_keys, cache),
+                                                      max(1, len(pending)))
         labels = {
             i: point_label(plans[i].point.params, heads) or "point"
             for i in pending
@@ -241,8 +248,22 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 t = started.pop(i, t_start)
                 if not err.is_terminal:
                     cached = " (cost: cached tree)" if (point.get("cost") or {}).get("cached") else ""
+                    left = len(pending) - n_done[0]
+                    eta = (f"; about {fmt_seconds((time.perf_counter() - t_points) / n_done[0] * left)} left"
+                           if left else "")
                     err.print(f"[{n_done[0]}/{len(pending)}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
-                              f"{cached}", highlight=False)
+                              f"{cached}{eta}", highlight=False)
+
+            if executor == "local" and pending and needs_kernels(plans, pending):
+                from eqvbench import kernels
+
+                if not kernels.compiled_on_disk():  # once here, then every worker loads them from disk
+                    progress.update(task, description="compiling kernels (first run only)")
+                    if not err.is_terminal:
+                        err.print("compiling kernels (first run only)", highlight=False)
+                    kernels.warm_up()
+            t_points = time.perf_counter()
+            progress.reset(task, total=len(pending))
 
             if client is not None:
                 run_dask(spec, plans, sched, client, on_done, on_event)
@@ -334,7 +355,20 @@ def _stdout_console():
 
 
 def _progress(console):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn)
+    from rich.text import Text
+
+    from eqvbench.report import fmt_seconds
+
+    class Eta(ProgressColumn):
+        """Time left at the mean pace of the points finished so far (blank until one has)."""
+
+        def render(self, task) -> Text:
+            if not task.completed or task.finished or task.elapsed is None:
+                return Text("")
+            left = task.elapsed / task.completed * (task.total - task.completed)
+            return Text(f"ETA {fmt_seconds(left)}", style="progress.remaining")
 
     return Progress(
         SpinnerColumn(),
@@ -342,6 +376,7 @@ def _progress(console):
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        Eta(),
         console=console,
         transient=True,
     )

@@ -386,9 +386,15 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
                        search="linear (not searched: more tensors than search_max_tensors)"), tree, True, 0.0
     with _seeded_python_random(settings.seed), _serial_auto_parallel():
         tree, width_unsliced = _search(inputs, output, size_dict, settings, progress)
-    search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
-    madds = pre_madds + float(tree.contraction_cost())
     on_raw = False
+    if tree is None:  # the time budget ran out before a trial finished: the in-order sweep
+        linear = _linear_tree(raw, output, size_dict)
+        tree, width_unsliced = _slice_to_fit(linear, settings), math.log2(linear.max_size())
+        search, pre_madds, on_raw = "linear (no search trial finished within max_time)", 0.0, True
+        madds = float(tree.contraction_cost())
+    else:
+        search = "optimal" if len(inputs) <= OPTIMAL_MAX_TENSORS else "hyper"
+        madds = pre_madds + float(tree.contraction_cost())
     if search == "hyper":
         # A baseline the search must beat: contract in the network's own order. For a circuit's
         # network built in time order this is a state-vector sweep, whose cost a small search
@@ -463,6 +469,149 @@ RECONF_MAX_TENSORS = 3000
 # Share of a time budget (cost.max_time) kept for forest reconfiguration of the best tree.
 FOREST_SHARE = 1 / 3
 SLICE_RECONF_MAX_BITS = 40
+# How often a wait on work in the search's processes looks at the clock (seconds).
+BUDGET_POLL_S = 0.05
+
+_clock = time.monotonic  # the budget's clock (the tests replace it to count its checks)
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out: ends the phase of the search that hears it."""
+
+
+class Budget:
+    """The wall-clock budget of one search (`cost.max_time`), counted from its creation.
+
+    Every phase asks it before it starts a piece of work and while it waits for
+    one; `checks` counts the questions.
+    """
+
+    def __init__(self, seconds: float):
+        self.start = _clock()
+        self.deadline = self.start + seconds
+        self.checks = 0
+
+    def over(self, until: float | None = None) -> bool:
+        """Whether the clock has passed `until` (default: the deadline)."""
+        self.checks += 1
+        return _clock() >= (self.deadline if until is None else until)
+
+    def left(self) -> float:
+        self.checks += 1
+        return self.deadline - _clock()
+
+
+class _SearchProcesses:
+    """`cost.processes` local processes for one search, started (spawned) on entry and killed,
+    never waited for, on exit: a search ends on its own terms, whatever its processes still run,
+    and leaves no process behind. `n` = 1: no processes, the work runs in this process."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.pool = None
+
+    def __enter__(self) -> _SearchProcesses:
+        if self.n > 1:
+            self.restart()
+        return self
+
+    def restart(self) -> None:
+        """Kill the processes (and the work they hold) and start fresh ones."""
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        from eqvbench.procs import children_allowed, kill_executor
+
+        if self.pool is not None:
+            kill_executor(self.pool)
+        self.pool = ProcessPoolExecutor(self.n, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_search_process, initargs=(os.getpid(),))
+        with children_allowed():  # processes start on submit: start all of them here
+            for _ in range(self.n):
+                self.pool.submit(int)
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            from eqvbench.procs import kill_executor
+
+            kill_executor(self.pool)
+            self.pool = None
+
+    def executor(self, stop) -> _BudgetedExecutor:
+        return _BudgetedExecutor(self.pool, self.n, stop)
+
+
+def _init_search_process(parent_pid: int) -> None:
+    import cotengra.parallel as par
+
+    from eqvbench.procs import bind_to_parent
+
+    bind_to_parent(parent_pid)
+    par._IS_WORKER = True  # cotengra's parallel="auto" stays serial in here
+
+
+class _BudgetedExecutor:
+    """What cotengra's hyper-optimiser and forest reconfiguration get as their pool.
+
+    No work starts once `stop()` says so (`_OutOfTime` instead), and a wait for
+    work in the processes gives up when it does: work in flight at the deadline
+    is abandoned, not waited for. Without processes (`pool` None) the work runs
+    here, one piece at a time, when submitted; a piece that has begun is finished.
+    """
+
+    def __init__(self, pool, n_workers: int, stop):
+        self._pool = pool
+        self._max_workers = n_workers  # cotengra reads it to size its pre-dispatch
+        self._stop = stop
+        self.started = 0
+        self._futures: list = []
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+
+        if self._stop():
+            raise _OutOfTime
+        self.started += 1
+        if self._pool is None:
+            fut = Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+        fut = self._pool.submit(fn, *args, **kwargs)
+        self._futures.append(fut)
+        return _GivingUpFuture(fut, self._stop)
+
+    def abandon(self) -> bool:
+        """Cancel what has not started; True if some work is still running in the processes."""
+        for f in self._futures:
+            f.cancel()
+        return any(not f.done() for f in self._futures)
+
+
+class _GivingUpFuture:
+    """A future of the search's processes that stops being waited for when the budget runs out."""
+
+    def __init__(self, fut, stop):
+        self._fut = fut
+        self._stop = stop
+
+    def done(self) -> bool:
+        from concurrent.futures import wait
+
+        if not self._fut.done():  # cotengra scans its futures in a loop: wait a little, not spin
+            wait([self._fut], timeout=0.002)
+        return self._fut.done() or self._stop()
+
+    def result(self):
+        while True:
+            try:
+                return self._fut.result(timeout=BUDGET_POLL_S)
+            except TimeoutError:
+                if self._stop():
+                    raise _OutOfTime from None
+
+    def cancel(self) -> bool:
+        return self._fut.cancel()
 
 
 def _search_reporting(opt, inputs, output, size_dict, progress):
@@ -491,6 +640,14 @@ def _search_reporting(opt, inputs, output, size_dict, progress):
 
 
 def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
+    """(best tree sliced to fit, log2 width unsliced); (None, None) when a time budget ran out
+    before any trial finished.
+
+    With `cost.max_time`, the trials, the reconfiguration and the forest rounds
+    all answer to one `Budget`: with `cost.processes` >= 2 the search ends at
+    the deadline (the work in flight is abandoned and its processes killed); in
+    one process a trial or reconfiguration step that has begun is finished.
+    """
     import cotengra as ctg
 
     if len(inputs) <= OPTIMAL_MAX_TENSORS:
@@ -500,47 +657,91 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         tree = ctg.ContractionTree.from_path(inputs, output, size_dict, path=path)
         return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 
-    deadline = time.perf_counter() + settings.max_time if settings.max_time is not None else None
-    forest = deadline is not None and len(inputs) <= RECONF_MAX_TENSORS
-    opt = ctg.HyperOptimizer(
-        methods=list(settings.methods),
-        max_repeats=settings.max_repeats,
-        max_time=settings.max_time * (1 - FOREST_SHARE) if forest else settings.max_time,
-        minimize=settings.minimize,
-        optlib=settings.optlib,
-        parallel=settings.parallel if settings.parallel is not None else False,
-        reconf_opts=None,
-        optlib_opts=_optlib_seed(settings.optlib, settings.seed),
-        progbar=False,
-    )
-    tree = _search_reporting(opt, inputs, output, size_dict, progress)
-    if len(inputs) <= RECONF_MAX_TENSORS:
-        if progress:
-            progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
-        tree = tree.subtree_reconfigure(minimize=settings.minimize)
-        if forest:
-            tree = _forest_until(tree, deadline, settings, progress)
+    budget = Budget(settings.max_time) if settings.max_time is not None else None
+    forest = budget is not None and len(inputs) <= RECONF_MAX_TENSORS
+    local = isinstance(settings.parallel, int)
+    with _SearchProcesses(settings.parallel if local else 1) as procs:
+        opt = None
+        if budget is not None and not local and settings.parallel is not None:
+            # a Dask client: cotengra's own time check, after each trial
+            parallel, trial_time = settings.parallel, settings.max_time * (1 - FOREST_SHARE if forest else 1)
+        elif budget is not None:
+            trials_end = budget.start + settings.max_time * (1 - FOREST_SHARE if forest else 1)
+            # the trial phase ends at its share of the budget, or, if no trial has finished by then, at the deadline
+            parallel, trial_time = procs.executor(
+                lambda: budget.over(trials_end) and (bool(opt.scores) or budget.over())), None
+        elif local:
+            parallel, trial_time = procs.executor(lambda: False), None
+        else:
+            parallel, trial_time = False, None
+        opt = ctg.HyperOptimizer(
+            methods=list(settings.methods),
+            max_repeats=settings.max_repeats,
+            max_time=trial_time,
+            minimize=settings.minimize,
+            optlib=settings.optlib,
+            parallel=parallel,
+            reconf_opts=None,
+            optlib_opts=_optlib_seed(settings.optlib, settings.seed),
+            progbar=False,
+        )
+        if isinstance(parallel, _BudgetedExecutor) and procs.pool is None:
+            opt.pre_dispatch = 1  # in this process: one trial at a time, each reported before the next
+        try:
+            _search_reporting(opt, inputs, output, size_dict, progress)
+        except _OutOfTime:
+            pass
+        if "tree" not in opt.best:
+            return None, None
+        tree = opt.best["tree"]
+        if isinstance(parallel, _BudgetedExecutor) and parallel.abandon():
+            procs.restart()  # trials still run there: the reconfiguration needs the processes now
+        if len(inputs) <= RECONF_MAX_TENSORS:
+            if progress:
+                progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
+            tree = _reconfigure(tree, settings, budget, procs)
+            if forest:
+                tree = _forest_until(tree, budget, settings, procs, progress)
     return _slice_to_fit(tree, settings), math.log2(tree.max_size())
 
 
-def _forest_until(tree, deadline: float, settings: CostSettings, progress=None):
+def _subtree_reconfigure(tree, minimize):
+    return tree.subtree_reconfigure(minimize=minimize)
+
+
+def _reconfigure(tree, settings: CostSettings, budget: Budget | None, procs: _SearchProcesses):
+    """Subtree reconfiguration of the best tree; with a budget, run in the search's processes
+    (so that the deadline can abandon it) and skipped once the budget is spent."""
+    if budget is None:
+        return tree.subtree_reconfigure(minimize=settings.minimize)
+    try:
+        return procs.executor(budget.over).submit(_subtree_reconfigure, tree, settings.minimize).result()
+    except _OutOfTime:
+        return tree
+
+
+def _forest_until(tree, budget: Budget, settings: CostSettings, procs: _SearchProcesses, progress=None):
     """Forest subtree reconfiguration of the best tree (cotengra's `subtree_reconfigure_forest`,
-    seeded, in the search's local processes) in rounds until the time budget is spent; each
-    round starts from the best tree so far and never returns a worse one.
+    seeded, in the search's processes) in rounds until the budget is spent; each round starts
+    from the best tree so far and never returns a worse one. A round the deadline interrupts
+    is dropped; none starts when the last one's time is no longer left.
     """
     step = 0
     while True:
-        t = time.perf_counter()
-        if t >= deadline:
+        t = _clock()
+        if budget.over():
             return tree
-        tree = tree.subtree_reconfigure_forest(
-            num_trees=8, num_restarts=2, minimize=settings.minimize, seed=settings.seed + step,
-            parallel=settings.parallel if isinstance(settings.parallel, int) else False)
+        try:
+            tree = tree.subtree_reconfigure_forest(
+                num_trees=8, num_restarts=2, minimize=settings.minimize, seed=settings.seed + step,
+                parallel=procs.executor(budget.over))
+        except _OutOfTime:
+            return tree
         step += 1
-        took = time.perf_counter() - t
+        took = _clock() - t
         if progress:
             progress(f"cost: forest reconfiguration round {step}, 10^{math.log10(tree.contraction_cost()):.2f} madds")
-        if time.perf_counter() + took > deadline:  # another round would overrun the budget
+        if budget.left() < took:  # another round would overrun the budget
             return tree
 
 

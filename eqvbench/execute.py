@@ -9,13 +9,20 @@ leader and then run anywhere with the leader's cost handed to them
 (`cost_cached: true`), exactly as in a serial run. Costs already in the store
 count as computed, so a resumed run reports what an uninterrupted one does.
 
-Workers get the spec as its resolved JSON and rebuild the sweep themselves
-(cached per process); a point comes back as its JSON, plus any cost it
-computed. The caller commits each point as it arrives.
+Workers get the spec as the fields its author set (not the resolved spec,
+whose filled-in defaults can contradict rules such as "butterfly or
+butterfly_distance, not both") and rebuild the sweep themselves (cached per
+process), checking that they resolved it as the caller did; a point comes back
+as its JSON, plus any cost it computed. The caller commits each point as it
+arrives.
+
+Local pool workers, and the processes of their cost searches, die with the
+run however it ends (Ctrl-C, SIGTERM, SIGKILL): see `eqvbench.procs`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import os
@@ -31,15 +38,74 @@ OnDone = Callable[[int, dict[str, Any], dict[str, Any]], None]
 # on_event(kind, index, message): kind is "start", "progress" or "done"
 OnEvent = Callable[[str, int, str], None]
 
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 DASK_CONNECT_TIMEOUT_S = 10
 
 
-def default_workers() -> int:
+class WorkerLost(EqvbenchError):
+    """A pool worker process died (killed, or out of memory) while it ran points."""
+
+    exit_code = 3
+
+
+# Wall time a local pool costs before its first point runs: spawning the workers, importing
+# eqvbench and rebuilding the sweep in each (measured about 2-4 s on a 2-core machine).
+POOL_START_S = 3.0
+
+
+def available_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def choose_workers(plans, pending: list[int], cost_keys: dict[int, str | None], known_costs) -> int:
+    """The default of --workers: the cores, or one when the pool would not pay for its start-up.
+
+    With k workers a sweep of estimated work W (`eqvbench.estimate`, the
+    estimates `validate` prints; each cost search counted once) takes about
+    POOL_START_S + W/k instead of W; the pool is used when W (1 - 1/k) >
+    POOL_START_S. Summing stops as soon as that holds.
+    """
+    k = min(available_cores(), len(pending))
+    if k <= 1:
+        return 1
+    need = POOL_START_S * k / (k - 1)
+    total = 0.0
+    searched: set[str] = set(known_costs)
+    for i in pending:
+        total += _estimate_seconds(plans[i], cost_keys[i] is not None and cost_keys[i] not in searched)
+        searched.add(cost_keys[i])
+        if total > need:
+            return k
+    return 1
+
+
+def _estimate_seconds(pp, with_cost: bool) -> float:
+    from eqvbench.estimate import estimate_point
+    from eqvbench.families import get_family
+    from eqvbench.pipeline import derive_seed
+
+    values = pp.point.values
+    family = get_family(values["experiment"])
+    inst = family.build(pp.lattice, values["circuit"], derive_seed(values["seed"], "instance", pp.structure, 0))
+    est = estimate_point(pp, inst, family.n_instances(values["circuit"]))
+    return est.sim_seconds + (est.cost_seconds if with_cost else 0.0)
+
+
+def needs_kernels(plans, pending: list[int]) -> bool:
+    """Whether some pending point runs eqvbench's numba kernels (trajectories, or the state-vector
+    values of the observable families)."""
+    from eqvbench.simulate import resolve_method
+
+    for i in pending:
+        pp = plans[i]
+        values = pp.point.values
+        if values["experiment"] in ("otoc", "floquet_ising"):
+            return True
+        if pp.simulate and resolve_method(values["simulation"]["method"], pp.n_qubits) != "density_matrix":
+            return True
+    return False
 
 
 @dataclass
@@ -137,50 +203,65 @@ _WORKER_SPECS: dict[str, tuple[Any, list]] = {}
 _WORKER_LOCK = threading.Lock()
 
 
-def spec_payload(spec) -> tuple[str, str]:
-    """What a worker needs to rebuild the sweep: the spec file name and the resolved spec."""
-    return spec.file, json.dumps(spec.resolved(), sort_keys=True)
+def _digest(spec) -> str:
+    """Of the resolved spec and the points' swept values."""
+    blob = json.dumps([spec.resolved(), [p.params for p in spec.points]], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _worker_plans(payload: tuple[str, str]):
-    hit = _WORKER_SPECS.get(payload[1])
+def spec_payload(spec) -> tuple[str, str, str]:
+    """What a worker needs to rebuild the sweep: the spec file name, the fields the spec's author
+    set (JSON) and a digest of the resolved sweep, which the worker's must match."""
+    if not any("case" in p.params for p in spec.points):
+        written = spec.models[0].model_dump(mode="json", exclude_unset=True)
+    else:  # a spec with `cases` (one or more), case by case
+        written = {"experiment": spec.experiment,
+                   "cases": [m.model_dump(mode="json", exclude_unset=True) for m in spec.models]}
+    return spec.file, json.dumps(written, sort_keys=True), _digest(spec)
+
+
+def _worker_plans(payload: tuple[str, str, str]):
+    hit = _WORKER_SPECS.get(payload[2])
     if hit is None:
         from eqvbench.pipeline import plan
         from eqvbench.spec import parse_spec
 
         spec = parse_spec(json.loads(payload[1]), payload[0])
+        if _digest(spec) != payload[2]:
+            raise EqvbenchError(f"{payload[0]}: a worker resolved the spec differently from this process "
+                                "(is the same eqvbench version installed on every worker?)")
         hit = (spec, plan(spec))
         _WORKER_SPECS.clear()
-        _WORKER_SPECS[payload[1]] = hit
+        _WORKER_SPECS[payload[2]] = hit
     return hit
 
 
-def run_in_worker(payload: tuple[str, str], index: int, costs: dict[str, Any], leader: bool = False):
+_PROGRESS = None  # pool workers: queue of (point index, message) to the run
+
+
+def run_in_worker(payload: tuple[str, str, str], index: int, costs: dict[str, Any], leader: bool = False):
     """Run one point in a worker; returns (index, point JSON, costs it computed).
 
     Points run one at a time per process (cost searches seed Python's global
     `random`, so two at once in threads of one process would disturb each other).
     """
+    say = None
+    if _PROGRESS is not None:
+        def say(msg: str, q=_PROGRESS) -> None:
+            q.put((index, msg))
     with _WORKER_LOCK:
         spec, plans = _worker_plans(payload)
         cache = dict(costs)
-        point, new = _point_json(spec, plans[index], cache)
+        point, new = _point_json(spec, plans[index], cache, say)
     return index, (_mark_leader(point) if leader else point), new
 
 
-def _init_pool_worker() -> None:
-    import signal
+def _init_pool_worker(parent_pid: int, progress) -> None:
+    global _PROGRESS
+    from eqvbench.procs import bind_to_parent
 
-    # the parent handles Ctrl-C and stops the workers; numerical libraries get one thread per worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for var in THREAD_ENV:
-        os.environ[var] = "1"
-    try:  # Linux: die with the parent (a SIGKILLed run leaves no workers computing)
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except Exception:
-        pass
+    bind_to_parent(parent_pid)
+    _PROGRESS = progress
 
 
 # -- local process pool ---------------------------------------------------------------------
@@ -189,13 +270,29 @@ def _init_pool_worker() -> None:
 def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_event: OnEvent) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+    from queue import Empty
+
+    from eqvbench.procs import kill_executor
 
     payload = spec_payload(spec)
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_pool_worker
-    )
+    ctx = multiprocessing.get_context("spawn")
+    progress = ctx.Queue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker,
+                               initargs=(os.getpid(), progress))
     running: dict[Any, int] = {}
+    procs: dict[int, Any] = {}
     ok = False
+
+    def drain() -> None:
+        while True:
+            try:
+                i, msg = progress.get_nowait()
+            except Empty:
+                return
+            if any(i == j for j in running.values()):
+                on_event("progress", i, msg)
+
     try:
         while True:
             while len(running) < workers:
@@ -206,10 +303,15 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
                 on_event("start", i, "")
             if not running:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            procs.update(getattr(pool, "_processes", None) or {})
+            done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+            drain()
             for fut in sorted(done, key=lambda f: running[f]):
+                try:
+                    i, point, new = fut.result()
+                except BrokenProcessPool:
+                    raise _lost(sorted(running.values()), procs) from None
                 del running[fut]
-                i, point, new = fut.result()
                 sched.finished(i, new)
                 on_done(i, point, new)
         ok = True
@@ -217,21 +319,35 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
         if ok:
             pool.shutdown(wait=True)
         else:
-            _kill_pool(pool)
+            kill_executor(pool)
+        progress.close()
+        progress.cancel_join_thread()
 
 
-def _kill_pool(pool) -> None:
-    """Stop at once: cancel what has not started, kill what runs (its points are lost, not wrong)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    kill = getattr(pool, "kill_workers", None)  # Python >= 3.14
-    if kill is not None:
-        kill()
-        return
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            proc.kill()
-        except Exception:
-            pass
+def _lost(indices: list[int], procs: dict[int, Any]) -> WorkerLost:
+    import signal
+
+    import time
+
+    how = "ended abruptly"
+    t0 = time.monotonic()  # the pool sees a death (its pipe closes) slightly before its exit code exists
+    while not any(p.exitcode for p in procs.values()) and time.monotonic() - t0 < 1.0:
+        for p in procs.values():
+            p.join(timeout=0.02)
+    # the executor terminates (SIGTERM) the other workers once one has died: name the first death
+    codes = sorted((p.exitcode for p in procs.values() if p.exitcode), key=lambda c: c == -signal.SIGTERM)
+    for code in codes:
+        if code is not None and code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+            break
+        if code:
+            how = f"exited with code {code}"
+            break
+    which = ", ".join(str(i + 1) for i in indices)
+    return WorkerLost(f"a worker process {how} (out of memory?) while running point(s) {which} of the sweep")
 
 
 # -- dask --------------------------------------------------------------------------------------

@@ -69,3 +69,12 @@ def warm_up() -> None:
     psi = np.zeros((1, 4), dtype=np.complex128)
     apply_1q(psi, np.eye(2, dtype=np.complex128)[None], 1, 0)
     apply_2q(psi, np.eye(4, dtype=np.complex128)[None], 1, 1, 0)
+
+
+def compiled_on_disk() -> bool:
+    """Whether numba's on-disk cache holds both kernels for this source (then loading them takes
+    about a second; compiling them, tens of seconds of CPU)."""
+    try:
+        return all(bool(k._cache._cache_file._load_index()) for k in (apply_1q, apply_2q))
+    except Exception:  # numba's cache internals moved: compile (or load) as if missing
+        return False

@@ -94,21 +94,20 @@ def test_trials_in_two_processes_reach_the_serial_cost_and_say_so():
 def test_forest_reconfiguration_keeps_the_value_and_never_raises_the_cost():
     """The time-budgeted phase after the trials: the reconfigured tree contracts the same network to
     the same amplitude (1e-10) for no more multiply-adds than the tree it started from."""
-    import time
-
     import cotengra as ctg
     import numpy as np
 
     from cotengra.pathfinders.path_basic import optimize_greedy
 
-    from eqvbench.cost import _forest_until
+    from eqvbench.cost import Budget, _forest_until, _SearchProcesses
 
     lat = build_lattice({"kind": "grid", "rows": 3, "cols": 3})
     inst = FAMILY.build(lat, {"cycles": 6, "pattern": "ABCDCDAB", "gate": "syc", "instances": 1}, 0)
     tn = FAMILY.cost_network(inst)
     inputs, output, sizes = network_structure(tn)
     start = ctg.ContractionTree.from_path(inputs, output, sizes, path=optimize_greedy(inputs, output, sizes))
-    tree = _forest_until(start, time.perf_counter() + 0.5, CostSettings(seed=3))
+    with _SearchProcesses(1) as procs:
+        tree = _forest_until(start, Budget(0.5), CostSettings(seed=3), procs)
     assert tree.contraction_cost() <= start.contraction_cost()
     ref = tn.contract(all, optimize=start.get_path(), output_inds=())
     got = tn.contract(all, optimize=tree.get_path(), output_inds=())
@@ -255,3 +254,88 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
     path.unlink()
     path.write_text(good[:-1] + " " * (64 * 2**20) + "}")  # over the size limit
     assert not load_without_hanging().cached
+
+
+class StoppedClock:
+    """The budget's clock: stands still until `expire()`, then reads far past any deadline.
+    Counts its readings, so a test can say how many budget checks came after the deadline."""
+
+    def __init__(self, expire_after_reads=None):
+        self.reads = 0
+        self.reads_after = 0
+        self.expired = False
+        self.expire_after_reads = expire_after_reads
+
+    def expire(self):
+        self.expired = True
+
+    def __call__(self):
+        self.reads += 1
+        if self.expire_after_reads is not None and self.reads > self.expire_after_reads:
+            self.expire()
+        self.reads_after += self.expired
+        return 1e9 if self.expired else 0.0
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
+    """cost.max_time, checked by counting, not timing: once the budget's clock passes the
+    deadline no trial or reconfiguration starts; with processes, the trials in flight are
+    abandoned (never waited for) and the search's processes are gone when it returns."""
+    import psutil
+
+    import eqvbench.cost as cost
+
+    clock = StoppedClock()
+    monkeypatch.setattr(cost, "_clock", clock)
+    started_late, finished = [], [0]
+
+    class Recorded:
+        def __init__(self, fut):
+            self._fut = fut
+
+        def done(self):
+            return self._fut.done()
+
+        def cancel(self):
+            return self._fut.cancel()
+
+        def result(self):
+            r = self._fut.result()
+            finished[0] += 1
+            if finished[0] == 3:  # three trials in: the deadline passes
+                clock.expire()
+            return r
+
+    class Recording(cost._BudgetedExecutor):
+        def submit(self, fn, *args, **kwargs):
+            fut = super().submit(fn, *args, **kwargs)  # refuses (raises) once the budget is spent
+            started_late.append(clock.expired)
+            return Recorded(fut)
+
+    monkeypatch.setattr(cost, "_BudgetedExecutor", Recording)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    r = contraction_cost(*network(3, 4, 8), CostSettings(max_repeats=10**6, max_time=60.0, seed=1, parallel=processes))
+    assert r.budget["search"] == "hyper" and r.budget["max_time_s"] == 60.0
+    assert started_late and not any(started_late), "work started after the deadline"
+    assert finished[0] == 3  # nothing was waited for after the deadline
+    if processes == 1:
+        assert len(started_late) == 3  # in one process each trial is finished before the next starts
+    else:
+        assert len(started_late) > 3  # trials were in flight at the deadline, and were abandoned
+    assert clock.reads_after <= 6, clock.reads_after  # the phases each asked once and stopped
+    left = [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+    assert not left, left
+
+
+def test_time_budget_with_no_finished_trial_costs_the_in_order_sweep(monkeypatch):
+    """A budget spent before any trial finished (processes still starting) gives the in-order
+    sweep, labelled as such, rather than waiting for a trial."""
+    import eqvbench.cost as cost
+
+    clock = StoppedClock(expire_after_reads=1)  # the budget's start is the last reading before its deadline
+    monkeypatch.setattr(cost, "_clock", clock)
+    r = contraction_cost(*network(3, 4, 8), CostSettings(max_repeats=10**6, max_time=5.0, seed=1, parallel=2))
+    assert r.budget["search"] == "linear (no search trial finished within max_time)"
+    assert r.multiply_adds > 0 and r.n_slices == 1

@@ -124,3 +124,168 @@ def test_dask_not_installed_says_what_to_install(write_spec, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     r = invoke("run", write_spec(SWEEP), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:8786")
     assert_one_line_error(r, "pip install 'eqvbench[dask]'")
+
+
+# small sweeps of every family whose specs leave fields with defaults unset (OTOC: named
+# butterfly qubits, with butterfly_distance left to its default; cases merged from a base)
+FAMILY_SPECS = {
+    "rcs": SWEEP,
+    "otoc": """\
+experiment: otoc
+seed: 3
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: [2, 3], butterfly: '1,2', measurement_qubit: '0,0', instances: 1}
+noise: {p2: 0.005}
+simulation: {target_err: 0.05, shots: 200}
+cost: {max_repeats: 2}
+""",
+    "floquet_ising": """\
+experiment: floquet_ising
+seed: 4
+noise: {p2: 0.01}
+simulation: {target_err: 0.05, shots: 200}
+cost: {max_repeats: 2}
+cases:
+  - lattice: {kind: line, n: 5}
+    circuit: {theta_h: [pi/8, pi/4], steps: 2, observable: Z2}
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
+def test_workers_rebuild_the_spec_as_written(write_spec, name):
+    """What a worker gets (the fields the author set) rebuilds the caller's resolved spec; the
+    resolved spec itself does not for OTOC with named butterfly qubits (its filled-in default
+    butterfly_distance contradicts them)."""
+    from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
+    from eqvbench.spec import load_spec
+
+    spec = load_spec(write_spec(FAMILY_SPECS[name]))
+    _WORKER_SPECS.clear()
+    rebuilt, plans = _worker_plans(spec_payload(spec))
+    assert rebuilt.resolved() == spec.resolved() and [p.params for p in rebuilt.points] == [p.params for p in spec.points]
+
+
+def test_every_shipped_config_rebuilds_in_a_worker():
+    from eqvbench.cli import shipped_configs_dir
+    from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
+    from eqvbench.spec import load_spec
+
+    for path in sorted(shipped_configs_dir().glob("*.yaml")):
+        spec = load_spec(path)
+        _WORKER_SPECS.clear()
+        rebuilt = _worker_plans(spec_payload(spec))[0]
+        assert rebuilt.resolved() == spec.resolved(), path.name
+        assert [p.params for p in rebuilt.points] == [p.params for p in spec.points], path.name
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
+def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
+    spec = write_spec(FAMILY_SPECS[name])
+    serial = json.loads(invoke("run", spec, "--no-store", "--workers", 1, "--json").stdout)
+    pool = invoke("run", spec, "--no-store", "--workers", 2, "--json")
+    assert pool.exit_code == 0, pool.output
+    assert "computed with 2 workers" in pool.stderr
+    dask = invoke("run", spec, "--no-store", "--executor", "dask", "--scheduler", cluster.scheduler_address, "--json")
+    assert dask.exit_code == 0, dask.output
+    for r in (pool, dask):
+        assert measured(json.loads(r.stdout)["points"]) == measured(serial["points"])
+
+
+def test_pool_workers_report_their_stage(write_spec):
+    """Pool workers send their stage (simulating, cost search, ...) back to the run's progress."""
+    from eqvbench.execute import Scheduler, run_pool
+    from eqvbench.pipeline import cost_cache_key, plan
+    from eqvbench.spec import load_spec
+
+    spec = load_spec(write_spec(SWEEP))
+    plans = plan(spec)
+    keys = {i: cost_cache_key(pp) for i, pp in enumerate(plans)}
+    events, done = [], []
+    run_pool(spec, plans, Scheduler.build(list(range(len(plans))), keys, {}), 2,
+             lambda i, point, new: done.append(i), lambda kind, i, msg: events.append((kind, i, msg)))
+    assert sorted(done) == [0, 1, 2, 3]
+    stages = {msg.split(" ")[0] for kind, _, msg in events if kind == "progress"}
+    assert {"simulating", "cost"} <= stages, stages
+
+
+def test_progress_lines_give_the_time_left(write_spec):
+    r = invoke("run", write_spec(SWEEP), "--no-store", "--workers", 1)
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("[")]
+    assert len(lines) == 4 and all("left" in ln for ln in lines[:3]) and "left" not in lines[3], lines
+
+
+def test_default_workers_follow_the_work(write_spec, monkeypatch):
+    """Without --workers, a sweep whose estimated work would not pay for starting a pool runs in
+    this process; one with enough work gets one worker per core."""
+    import eqvbench.execute as ex
+    from eqvbench.pipeline import plan
+    from eqvbench.spec import load_spec
+
+    monkeypatch.setattr(ex, "available_cores", lambda: 4)
+    small = plan(load_spec(write_spec(SWEEP)))
+    keys = {i: None for i in range(len(small))}
+    assert ex.choose_workers(small, list(range(len(small))), keys, {}) == 1
+    r = invoke("run", write_spec(SWEEP), "--no-store")
+    assert r.exit_code == 0 and "computed in this process" in r.stderr, r.output
+    # 16 points of a 9-qubit density matrix with 20 instances: tens of seconds by the estimate
+    big = plan(load_spec(write_spec(SWEEP.replace("rows: 2, cols: 3", "rows: 3, cols: 3")
+                                    .replace("instances: 2", "instances: 20")
+                                    .replace("p2: [0.005, 0.01]", "p2: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]"),
+                                    "big.yaml")))
+    assert ex.choose_workers(big, list(range(len(big))), {i: None for i in range(len(big))}, {}) == 4
+    assert ex.choose_workers(big, [0], {0: None}, {}) == 1  # one point: nothing to share
+
+
+def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, cluster):
+    """cost.processes: 2 inside Dask workers (daemonic processes): each search starts and then
+    kills its own processes; the run prints its table, writes --out, and leaves none behind."""
+    import psutil
+
+    from test_interrupt import PROCESSES_SWEEP
+
+    def descendants():
+        return {p.pid for p in psutil.Process().children(recursive=True)
+                if "resource_tracker" not in " ".join(p.cmdline())}
+
+    before = descendants()
+    out = tmp_path / "out.json"
+    r = invoke("run", write_spec(PROCESSES_SWEEP), "--no-store", "--executor", "dask",
+               "--scheduler", cluster.scheduler_address, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "cycles" in r.stdout
+    leaders = [p["cost"] for p in json.loads(out.read_text())["points"] if not p["cost_cached"]]
+    assert len(leaders) == 2 and all(c["budget"].get("processes") == 2 for c in leaders)
+    assert descendants() <= before
+
+
+@pytest.mark.slow  # compiles the kernels from scratch (tens of seconds of CPU)
+def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
+    """A first run (empty numba cache) compiles the kernels once, in the run's process, and says
+    so; its workers and every later run load them from disk."""
+    import os
+    import subprocess
+    import sys
+
+    spec = write_spec("""\
+experiment: rcs
+seed: 2
+lattice: {kind: grid, rows: 2, cols: 2}
+circuit: {cycles: [2, 3], instances: 1}
+noise: {p2: 0.01}
+simulation: {method: trajectories, target_err: 0.1, shots: 100}
+cost: {enabled: false}
+""")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run():
+        r = subprocess.run([sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "2"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stderr
+
+    first = run()
+    assert first.count("compiling kernels (first run only)") == 1, first
+    assert "computed with 2 workers" in first
+    assert "compiling kernels" not in run()

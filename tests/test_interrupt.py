@@ -62,11 +62,36 @@ def alive(pid: int) -> bool:
         return False
 
 
-def start_run(spec, db, workers):
+def start_run(spec, db, workers, *args, mark=None, new_session=False):
+    """`eqvbench run` in a child process; `mark` goes into its environment, which every process it
+    starts inherits (see `run_processes`)."""
+    env = {**os.environ, "EQVBENCH_TEST_RUN": mark} if mark else None
+    store = ["--store", str(db)] if db is not None else ["--no-store"]
     return subprocess.Popen(
-        [sys.executable, "-m", "eqvbench", "run", str(spec), "--store", str(db), "--workers", str(workers)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "eqvbench", "run", str(spec), *store, "--workers", str(workers), *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=new_session,
     )
+
+
+def run_processes(mark: str) -> list:
+    """Live processes started by the run marked `mark`, wherever they were reparented."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("EQVBENCH_TEST_RUN") == mark and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
+def wait_until_gone(mark: str, timeout: float = 10.0) -> list:
+    t0 = time.monotonic()
+    while (left := run_processes(mark)) and time.monotonic() - t0 < timeout:
+        time.sleep(0.2)
+    return [(p.pid, " ".join(p.cmdline())[:120]) for p in left if p.is_running()]
 
 
 def wait_for_points(proc, db, n, timeout=180.0) -> int:
@@ -142,3 +167,107 @@ def test_sigint_mid_sweep_says_what_was_saved(write_spec, tmp_path, sig, workers
     assert rerun.exit_code == 0, rerun.output
     assert json.loads(rerun.stdout)["store"]["reused"] == saved
     assert finished_points(db) == N_POINTS
+
+
+# 2 points with their own cost search each, in 2 processes each, for up to 40 s
+SEARCHING = """\
+experiment: rcs
+seed: 13
+lattice: {kind: grid, rows: 3, cols: 4}
+circuit: {cycles: [10, 12], instances: 1}
+noise: {p2: 0.005}
+simulation: {simulate: never}
+cost: {max_repeats: 100000, max_time: 40, processes: 2}
+"""
+
+
+def wait_for_searches(proc, mark, timeout=180.0) -> None:
+    """Until both workers run a search in its own processes (the run, its resource tracker,
+    2 workers and at least 3 search processes)."""
+    t0 = time.monotonic()
+    while len(run_processes(mark)) < 7:
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before its searches started: {proc.stderr.read()}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            pytest.fail("the searches' processes did not start")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_no_process_of_a_run_survives_its_end(write_spec, sig):
+    """Ctrl-C (sent to the whole process group, as a terminal does), SIGTERM and SIGKILL of a run
+    whose pool workers each run a cost search in processes of its own: nothing of the run is
+    left a few seconds later, and Ctrl-C and SIGTERM end it cleanly."""
+    import uuid
+
+    mark = uuid.uuid4().hex
+    proc = start_run(write_spec(SEARCHING), None, 2, mark=mark, new_session=True)
+    wait_for_searches(proc, mark)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "interrupted: nothing written" in err, err
+    assert wait_until_gone(mark) == []
+
+
+# 4 points, 2 structures: each leader searches in 2 processes of its own
+PROCESSES_SWEEP = """\
+experiment: rcs
+seed: 7
+lattice: {kind: grid, rows: 3, cols: 4}
+circuit: {cycles: [6, 8], instances: 1}
+noise: {p2: [0.005, 0.01]}
+simulation: {simulate: never}
+cost: {max_repeats: 6, processes: 2}
+"""
+
+
+def test_sweep_with_search_processes_on_the_pool_finishes(write_spec, tmp_path):
+    """cost.processes: 2 on a 2-worker pool: the run ends, prints its table, writes --out, and
+    leaves no process behind (each pool worker used to keep cotengra's pool and never exit)."""
+    import uuid
+
+    mark = uuid.uuid4().hex
+    out = tmp_path / "out.json"
+    proc = start_run(write_spec(PROCESSES_SWEEP), None, 2, "--out", out, mark=mark)
+    try:
+        stdout, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the sweep did not end")
+    assert proc.returncode == 0, err
+    assert "cycles" in stdout and "4 computed with 2 workers" in err
+    doc = json.loads(out.read_text())
+    leaders = [p["cost"] for p in doc["points"] if not p["cost_cached"]]
+    assert len(leaders) == 2 and all(c["budget"].get("processes") == 2 for c in leaders)
+    assert {c["budget"]["search"] for c in leaders} == {"hyper"}
+    assert wait_until_gone(mark) == []
+
+
+def test_killed_worker_is_one_line(write_spec, tmp_path):
+    """A pool worker killed from outside (the OOM killer, say): one error line naming what
+    happened and what was saved, exit code 3, and nothing of the run left."""
+    import uuid
+
+    import psutil
+
+    mark = uuid.uuid4().hex
+    db = tmp_path / "lost.eqvdb"
+    proc = start_run(write_spec(SLOW), db, 2, mark=mark)
+    wait_for_points(proc, db, 1)
+    workers = [p for p in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    workers[0].kill()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("[")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: a worker process was killed by SIGKILL") and f"saved in {db}" in lines[0], lines
+    assert wait_until_gone(mark) == []
