@@ -582,6 +582,10 @@ def raise_validation(file: str, raw: Any, exc: ValidationError, model: type[Base
 
 # --- reading YAML safely ---------------------------------------------------------
 
+class _LimitError(yaml.MarkedYAMLError):
+    """Well-formed YAML that a spec may not hold (past a limit, or a duplicate key)."""
+
+
 class _SpecLoader(yaml.SafeLoader):
     """PyYAML's safe loader with limits: nesting depth, number of aliases, size after alias
     expansion, integer length; duplicate keys are refused instead of the last one winning;
@@ -596,13 +600,13 @@ class _SpecLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
-                raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)",
+                raise _LimitError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)",
                                                   self.peek_event().start_mark)
             return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                raise _LimitError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
                                                   self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
@@ -619,7 +623,7 @@ class _SpecLoader(yaml.SafeLoader):
             except TypeError:
                 continue  # unhashable: the base class reports it
             if dup:
-                raise yaml.constructor.ConstructorError(
+                raise _LimitError(
                     None, None, f"duplicate key {short_repr(key)} (each key may appear once per mapping)",
                     key_node.start_mark)
             seen.add(key)
@@ -628,7 +632,7 @@ class _SpecLoader(yaml.SafeLoader):
     def construct_yaml_int(self, node):
         digits = sum(c.isdigit() for c in str(node.value))
         if digits > MAX_INT_DIGITS:
-            raise yaml.constructor.ConstructorError(None, None, f"integer with more than {MAX_INT_DIGITS} digits",
+            raise _LimitError(None, None, f"integer with more than {MAX_INT_DIGITS} digits",
                                                     node.start_mark)
         return super().construct_yaml_int(node)
 
@@ -645,8 +649,7 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
         size, height = memo[key]
     else:
         if key in active:
-            raise yaml.composer.ComposerError(None, None, "an alias refers to a value that contains it",
-                                              node.start_mark)
+            raise _LimitError(None, None, "an alias refers to a value that contains it", node.start_mark)
         active.add(key)
         size, height = 1, 0
         children = [c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode) else \
@@ -659,10 +662,10 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
         active.discard(key)
         memo[key] = (size, height)
     if size > MAX_YAML_NODES:
-        raise yaml.composer.ComposerError(
+        raise _LimitError(
             None, None, f"more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark)
     if depth + height > MAX_YAML_DEPTH:
-        raise yaml.composer.ComposerError(
+        raise _LimitError(
             None, None, f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded", node.start_mark)
     return size, height
 
@@ -701,7 +704,7 @@ def load_yaml(path: Path) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(file, where, f"malformed YAML: {problem}") from None
+        raise SpecError(file, where, problem if isinstance(e, _LimitError) else f"malformed YAML: {problem}") from None
     except RecursionError:
         raise SpecError(file, None, f"malformed YAML: nested more than {MAX_YAML_DEPTH} levels deep") from None
     if not isinstance(raw, dict):
@@ -758,20 +761,19 @@ def check_columns(file: str, models: list[BaseModel]) -> None:
 # Fields of a point's JSON record that every family has, then each family's own
 # (tests/test_spec.py runs a point of every family and checks these lists hold).
 COMMON_POINT_FIELDS = (
-    "experiment", "n_qubits", "n_gates_2q", "v_light", "v_eff", "eps", "f_eff", "f_eff_err", "f_model",
-    "cost_flops", "cost_log10", "width_log2", "resource_flops", "simulated", "v_eff_model",
-    "cost_cached", "cost_eff_flops", "device_seconds", "classical_seconds", "verdict_machine", "verdict",
+    "experiment", "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err",
+    "f_model", "cost", "cost_flops", "cost_log10", "cost_cached", "cost_eff_flops", "width_log2",
+    "resource_flops", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
+    "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
+    "device_seconds", "classical_seconds", "verdict_machine", "verdict",
 )
 FAMILY_POINT_FIELDS = {
-    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "shots", "estimator", "sim_method",
-            "n_trajectories"),
-    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "shots", "sim_method", "n_trajectories",
-                      "observable", "a_eff", "region_gates_2q", "region_qubits", "region_method"),
+    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator"),
+    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "v_butterfly", "f_butterfly", "butterfly_map"),
     "otoc": ("otoc_ideal", "otoc_ideal_instances", "otoc_noisy", "otoc_noisy_err", "otoc_norm", "otoc_norm_err",
              "f_identity", "operator", "butterfly_qubits", "measurement_qubit", "ancilla_qubit",
-             "butterfly_distance", "shots", "sim_method", "n_trajectories", "instances", "cycles",
-             "v_butterfly", "v_measurement", "f_butterfly", "f_measurement", "butterfly_map_instance",
-             "a_eff", "region_gates_2q", "region_qubits", "region_method"),
+             "butterfly_distance", "instances", "cycles", "v_butterfly", "v_measurement", "f_butterfly",
+             "f_measurement", "butterfly_map", "butterfly_map_instance"),
 }
 
 
