@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from eqvbench import __version__
-from eqvbench.errors import EqvbenchError, SpecError
+from eqvbench.errors import EqvbenchError, SpecError, printable
 
 app = typer.Typer(
     add_completion=False,
@@ -53,7 +53,7 @@ def resolve_spec_path(arg: str) -> Path:
 
 
 def _fail(err: EqvbenchError) -> None:
-    typer.echo(f"error: {err}", err=True)
+    typer.echo(f"error: {printable(str(err))}", err=True)  # values from files: no raw newlines or escapes
     raise typer.Exit(err.exit_code)
 
 
@@ -160,16 +160,35 @@ def _run_options(store, no_store, workers, executor, scheduler) -> None:
         raise EqvbenchError("--workers applies to --executor local; the Dask cluster has its own workers")
     if scheduler and executor != "dask":
         raise EqvbenchError("--scheduler is used with --executor dask only")
+    if scheduler and executor == "dask":
+        _check_scheduler_address(scheduler)
+
+
+def _check_scheduler_address(address: str) -> None:
+    """Refuse a malformed --scheduler before a Client is made: a Client that fails to parse its
+    address lingers and blocks the exit for 20 s."""
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        return  # connect_dask says how to install dask.distributed
+    try:
+        scheme, loc = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(loc)
+    except ValueError as e:
+        raise EqvbenchError(f"--scheduler {address}: not a Dask scheduler address ({e})") from None
 
 
 def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None) -> bool:
     """Run a sweep; returns True when a check failed."""
     import json
+    import os
     import time
 
     from rich.console import Console
 
     from eqvbench.checks import evaluate, validate_checks
+    from eqvbench.estimate import check_memory
     from eqvbench.execute import (Scheduler, choose_workers, connect_dask, needs_kernels, run_dask, run_pool,
                                   run_serial)
     from eqvbench.io import check_writable, write_output
@@ -189,6 +208,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     if out is not None:
         check_writable(out, protect={"the spec": path, "the run's store": store_file})
     plans = plan(spec)
+    fit_workers = check_memory(spec, plans, workers or (os.cpu_count() or 1)) if executor == "local" else None
     store = None if store_file is None else Store(store_file)
     client = connect_dask(scheduler) if executor == "dask" else None
     err = Console(stderr=True)
@@ -219,6 +239,8 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         sched = Scheduler.build(pending, cost_keys, cache)
         n_workers = 1 if executor == "dask" else min(workers or choose_workers(plans, pending, cost_keys, cache),
                                                       max(1, len(pending)))
+        if fit_workers is not None:  # no more points side by side than this machine's memory holds
+            n_workers = min(n_workers, fit_workers)
         labels = {
             i: point_label(plans[i].point.params, heads) or "point"
             for i in pending
@@ -556,7 +578,7 @@ def validate(spec: SpecArg) -> None:
 def _validate(spec_arg: str) -> None:
     from rich.table import Table
 
-    from eqvbench.estimate import estimate_point
+    from eqvbench.estimate import check_memory, estimate_point
     from eqvbench.families import get_family
     from eqvbench.pipeline import derive_seed, plan
     from eqvbench.report import fmt_param, fmt_seconds, param_headers
@@ -568,6 +590,7 @@ def _validate(spec_arg: str) -> None:
     spec = load_spec(path)
     validate_checks(spec)
     plans = plan(spec)
+    check_memory(spec, plans)
     heads = param_headers([k for p in spec.points for k in p.params])
     title = f"{path}: {', '.join(spec.experiments)}, {len(plans)} point(s), seed {spec.model.seed}"
     table = Table(title=title, title_justify="left")

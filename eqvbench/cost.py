@@ -29,6 +29,22 @@ class MemoryLimitError(ValueError):
     """The memory limit cannot hold one slice of the contraction."""
 
 
+# Widest contraction eqvbench slices (log2 elements of its largest intermediate): past it the
+# cost (at least 2^width multiply-adds) no longer fits in a float, and slicing it would take hours.
+MAX_WIDTH_LOG2 = 900
+
+
+def _default_methods() -> tuple[str, ...]:
+    from eqvbench.spec import default_methods
+
+    return tuple(default_methods())
+
+
+def _width_log2(tree) -> float:
+    """log2 of a tree's largest intermediate, exact for sizes far past a float's range."""
+    return math.log2(tree.max_size())  # math.log2 takes Python ints of any size
+
+
 @dataclass(frozen=True)
 class CostSettings:
     """Search budget and limits for one cost computation."""
@@ -37,7 +53,7 @@ class CostSettings:
     max_time: float | None = None  # seconds; None: budget is max_repeats only (reproducible)
     search_max_tensors: int = 4000  # above (after simplification): no search, the in-order sweep
     cache_dir: str | None = None  # found trees are stored here, keyed by network and search settings
-    methods: tuple[str, ...] = ("greedy", "kahypar")
+    methods: tuple[str, ...] = field(default_factory=lambda: _default_methods())
     optlib: str = "optuna"
     minimize: str = "flops"
     memory_limit: int | None = 16 * 2**30  # bytes; None: no limit, no slicing
@@ -363,7 +379,7 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
     pre_madds = 0.0
     # simplification never builds a tensor larger than the largest input
     input_width = math.log2(max((_size(i, size_dict) for i in inputs), default=1))
-    if 2**input_width > settings.target_size:  # slices are cut from stored input tensors
+    if input_width > math.log2(settings.target_size):  # slices are cut from stored input tensors
         raise MemoryLimitError(_limit_message(settings, input_width))
     raw_inputs = inputs
     if settings.simplify == "rank":
@@ -400,8 +416,11 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
         # network built in time order this is a state-vector sweep, whose cost a small search
         # budget on a large network (thousands of tensors) can fail to reach.
         linear = _linear_tree(raw, output, size_dict)
-        sliced = _slice_to_fit(linear, settings)  # compared as it would run: sliced to the same limit
-        if float(sliced.contraction_cost()) < madds:
+        try:
+            sliced = _slice_to_fit(linear, settings)  # compared as it would run: sliced to the same limit
+        except MemoryLimitError:
+            sliced = None  # the sweep is too wide to count: the searched tree stands
+        if sliced is not None and float(sliced.contraction_cost()) < madds:
             width_unsliced = math.log2(linear.max_size())
             tree, search, pre_madds, on_raw = sliced, "linear", 0.0, True
             madds = float(tree.contraction_cost())
@@ -752,9 +771,15 @@ def _slice_to_fit(tree, settings: CostSettings):
     search found no good tree) are sliced without reconfiguration, which is
     fast but leaves a looser upper bound.
     """
+    width = _width_log2(tree)
+    if width > MAX_WIDTH_LOG2:
+        raise MemoryLimitError(
+            f"the best contraction tree found has a largest tensor of 2^{width:.0f} elements, past the "
+            f"2^{MAX_WIDTH_LOG2} eqvbench can slice and count (its cost would exceed 10^{MAX_WIDTH_LOG2 * 0.301:.0f} "
+            "FLOP): take a smaller lattice or fewer cycles")
     if tree.max_size() <= settings.target_size:
         return tree
-    if math.log2(tree.max_size() / settings.target_size) > SLICE_RECONF_MAX_BITS or tree.N > RECONF_MAX_TENSORS:
+    if width - math.log2(settings.target_size) > SLICE_RECONF_MAX_BITS or tree.N > RECONF_MAX_TENSORS:
         return tree.slice(target_size=settings.target_size)
     return tree.slice_and_reconfigure(
         settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}

@@ -25,6 +25,63 @@ class Estimate:
         return self.sim_seconds + self.cost_seconds
 
 
+def simulation_memory(pp) -> tuple[int, str]:
+    """(bytes, what they hold) of a point's simulation: 0 when it is not simulated."""
+    if not pp.simulate:
+        return 0, ""
+    from eqvbench.simulate import resolve_method
+    from eqvbench.trajectories import batch_rows
+
+    n = pp.n_qubits
+    sim = pp.point.values["simulation"]
+    if resolve_method(sim["method"], n) == "density_matrix":
+        return 3 * 16 * 4**n, f"a {n}-qubit density matrix and two temporaries"  # complex128
+    rows = sim["batch"] or batch_rows(n)
+    # batch, |psi|^2 temporaries, fused matrices
+    return 2 * 16 * rows * 2**n + 2**27, f"a batch of {rows} {n}-qubit state vectors"
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the OS does not say."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(spec, plans, workers: int = 1, available: int | None = None) -> int:
+    """Refuse a point whose simulation cannot fit in this machine's memory (SpecError, with the
+    estimate), before anything runs; returns how many of `workers` fit side by side (at least 1)."""
+    from eqvbench.errors import SpecError
+
+    available = physical_memory() if available is None else available
+    if not available:
+        return workers
+    peak = 0
+    for i, pp in enumerate(plans):
+        mem, what = simulation_memory(pp)
+        if mem > available:
+            params = ", ".join(f"{k}={v}" for k, v in pp.point.params.items())
+            raise SpecError(
+                spec.file, "simulation",
+                f"point {i + 1}{f' ({params})' if params else ''} needs about {fmt_bytes(mem)} to simulate "
+                f"({what}), more than this machine's {fmt_bytes(available)}: lower simulation.max_qubits "
+                "(bigger points are then costed from the model), simulation.batch, or use method: trajectories")
+        peak = max(peak, mem)
+    return max(1, min(workers, available // peak)) if peak else workers
+
+
+def fmt_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
 def estimate_point(pp, instance, n_instances: int) -> Estimate:
     """Estimate one point from its plan and one built instance."""
     n = pp.n_qubits
@@ -32,21 +89,18 @@ def estimate_point(pp, instance, n_instances: int) -> Estimate:
     sim_s, mem = 0.0, 0
     if pp.simulate:
         from eqvbench.simulate import resolve_method
-        from eqvbench.trajectories import batch_rows
 
         sim = values["simulation"]
         n_ops = sum(1 for _ in instance.circuit.all_operations())
         if resolve_method(sim["method"], n) == "density_matrix":
             n_instr = 2 * n_ops  # each gate is followed by its noise channel
             sim_s = n_instances * n_instr * 4**n * DM_SECONDS_PER_ELEMENT_OP
-            mem = 3 * 16 * 4**n  # rho plus two temporaries, complex128
         else:
             # about (0.5 / target)^2 trajectories, each one 4x4 update per two-qubit gate
             n2 = sum(1 for op in instance.circuit.all_operations() if len(op.qubits) == 2)
             n_traj = min(sim["max_trajectories"], max(32, int((0.5 / sim["target_err"]) ** 2)))
             sim_s = n_instances * n_traj * (n2 + n) * 2**n * TRAJ_SECONDS_PER_AMPLITUDE_UPDATE
-            rows = sim["batch"] or batch_rows(n)
-            mem = 2 * 16 * rows * 2**n + 2**27  # batch, |psi|^2 temporaries, fused matrices
+        mem = simulation_memory(pp)[0]
     cost = values["cost"]
     cost_s = 0.0
     if cost["enabled"]:

@@ -7,19 +7,57 @@ nested dict of scalars; stages build their own dataclasses from it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
 import math
 import re
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from eqvbench.errors import SpecError
+
+# Limits on what a spec file may hold: a few hundred bytes of YAML aliases can
+# otherwise expand to gigabytes, and deep nesting exhausts the parser's stack.
+MAX_SPEC_BYTES = 1_000_000
+MAX_YAML_DEPTH = 32  # nested mappings / lists
+MAX_YAML_ALIASES = 100  # *name references
+MAX_YAML_NODES = 100_000  # values after expanding aliases
+MAX_INT_DIGITS = 30
+MAX_POINTS = 10_000  # points of one spec (all cases)
+MAX_REPR = 80  # characters of an offending value quoted in an error line
+
+
+def short_repr(value: Any, limit: int = MAX_REPR) -> str:
+    """repr of a value read from a spec, cut to `limit` characters (never expands huge inputs fully)."""
+    if isinstance(value, (dict, list)):
+        text = reprlib_repr(value)
+    else:
+        text = repr(value) if not isinstance(value, str) or len(value) <= 4 * limit else repr(value[: 4 * limit])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reprlib_repr(value: Any) -> str:
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxstring, r.maxother = 3, 6, 6, MAX_REPR, MAX_REPR
+    return r.repr(value)
 
 
 class _SweepMark:
@@ -39,12 +77,13 @@ def Sweep(tp: Any) -> Any:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no silent coercion (`cycles: true` is not 1 cycle, `p2: "0.1"` is not a number)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
-_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kKMGTP]i?B|B)?\s*$")
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([kKMGTP]i?B|B)?\s*$")
 _SIZE_UNITS = {
     None: 1, "B": 1,
     "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
@@ -52,20 +91,139 @@ _SIZE_UNITS = {
 }
 
 
+MAX_BYTES = 2**80  # a yottabyte: larger sizes are typos
+
+
 def parse_bytes(value: Any) -> int:
-    """'16GiB', '512 MB', 1e9 or 1073741824 -> bytes."""
+    """'16GiB', '512 MB', 1e9 or 1073741824 -> bytes (kB = 1000, KiB = 1024; 'KB' is refused as ambiguous)."""
     if isinstance(value, bool):
         raise ValueError("expected a size such as '16GiB' or a number of bytes")
     if isinstance(value, (int, float)):
-        n = float(value)
+        n = float(value) if isinstance(value, float) or abs(value) < 2**1000 else math.inf
     else:
         m = _SIZE_RE.match(str(value))
+        if m and m.group(2) == "KB":
+            raise ValueError("'KB' is ambiguous: write kB (1000 bytes) or KiB (1024 bytes)")
         if not m or m.group(2) not in _SIZE_UNITS:
-            raise ValueError(f"expected a size such as '16GiB' or a number of bytes, got {value!r}")
+            raise ValueError("expected a size such as '16GiB', '512 MB' or a number of bytes")
         n = float(m.group(1)) * _SIZE_UNITS[m.group(2)]
-    if n <= 0:
-        raise ValueError(f"must be positive, got {value!r}")
+    if not math.isfinite(n) or n > MAX_BYTES:
+        raise ValueError("size too large (at most 2^80 bytes)")
+    if n < 1:
+        raise ValueError("must be at least 1 byte")
     return int(n)
+
+
+# --- angles -------------------------------------------------------------------
+
+_ANGLE_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(pi)|([-+*/()]))")
+_ANGLE_HELP = "expected an angle in radians: a number or an expression of numbers, pi, + - * / and ( ), e.g. '3*pi/8'"
+
+
+def parse_angle(value: Any) -> float:
+    """A number, or an expression such as 'pi/4' or '-(3*pi/8 + 0.1)' (radians).
+
+    The expression is parsed, never evaluated as Python: numbers, `pi`, binary
+    + - * /, unary minus and parentheses only.
+    """
+    if isinstance(value, bool):
+        raise ValueError(_ANGLE_HELP)
+    if isinstance(value, (int, float)):
+        x = float(value) if isinstance(value, float) or abs(value) < 2**1000 else math.inf
+    elif isinstance(value, str) and 0 < len(value) <= 200:
+        x = _AngleParser(value).parse()
+    else:
+        raise ValueError(_ANGLE_HELP)
+    if not math.isfinite(x):
+        raise ValueError("angle must be a finite number")
+    return x
+
+
+class _AngleParser:
+    """Recursive descent over: expr = term (('+'|'-') term)*; term = unary (('*'|'/') unary)*;
+    unary = ('-'|'+') unary | number | 'pi' | '(' expr ')'."""
+
+    MAX_DEPTH = 20
+
+    def __init__(self, text: str):
+        self.tokens: list[tuple[str, Any]] = []
+        pos, text = 0, text.rstrip()
+        while pos < len(text):
+            m = _ANGLE_TOKEN.match(text, pos)
+            if not m:
+                raise ValueError(_ANGLE_HELP)
+            num, pi, op = m.groups()
+            self.tokens.append(("num", float(num)) if num else ("num", math.pi) if pi else ("op", op))
+            pos = m.end()
+        self.i = 0
+        self.depth = 0
+
+    def parse(self) -> float:
+        x = self._expr()
+        if self.i != len(self.tokens):
+            raise ValueError(_ANGLE_HELP)
+        return x
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) and self.tokens[self.i][0] == "op" else None
+
+    def _expr(self) -> float:
+        x = self._term()
+        while self._peek() in ("+", "-"):
+            op = self.tokens[self.i][1]
+            self.i += 1
+            y = self._term()
+            x = x + y if op == "+" else x - y
+        return x
+
+    def _term(self) -> float:
+        x = self._unary()
+        while self._peek() in ("*", "/"):
+            op = self.tokens[self.i][1]
+            self.i += 1
+            y = self._unary()
+            if op == "/" and y == 0:
+                raise ValueError("angle expression divides by zero")
+            x = x * y if op == "*" else x / y
+        return x
+
+    def _unary(self) -> float:
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            raise ValueError("angle expression nested too deeply")
+        try:
+            if self.i >= len(self.tokens):
+                raise ValueError(_ANGLE_HELP)
+            kind, tok = self.tokens[self.i]
+            self.i += 1
+            if kind == "num":
+                return tok
+            if tok in ("-", "+"):
+                x = self._unary()
+                return -x if tok == "-" else x
+            if tok == "(":
+                x = self._expr()
+                if self._peek() != ")":
+                    raise ValueError(_ANGLE_HELP)
+                self.i += 1
+                return x
+            raise ValueError(_ANGLE_HELP)
+        finally:
+            self.depth -= 1
+
+
+# --- gates ----------------------------------------------------------------------
+
+FSIM_SYC_NAMES = ("syc", "fsim", "sycamore")  # fSim(theta=pi/2, phi=pi/6), Sycamore's gate: one gate, any name
+
+
+def gate_name(canonical: str):
+    """BeforeValidator: any name of fSim(pi/2, pi/6) becomes the family's own spelling `canonical`."""
+
+    def check(value: Any) -> Any:
+        return canonical if isinstance(value, str) and value in FSIM_SYC_NAMES else value
+
+    return BeforeValidator(check)
 
 
 Bytes = Annotated[int, BeforeValidator(parse_bytes)]
@@ -152,18 +310,47 @@ class SimulationSpec(Section):
 class CostSpec(Section):
     enabled: bool = True
     max_repeats: Annotated[int, Field(ge=1, le=100_000)] = 32
-    search_max_tensors: Annotated[int, Field(ge=1)] = 4000  # above: no search, the in-order sweep
+    search_max_tensors: Annotated[int, Field(ge=1, le=10**7)] = 4000  # above: no search, the in-order sweep
     cache: bool = True  # store found trees on disk ($EQVBENCH_CACHE_DIR or ~/.cache/eqvbench/trees)
     max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
     # processes for the hyper-optimiser's trials; > 1 makes the tree depend on timing, like max_time
     processes: Annotated[int, Field(ge=1, le=1024)] = 1
-    methods: list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]] = ["greedy", "kahypar"]
+    methods: Annotated[list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]],
+                       Field(min_length=1)] = Field(default_factory=lambda: default_methods())
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"
     minimize: Literal["flops", "combo", "size", "write"] = "flops"
     memory_limit: Bytes | None = 16 * 2**30  # null: no limit (the tree is not sliced)
     dtype: Literal["complex64", "complex128"] = "complex64"
     simplify: Literal["rank", "none"] = "rank"
-    machines: dict[str, Annotated[float, Field(gt=0)]] = {}
+    machines: dict[str, Annotated[float, Field(ge=1e3, le=1e30)]] = {}  # FLOP/s
+
+    @field_validator("methods")
+    @classmethod
+    def _installed(cls, methods):
+        for m in methods:
+            module, hint = METHOD_NEEDS.get(m, (None, ""))
+            if module is not None and not _importable(module):
+                raise ValueError(f"method {m!r} needs the Python package {module!r}, which is not installed ({hint})")
+        return methods
+
+
+# cotengra methods that need a package eqvbench does not require everywhere: (module, how to get it)
+METHOD_NEEDS = {
+    "kahypar": ("kahypar", "pip install kahypar; no wheels for Windows: use methods: [greedy, labels] there"),
+    "spinglass": ("igraph", "pip install igraph"),
+    "betweenness": ("igraph", "pip install igraph"),
+}
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def default_methods() -> list[str]:
+    """greedy and kahypar where kahypar is installed, else greedy and labels (both pure Python)."""
+    return ["greedy", "kahypar"] if _importable("kahypar") else ["greedy", "labels"]
 
 
 class ReportSpec(Section):
@@ -205,8 +392,9 @@ class PublishedSpec(Section):
 class DeviceSpec(Section):
     """The device's own run, for the verdict: shots x repetition time against the classical time."""
 
-    shots: Annotated[int, Field(ge=1)] | None = None
-    repetition_s: Annotated[float, Field(gt=0)] | None = None  # seconds per shot, all overheads included
+    shots: Annotated[int, Field(ge=1, le=10**15)] | None = None
+    # seconds per shot, all overheads included (at most a day)
+    repetition_s: Annotated[float, Field(ge=1e-12, le=86_400)] | None = None
 
 
 # --- whole spec ---------------------------------------------------------------
@@ -331,45 +519,273 @@ def _field_path(raw: Any, loc: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def _error_message(err: dict) -> str:
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Annotated, Optional, Union and list)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _models_in(get_args(tp)[0])
+    if origin in (Union, types.UnionType, list):
+        return [m for a in get_args(tp) for m in _models_in(a)]
+    return [tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _keys_at(model: type[BaseModel] | None, loc: tuple) -> list[str] | None:
+    """The keys allowed in the mapping that holds the last element of `loc`, or None if unknown."""
+    if model is None:
+        return None
+    cands = [model]
+    for elem in loc[:-1]:
+        if isinstance(elem, int):
+            continue
+        nxt = [m for c in cands if elem in c.model_fields for m in _models_in(c.model_fields[elem].annotation)]
+        if not nxt:  # the tag of a tagged union (lattice kinds)
+            nxt = [c for c in cands if "kind" in c.model_fields and c.model_fields["kind"].default == elem]
+        if not nxt:
+            return None
+        cands = nxt
+    return sorted(cands[0].model_fields) if len(cands) == 1 else None
+
+
+def unknown_key_message(key: Any, allowed: list[str] | None) -> str:
+    """'unknown key (allowed: a, b, c; did you mean 'b'?)'."""
+    if not allowed:
+        return "unknown key"
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key (allowed: {', '.join(allowed)}{hint})"
+
+
+def _error_message(err: dict, model: type[BaseModel] | None = None) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
-        return "unknown key"
+        allowed = _keys_at(model, err["loc"])
+        if allowed is not None and len(err["loc"]) == 1:
+            allowed = sorted({*allowed, "cases"})
+        return unknown_key_message(err["loc"][-1], allowed)
     if kind == "missing":
         return "required field is missing"
     msg = err.get("msg", "invalid value")
     msg = msg.removeprefix("Value error, ")
     if "input" in err and kind not in ("union_tag_invalid",):
-        return f"{msg} (got {err['input']!r})"
+        got = short_repr(err["input"])
+        if got not in msg:
+            return f"{msg} (got {got})"
     return msg
 
 
-def raise_validation(file: str, raw: Any, exc: ValidationError) -> None:
+def raise_validation(file: str, raw: Any, exc: ValidationError, model: type[BaseModel] | None = None) -> None:
     errors = exc.errors()
     first = errors[0]
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    raise SpecError(file, _field_path(raw, first["loc"]), _error_message(first) + more) from None
+    raise SpecError(file, _field_path(raw, first["loc"]), _error_message(first, model) + more) from None
+
+
+# --- reading YAML safely ---------------------------------------------------------
+
+class _LimitError(yaml.MarkedYAMLError):
+    """Well-formed YAML that a spec may not hold (past a limit, or a duplicate key)."""
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits: nesting depth, number of aliases, size after alias
+    expansion, integer length; duplicate keys are refused instead of the last one winning;
+    1e18 and 5e-3 read as numbers (YAML 1.2), not as strings."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _LimitError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _LimitError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+            except TypeError:
+                continue  # unhashable: the base class reports it
+            if dup:
+                raise _LimitError(
+                    None, None, f"duplicate key {short_repr(key)} (each key may appear once per mapping)",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise _LimitError(None, None, f"integer with more than {MAX_INT_DIGITS} digits",
+                                                    node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:int", _SpecLoader.construct_yaml_int)
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, int]:
+    """(number of values, depth) of a composed YAML node once its aliases are expanded."""
+    key = id(node)
+    if key in memo:
+        size, height = memo[key]
+    else:
+        if key in active:
+            raise _LimitError(None, None, "an alias refers to a value that contains it", node.start_mark)
+        active.add(key)
+        size, height = 1, 0
+        children = [c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        for child in children:
+            s, h = _expanded_size(child, memo, active, depth + 1)
+            size, height = size + s, max(height, h + 1)
+            if size > MAX_YAML_NODES:
+                break
+        active.discard(key)
+        memo[key] = (size, height)
+    if size > MAX_YAML_NODES:
+        raise _LimitError(
+            None, None, f"more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark)
+    if depth + height > MAX_YAML_DEPTH:
+        raise _LimitError(
+            None, None, f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded", node.start_mark)
+    return size, height
+
+
+def safe_load(text: str) -> Any:
+    """YAML text -> plain data, within the limits above (yaml.YAMLError otherwise)."""
+    loader = _SpecLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load_yaml(path: Path) -> dict:
     """Read a spec file into a dict, or raise SpecError naming the file and line."""
     file = str(path)
     try:
-        text = path.read_text()
+        if not path.is_file():
+            raise SpecError(file, None, "file not found" if not path.exists() else "is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError(file, None, f"spec larger than {MAX_SPEC_BYTES // 1000} kB")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError(file, None, "file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise SpecError(file, None, f"cannot read spec: {e.__class__.__name__}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(file, where, f"malformed YAML: {problem}") from None
+        raise SpecError(file, where, problem if isinstance(e, _LimitError) else f"malformed YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(file, None, f"malformed YAML: nested more than {MAX_YAML_DEPTH} levels deep") from None
     if not isinstance(raw, dict):
         raise SpecError(file, None, "spec must be a YAML mapping with at least an 'experiment' key")
     return raw
+
+
+def _check_numbers(file: str, value: Any, path: str = "") -> None:
+    """Every number in the raw spec is finite and of sane size (no inf, nan or 5000-digit integers)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(file, path or None, f"must be a finite number (got {value!r})")
+    if isinstance(value, int) and abs(value) >= 10**MAX_INT_DIGITS:
+        raise SpecError(file, path or None, f"integer with more than {MAX_INT_DIGITS} digits")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(file, v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_numbers(file, v, f"{path}[{i}]")
+
+
+def _count_points(model: BaseModel) -> int:
+    return math.prod(len(vals) for _, vals in _sweep_paths(model))
+
+
+def check_model(file: str, model: BaseModel, where: str = "") -> None:
+    """Cross-field check of one validated case: the verdict's machine exists."""
+    from eqvbench.cost import REFERENCE_MACHINES
+
+    machines = {**REFERENCE_MACHINES, **model.cost.machines}
+    if model.report.machine not in machines:
+        close = difflib.get_close_matches(model.report.machine, list(machines), n=1, cutoff=0.6)
+        raise SpecError(file, f"{where}report.machine",
+                        f"unknown machine {short_repr(model.report.machine)} (known: {', '.join(machines)}; "
+                        f"add one under cost.machines: {{name: FLOP/s}})" + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+def check_columns(file: str, models: list[BaseModel]) -> None:
+    """Every `report.columns` entry names a field that some point of the spec reports."""
+    fields = set().union(*(point_fields(m) for m in models))
+    kinds = " or ".join(dict.fromkeys(m.experiment for m in models))
+    for m in models:
+        for i, col in enumerate(m.report.columns):
+            for name in (col.values() if isinstance(col, dict) else [col]):
+                if name not in fields:
+                    close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=0.6)
+                    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(fields))}"
+                    raise SpecError(file, f"report.columns[{i}]",
+                                    f"{short_repr(name)} is not a field of a {kinds} point ({hint})")
+
+
+# Fields of a point's JSON record that every family has, then each family's own
+# (tests/test_spec.py runs a point of every family and checks these lists hold).
+COMMON_POINT_FIELDS = (
+    "experiment", "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err",
+    "f_model", "cost", "cost_flops", "cost_log10", "cost_cached", "cost_eff_flops", "width_log2",
+    "resource_flops", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
+    "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
+    "device_seconds", "classical_seconds", "verdict_machine", "verdict",
+)
+FAMILY_POINT_FIELDS = {
+    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator"),
+    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "v_butterfly", "f_butterfly", "butterfly_map"),
+    "otoc": ("otoc_ideal", "otoc_ideal_instances", "otoc_noisy", "otoc_noisy_err", "otoc_norm", "otoc_norm_err",
+             "f_identity", "operator", "butterfly_qubits", "measurement_qubit", "ancilla_qubit",
+             "butterfly_distance", "instances", "cycles", "v_butterfly", "v_measurement", "f_butterfly",
+             "f_measurement", "butterfly_map", "butterfly_map_instance"),
+}
+
+
+def point_fields(model: BaseModel) -> set[str]:
+    """Names a `report.columns` entry may use for points of this case."""
+    from eqvbench.cost import REFERENCE_MACHINES
+
+    out = set(COMMON_POINT_FIELDS) | set(FAMILY_POINT_FIELDS.get(model.experiment, ()))
+    out |= {f"seconds_on_{m}" for m in {**REFERENCE_MACHINES, **model.cost.machines}}
+    for k in model.published.model_extra or {}:
+        out |= {f"published_{k}", f"ratio_{k}"}
+    return out
 
 
 def parse_spec(raw: dict, file: str) -> Spec:
@@ -380,14 +796,21 @@ def parse_spec(raw: dict, file: str) -> Spec:
     if name is None:
         raise SpecError(file, "experiment", f"required field is missing (one of: {', '.join(family_names())})")
     if not isinstance(name, str) or name not in family_names():
-        raise SpecError(file, "experiment", f"unknown experiment {name!r} (one of: {', '.join(family_names())})")
+        raise SpecError(file, "experiment", f"unknown experiment {short_repr(name)} (one of: {', '.join(family_names())})")
     family = get_family(name)
+    _check_numbers(file, raw)
     cases = raw.get("cases")
     if cases is None:
+        model_cls = spec_model(family)
         try:
-            model = spec_model(family).model_validate(raw)
+            model = model_cls.model_validate(raw)
         except ValidationError as e:
-            raise_validation(file, raw, e)
+            raise_validation(file, raw, e, model_cls)
+        check_model(file, model)
+        check_columns(file, [model])
+        n = _count_points(model)
+        if n > MAX_POINTS:
+            raise SpecError(file, None, f"the sweep has {n} points, more than {MAX_POINTS}: split it into several specs")
         return Spec(file=file, experiment=name, models=[model], points=expand(model))
     if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
         raise SpecError(file, "cases", "must be a non-empty list of mappings (each overrides the rest of the spec)")
@@ -399,22 +822,31 @@ def parse_spec(raw: dict, file: str) -> Spec:
         case_name = case.get("experiment", name)
         if not isinstance(case_name, str) or case_name not in family_names():
             raise SpecError(file, f"cases[{i}].experiment",
-                            f"unknown experiment {case_name!r} (one of: {', '.join(family_names())})")
+                            f"unknown experiment {short_repr(case_name)} (one of: {', '.join(family_names())})")
         case_family = get_family(case_name)
         case_base = base if case_name == name else {k: v for k, v in base.items() if k not in ("lattice", "circuit")}
         merged = _merge(case_base, case)
+        model_cls = spec_model(case_family)
         try:
-            model = spec_model(case_family).model_validate(merged)
+            model = model_cls.model_validate(merged)
         except ValidationError as e:
             err = SpecError(file, None, "")
             try:
-                raise_validation(file, merged, e)
+                raise_validation(file, merged, e, model_cls)
             except SpecError as inner:
                 err = inner
             in_case = err.field and err.field.split(".")[0].split("[")[0] in case
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
+        try:
+            check_model(file, model)
+        except SpecError as err:
+            in_case = err.field and err.field.split(".")[0] in case
+            raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
+        if len(points) + _count_points(model) > MAX_POINTS:
+            raise SpecError(file, f"cases[{i}]", f"the sweep has more than {MAX_POINTS} points: split it into several specs")
         models.append(model)
         points += expand(model, start=len(points), case=i)
+    check_columns(file, models)
     if len({m.experiment for m in models}) > 1:  # say which family each row is
         points = [Point(p.index, {"case": p.params["case"], "experiment": p.values["experiment"],
                                   **{k: v for k, v in p.params.items() if k != "case"}}, p.values) for p in points]

@@ -372,7 +372,7 @@ BAD = [
     ("circuit: {ancilla: '2,2', measurement_qubit: '0,0'}\n", "circuit.ancilla", "not a neighbour"),
     ("circuit: {butterfly: abc}\n", "circuit.butterfly", "expected a qubit"),
     ("lattice: {kind: line, n: 2}\ncircuit: {measurement_qubit: 0, butterfly: 1}\n", "circuit.ancilla", "no free neighbour"),
-    ("circuit: {gate: syc}\n", "circuit.gate", "'sqrt_iswap', 'fsim' or 'cz'"),
+    ("circuit: {gate: iswap}\n", "circuit.gate", "'sqrt_iswap', 'fsim' or 'cz'"),
     ("circuit: {cycles: 0}\n", "circuit.cycles", "greater than or equal to 1"),
     ("circuit: {instances: 0}\n", "circuit.instances", "greater than or equal to 1"),
     ("circuit: {butterfly_map: maybe}\n", "circuit.butterfly_map", "boolean"),

@@ -33,25 +33,13 @@ NAMED_OBSERVABLES = {
     "W_17": "X37 X41 X52 X56 X57 X58 X62 X79 Y75 Z38 Z40 Z42 Z63 Z72 Z80 Z90 Z91",
 }
 _TOKEN = re.compile(r"^([XYZ])_?(\d+)$")
-_ANGLE = re.compile(r"^[0-9.eE+\-*/() ]*(pi[0-9.eE+\-*/() ]*)*$")
 
 
 def parse_angle(value: Any) -> float:
-    """A number, or an expression such as 'pi/4' or '3*pi/8' (radians)."""
-    if isinstance(value, bool):
-        raise ValueError("expected an angle in radians, e.g. 0.785 or 'pi/4'")
-    if isinstance(value, (int, float)):
-        x = float(value)
-    elif isinstance(value, str) and value.strip() and _ANGLE.match(value.strip()):
-        try:
-            x = float(eval(value, {"__builtins__": {}}, {"pi": math.pi}))  # only digits, operators and pi
-        except Exception:
-            raise ValueError(f"expected an angle in radians, e.g. 0.785 or 'pi/4', got {value!r}") from None
-    else:
-        raise ValueError(f"expected an angle in radians, e.g. 0.785 or 'pi/4', got {value!r}")
-    if not math.isfinite(x):
-        raise ValueError(f"angle must be finite, got {value!r}")
-    return x
+    """A number, or an expression such as 'pi/4' or '3*pi/8' (radians): see eqvbench.spec.parse_angle."""
+    from eqvbench.spec import parse_angle as parse  # parsed, never evaluated as Python
+
+    return parse(value)
 
 
 @dataclass(frozen=True)

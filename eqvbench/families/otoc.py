@@ -26,7 +26,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from eqvbench.families.base import Instance, LightCone, Measurement, Region
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
-from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep
+from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
 
 GATES = ("sqrt_iswap", "fsim", "cz")
 OPERATORS = ("I", "X", "Y", "Z")
@@ -69,7 +69,7 @@ class OTOCCircuit(Section):
     """`circuit:` section of an otoc spec."""
 
     cycles: Sweep(Annotated[int, Field(ge=1, le=200)]) = [4]
-    gate: Sweep(Literal[GATES]) = ["sqrt_iswap"]
+    gate: Sweep(Annotated[Literal[GATES], gate_name("fsim")]) = ["sqrt_iswap"]  # syc and sycamore: fsim
     operator: Sweep(Literal[OPERATORS]) = ["X"]
     measurement_qubit: QubitRef = 0
     ancilla: QubitRef | None = None  # default: a free neighbour of the measurement qubit

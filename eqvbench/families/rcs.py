@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from eqvbench.families.base import Instance, LightCone, Measurement
-from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep
+from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep, gate_name
 
 PATTERNS = ("ABCDCDAB", "ABCD", "EFGH")
 GATES = ("syc", "sqrt_iswap", "iswap", "cz")
@@ -18,7 +18,7 @@ class RCSCircuit(Section):
 
     cycles: Sweep(Annotated[int, Field(ge=1, le=1000)]) = [8]
     pattern: Sweep(Literal[PATTERNS]) = ["ABCDCDAB"]
-    gate: Sweep(Literal[GATES]) = ["syc"]
+    gate: Sweep(Annotated[Literal[GATES], gate_name("syc")]) = ["syc"]  # fsim and sycamore: the same gate
     instances: Annotated[int, Field(ge=1, le=1000)] = 3
 
 
