@@ -77,12 +77,15 @@ def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int =
         # only for a tree still over the budget; on the hyper-indexed sandwich networks the full search
         # costs minutes where its tree saves seconds (W_17 after 5 steps: 13 s of kahypar for 1.6e10
         # FLOP, against 55 s with reconfiguration for 3.4e9)
-        stages = [(dict(methods=["greedy"], reconf_opts=None), 1e9),
+        # (options, stop when the cost is below, skip when the best tree so far is over this x budget)
+        stages = [(dict(methods=["greedy"], reconf_opts=None), 1e9, math.inf),
                   (dict(methods=["kahypar" if importlib.util.find_spec("kahypar") else "labels"],
-                        reconf_opts=None), max_flops),
-                  (dict(reconf_opts={}), math.inf)]
+                        reconf_opts=None), max_flops, 1e4),
+                  (dict(reconf_opts={}), math.inf, 30.0)]
         tree = None
-        for opts, enough in stages:
+        for opts, enough, hopeless in stages:
+            if tree is not None and 8 * tree.contraction_cost() > hopeless * max_flops:
+                break  # so far over the budget that a longer search will not bring it in
             opt = ctg.HyperOptimizer(max_repeats=max(1, min(max_repeats, 4 if tree else max_repeats)),
                                      parallel=False, progbar=False, **opts)
             with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
