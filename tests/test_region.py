@@ -1,0 +1,68 @@
+"""The effective region's certificate on synthetic ball values (no physics: the rule itself)."""
+
+import pytest
+
+from eqvbench.lattice import build_lattice
+from eqvbench.region import BallValue, Reference, RegionSpec, RegionTooCostly, grow_region
+
+LINE = build_lattice({"kind": "line", "n": 21})
+CENTRE = [LINE.qubits[10]]
+REG = RegionSpec(f_eff=0.37).model_dump()  # delta = 1 / (0.37 x 100) = 0.027 with 10^4 shots
+
+
+def balls(values, fail_at=None):
+    """evaluate(qs) returning values[radius] (radius read from the ball's size on the line)."""
+
+    def evaluate(qs):
+        r = (len(qs) - 1) // 2
+        if fail_at is not None and r >= fail_at:
+            raise RegionTooCostly("over budget")
+        return BallValue(values[r], "statevector", 10 * r, lambda: None)
+
+    return evaluate
+
+
+def test_neighbouring_balls_that_agree_are_not_a_certificate():
+    """Values oscillate: r = 3 and 4 agree within delta (0.137, 0.151) far from the true 0.27."""
+    vals = [1.0, 0.42, 0.35, 0.137, 0.151, 0.30, 0.262, 0.271, 0.2705]
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals),
+                         reference=lambda delta: Reference(0.27, 0.0, "exact", 1.0))
+    assert region.fields["region_radius"] == 6  # the first ball within delta of 0.27, not r = 3
+    assert region.fields["region_err"] == pytest.approx(abs(0.262 - 0.27))
+    assert region.fields["reproduced_value"] == 0.262 and region.a_eff == 13
+
+
+def test_reference_error_counts_against_delta():
+    vals = [1.0, 0.5, 0.29, 0.28]
+    ref = Reference(0.27, 0.015, "pauli_propagation", 1.0, exact=False)
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals), reference=lambda d: ref)
+    # r = 2: 0.02 + 0.015 > 0.027; r = 3: 0.01 + 0.015 <= 0.027
+    assert region.fields["region_radius"] == 3
+    assert region.fields["region_err"] == pytest.approx(0.025)
+    assert region.fields["region_certificate"] == "estimate"
+
+
+def test_no_reference_no_region():
+    """Without a value of the whole cone the balls prove nothing: no region, the history kept, a note."""
+    vals = [1.0, 0.5, 0.3, 0.3, 0.3]
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=4),
+                         reference=lambda d: None)
+    assert region.a_eff is None and region.fields["reproduced_value"] is None
+    assert [h["value"] for h in region.fields["region_history"]] == [1.0, 0.5, 0.3, 0.3]
+    assert any("not certified" in n for n in region.notes)
+
+
+def test_ball_holding_the_cone_is_its_own_reference():
+    vals = [1.0, 0.5, 0.31, 0.3]
+    cone = set(LINE.ball(CENTRE, 3))
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals), cone_qubits=cone)
+    assert region.fields["reference_value"] == 0.3 and region.fields["reference_err"] == 0.0
+    assert region.fields["region_radius"] == 2 and region.fields["region_err"] == pytest.approx(0.01)
+
+
+def test_no_fidelity_no_region_but_a_reproduction():
+    vals = [1.0, 0.5, 0.31, 0.3]
+    reg = RegionSpec().model_dump()  # f_eff 'auto' and nothing to simulate
+    region = grow_region(LINE, CENTRE, reg, 10_000, None, None, balls(vals), cone_qubits=set(LINE.ball(CENTRE, 3)))
+    assert region.a_eff is None and region.fields["reproduced_value"] == 0.3
+    assert region.fields["reproduced_err"] == 0.0
