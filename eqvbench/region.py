@@ -230,7 +230,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     if ref is not None:
         fields.update({"reference_value": ref.value, "reference_err": ref.err, "reference_method": ref.method,
                        "reference_seconds": ref.seconds,
-                       "region_certificate": "exact" if ref.exact else "estimate"})
+                       "region_certificate": "rigorous" if ref.exact else "estimate"})
     chosen = next(((b, qs, rad) for b, qs, rad in balls if certified(b)), None)
     if chosen is not None:
         ball, qs, rad = chosen
