@@ -346,12 +346,19 @@ def summarize(experiments: list[str], points: list[dict[str, Any]]) -> dict[str,
 
 
 def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Point JSON without what measures time or provenance (timings, search seconds, whether the tree came
-    from the on-disk cache): what must be identical whatever the executor, worker count or rerun."""
+    """Point JSON without what measures time or provenance (timings, search seconds, measured seconds of
+    the classical reproduction, whether the tree came from the on-disk cache): what must be identical
+    whatever the executor, worker count or rerun."""
     out = []
     for p in points:
         p = json.loads(json.dumps(p))
         p.pop("timings_s", None)
+        for k in ("reproduced_seconds", "reference_seconds"):
+            p.pop(k, None)
+        for h in p.get("region_history") or []:
+            h.pop("seconds", None)
+        if str(p.get("verdict_method", "")).startswith("reproduced"):
+            p.pop("classical_seconds", None)  # measured on this machine
         if p.get("cost"):
             p["cost"].pop("search_seconds", None)
             p["cost"].pop("cached", None)

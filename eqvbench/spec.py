@@ -765,11 +765,13 @@ COMMON_POINT_FIELDS = (
     "f_model", "cost", "cost_flops", "cost_log10", "cost_cached", "cost_eff_flops", "width_log2",
     "resource_flops", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
     "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
-    "device_seconds", "classical_seconds", "verdict_machine", "verdict",
+    "region_value", "region_err", "region_certificate", "reference_value", "reference_err", "reference_method",
+    "reference_seconds", "reproduced_value", "reproduced_err", "reproduced_method", "reproduced_seconds",
+    "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict",
 )
 FAMILY_POINT_FIELDS = {
     "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator"),
-    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "v_butterfly", "f_butterfly", "butterfly_map"),
+    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "o_mitigated", "o_mitigated_err", "v_butterfly", "f_butterfly", "butterfly_map"),
     "otoc": ("otoc_ideal", "otoc_ideal_instances", "otoc_noisy", "otoc_noisy_err", "otoc_norm", "otoc_norm_err",
              "f_identity", "operator", "butterfly_qubits", "measurement_qubit", "ancilla_qubit",
              "butterfly_distance", "instances", "cycles", "v_butterfly", "v_measurement", "f_butterfly",
