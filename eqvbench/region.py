@@ -182,7 +182,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     ref_tried = False
     n_all = lattice.n_qubits
     cone = set(cone_qubits) if cone_qubits is not None else None
-    delta = None
+    delta = 1.0 / (f * shots**0.5) if shots and f and f > 0 else None
     stop_reason = None
     r = 0
 
@@ -224,6 +224,11 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
         if any(certified(b) for b, _, _ in balls) or holds_cone:
             break
         r += 1
+    if ref is None and not ref_tried and reference is not None:  # stopped before the first ball
+        try:
+            ref = reference(delta)
+        except RegionTooCostly as e:
+            notes.append(f"no reference value of the whole light cone: {e}")
     fields: dict[str, Any] = {"region_f": f, "region_f_source": f_source, "region_delta": delta,
                               "region_history": history, "region_radius": None, "region_value": None,
                               "region_err": None}

@@ -436,7 +436,10 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
 
     paulis = instance.data["paulis"]
     cone = backward_cone(instance.circuit, paulis)
-    if cone.n_gates_2q <= reg["tn_reference_max_gates"]:
+    # a sum is evaluated term by term (cone_value): what matters is its largest term's cone
+    widest = cone if len(paulis) == 1 else max((backward_cone(instance.circuit, [ps]) for ps in paulis),
+                                               key=lambda c: c.n_gates_2q)
+    if widest.n_gates_2q <= reg["tn_reference_max_gates"]:
         t = time.perf_counter()
         try:
             value, method, _ = cone_value(instance.circuit, paulis, reg["statevector_max_qubits"],
