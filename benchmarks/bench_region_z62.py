@@ -57,7 +57,8 @@ def main() -> None:
                   f"  {h['method']}  {h['seconds']:.2f} s")
 
     def g(x, fmt):
-        return "-" if x is None else format(x, fmt)
+        width = int(fmt.split(".")[0].rstrip("desf") or 0)
+        return f"{'-':>{width}}" if x is None else format(x, fmt)
 
     print()
     print(f"{'theta_h':8} {'value':>9} {'+-':>8} {'A_eff':>5} {'cost_eff':>9} {'repro s':>8} {'FLOP/s':>8} "
