@@ -153,8 +153,21 @@ def test_no_memory_limit_means_no_slicing():
     assert free.n_slices == 1 and free.sliced_inds == 0
     assert free.width_log2 > 4
     assert tight.n_slices > 1 and tight.width_log2 <= 4
-    # the in-order baseline is compared as it would run, sliced to the same limit: here it loses
-    assert tight.budget["search"] == "hyper"
+    # The in-order baseline is compared as it would run, sliced to the same limit (slicing
+    # repeats work, so the sliced sweep costs more than the unsliced one). Which of the two wins
+    # depends on the search (kahypar and optuna builds differ between machines), so the test holds
+    # the rule, not the winner: the reported cost is never above the sliced sweep, and when the
+    # sweep wins its sliced cost is reported, never its cheaper unsliced one.
+    from eqvbench.cost import _linear_tree, _slice_to_fit
+
+    settings = CostSettings(max_repeats=4, memory_limit=8 * 2**4)
+    linear = _linear_tree(inputs, (), sizes)
+    swept = float(_slice_to_fit(linear, settings).contraction_cost())
+    assert float(linear.contraction_cost()) < swept
+    assert tight.budget["search"] in ("hyper", "linear")
+    assert tight.multiply_adds <= swept
+    if tight.budget["search"] == "linear":
+        assert tight.multiply_adds == swept
 
 
 def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):
