@@ -345,7 +345,7 @@ def _columns_for_spec(spec, text: str | None) -> list[str] | None:
     from eqvbench.fields import spec_fields
     from eqvbench.report import parse_columns
 
-    return parse_columns(text, spec_fields(spec) + ["verdict"])
+    return parse_columns(text, spec_fields(spec) + ["cheapest_method", "verdict"])
 
 
 def _print_table(console, doc, machine: str, columns: list[str] | None) -> None:

@@ -81,6 +81,7 @@ class PointResult:
     published: dict[str, float] = field(default_factory=dict)  # the spec's `published:` figures
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    methods: list[Any] = field(default_factory=list)  # eqvbench.methods.MethodResult, in METHODS order
 
     def to_json(self, machines: list[str]) -> dict[str, Any]:
         c = self.cost
@@ -105,6 +106,7 @@ class PointResult:
         out["simulated"] = self.simulated
         out["cost"] = c.to_json() if c else None
         out.update(self.fields)
+        out["methods"] = [m.to_json() for m in self.methods]
         for k, v in self.published.items():  # published figures beside ours, with ours / published
             out[f"published_{k}"] = v
             mine = out.get(k)
@@ -258,36 +260,67 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:
             result.resource_flops = fid * result.cost.cost_flops
-        result.fields.update(verdict(values, {**result.fields, "resource_flops": result.resource_flops},
-                                     settings.machines))
+    result.methods = classical_methods(family, result, region, values["circuit"].get("region") or {})
+    fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
+    result.fields.update(verdict(values, result.methods, fid, result.fields.get("region_delta"),
+                                 CostSettings.from_section(values["cost"], seed=0).machines))
     return result
 
 
-def verdict(values: dict[str, Any], point: dict[str, Any], machines: dict[str, float]) -> dict[str, Any]:
-    """Device time (device.shots x device.repetition_s) against the classical time on report.machine.
+def classical_methods(family, result: PointResult, region, reg: dict[str, Any]) -> list[Any]:
+    """Every method of eqvbench.methods for this point: the contraction from the cost search (with the
+    value where the whole cone was contracted as the region's reference), the region from its
+    certificate, and what the family ran (Pauli propagation); the rest not applicable, with why."""
+    from eqvbench.methods import METHODS, contraction_entry, not_applicable, region_entry
 
-    The classical side is the cheapest of: `resource_flops` (f x cost) and `cost_eff_flops` (the
-    certified region's exact cost), each divided by the machine's FLOP/s, and the measured seconds
-    of the classical reproduction on this machine (`reproduced_seconds`, counted only when its
-    `reproduced_err` is within the device's error bar `region_delta`). `verdict_method` names which.
-    Empty when the spec gives no device run.
+    why = getattr(family, "not_applicable", {})
+    fields = result.fields
+    contraction = contraction_entry(result.cost)
+    if str(fields.get("reference_method", "")).startswith("whole light cone") and fields.get("reference_err") == 0:
+        contraction.value, contraction.seconds = fields["reference_value"], fields["reference_seconds"]
+        contraction.seconds_kind = "measured"
+        contraction.note = f"the whole cone computed exactly as the region's reference: {fields['reference_method']}"
+    entries = {"contraction": contraction}
+    if region is not None:
+        budget = {k: reg[k] for k in ("max_qubits", "tn_max_flops", "tn_memory_bytes") if k in reg}
+        entries["region"] = region_entry(fields, fields.get("cost_eff_flops"), budget, result.notes)
+        for m in region.methods:
+            entries[m.method] = m
+    for name in METHODS:
+        if name not in entries:
+            entries[name] = not_applicable(name, why.get(name, f"not implemented for experiment '{family.name}'"))
+    return [entries[name] for name in METHODS]
+
+
+def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: float | None,
+            machines: dict[str, float]) -> dict[str, Any]:
+    """The cheapest classical method (`cheapest_method`) and, when the spec gives a device run, the device's
+    time (device.shots x device.repetition_s) against the classical time on report.machine.
+
+    Each method's classical time is its FLOP over the machine's FLOP/s (for the contraction times the
+    fidelity f, the sampling argument) or its measured seconds on this machine, whichever is less; a
+    method that computes the value counts only when its error is within the device's error bar
+    delta (the region's, else 1 / (f sqrt(simulation.shots))). See :func:`eqvbench.methods.cheapest`.
     """
-    dev, machine = values["device"], values["report"]["machine"]
-    if not (dev["shots"] and dev["repetition_s"]) or machine not in machines:
+    from eqvbench.methods import cheapest
+
+    machine = values["report"]["machine"]
+    if machine not in machines or not methods:
         return {}
-    options = []
-    for key, name in (("resource_flops", "f x cost"), ("cost_eff_flops", "effective region cost")):
-        if point.get(key) is not None:
-            options.append((point[key] / machines[machine], name))
-    err, delta, secs = point.get("reproduced_err"), point.get("region_delta"), point.get("reproduced_seconds")
-    if point.get("reproduced_value") is not None and None not in (err, delta, secs) and err <= delta:
-        options.append((secs, f"reproduced on this machine ({point.get('reproduced_method')})"))
-    if not options:
+    shots = values["simulation"]["shots"]
+    if delta is None and f and f > 0 and shots:
+        delta = 1.0 / (f * shots**0.5)
+    best = cheapest(methods, machines[machine], f, delta)
+    if best is None:
         return {}
-    t_cls, how = min(options, key=lambda o: o[0])
-    t_dev = dev["shots"] * dev["repetition_s"]
-    return {"device_seconds": t_dev, "classical_seconds": t_cls, "verdict_machine": machine,
-            "verdict_method": how, "verdict": "classical" if t_cls <= t_dev else "quantum"}
+    t_cls, m, how = best
+    out = {"cheapest_method": m.method, "verdict_method": how}
+    dev = values["device"]
+    if dev["shots"] and dev["repetition_s"]:
+        t_dev = dev["shots"] * dev["repetition_s"]
+        out.update({"device_seconds": t_dev, "classical_seconds": t_cls, "verdict_machine": machine,
+                    "verdict": "classical" if t_cls <= t_dev else "quantum"})
+    return out
 
 
 def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> list[PointResult]:
@@ -357,8 +390,11 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             p.pop(k, None)
         for h in p.get("region_history") or []:
             h.pop("seconds", None)
-        if str(p.get("verdict_method", "")).startswith("reproduced"):
+        if "measured" in str(p.get("verdict_method", "")):
             p.pop("classical_seconds", None)  # measured on this machine
+        for m in p.get("methods") or []:
+            if m.get("seconds_kind") is not None:
+                m.pop("seconds", None)  # measured, or extrapolated from this machine's measured rate
         if p.get("cost"):
             p["cost"].pop("search_seconds", None)
             p["cost"].pop("cached", None)
@@ -372,10 +408,17 @@ DEFINITIONS = {
     "cost_flops": "8 x complex multiply-adds of the contraction, summed over slices",
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
+    "methods": "every classical method for the point (contraction, region, pauli_propagation): status "
+    "ok / over_budget / not_applicable, value and err (observables), flops (FLOP; FLOP-equivalent for Pauli "
+    "propagation: string-gate operations x (4 x words + 2)), seconds on this machine (seconds_kind: measured, "
+    "or extrapolated from its calibrated FLOP/s), budget, note",
+    "cheapest_method": "the method the verdict uses: the least classical time on report.machine among methods "
+    "with status ok whose err is within the device's error bar",
     "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
-    "classical_seconds, else 'classical'; classical_seconds is the least of resource_flops and cost_eff_flops "
-    "over report.machine's FLOP/s and the measured seconds of a reproduction within the device's error bar "
-    "(verdict_method says which). "
+    "classical_seconds, else 'classical'; classical_seconds is the cheapest method's time: its flops over "
+    "report.machine's FLOP/s (the contraction's times f, the sampling argument) or its measured seconds on "
+    "this machine, whichever is less, counting a method with a value only when its err is within the "
+    "device's error bar (cheapest_method and verdict_method say which). "
     "The classical side is one evaluation of the measured quantity (for RCS one amplitude, not the device's "
     "whole run of samples) with the tree's memory taken as available (memory_limit null means unlimited)",
 }

@@ -108,7 +108,7 @@ _BEFORE = (Column("qubits", "n_qubits", 6), Column("2q gates", "n_gates_2q", 7),
 _AFTER = (Column("V_eff", "v_eff", 2), Column("cost", "cost_flops", 1), Column("width", "width_log2", 7),
           Column("resource", "resource_flops", 1))
 _VERDICT = (Column("t_device", "device_seconds", 6), Column("t_classical", "classical_seconds", 6),
-            Column("verdict", "verdict", 1))
+            Column("cheapest", "cheapest_method", 3), Column("verdict", "verdict", 1))
 FAMILY_PRIORITY = 5
 MACHINE_PRIORITY = 6
 
@@ -158,7 +158,7 @@ def allowed_columns(doc: dict[str, Any]) -> list[str]:
     keys = dict.fromkeys(k for p in points if p for k in p)
     machines = [k[len("seconds_on_"):] for k in keys if k.startswith("seconds_on_")]
     published = [k[len("published_"):] for k in keys if k.startswith("published_")]
-    return numeric_fields(experiments, machines, published) + ["verdict"]
+    return numeric_fields(experiments, machines, published) + ["cheapest_method", "verdict"]
 
 
 def parse_columns(text: str, allowed: list[str]) -> list[str]:

@@ -767,6 +767,7 @@ COMMON_POINT_FIELDS = (
     "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
     "region_value", "region_err", "region_certificate", "reference_value", "reference_err", "reference_method",
     "reference_seconds", "reproduced_value", "reproduced_err", "reproduced_method", "reproduced_seconds",
+    "methods", "cheapest_method",
     "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict",
 )
 FAMILY_POINT_FIELDS = {

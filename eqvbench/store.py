@@ -54,7 +54,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # spec sections that cannot change a point's measured numbers: not part of its key
 # (the verdict, which reads report.machine, is recomputed on reuse: see reuse_point)
 KEY_EXCLUDED = ("description", "report", "checks")
-VERDICT_KEYS = ("device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict")
+VERDICT_KEYS = ("cheapest_method", "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict")
 MAX_JSON_BYTES = 1 << 30  # a JSON result document read by show/export/plot
 
 _SCHEMA = """
@@ -538,7 +538,11 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     if not values["cost"]["enabled"]:
         return point
     machines = {**REFERENCE_MACHINES, **values["cost"].get("machines", {})}
-    fresh = verdict(values, point, machines)
+    from eqvbench.methods import MethodResult
+
+    methods = [MethodResult.from_json(m) for m in point.get("methods") or []]
+    fid = point.get("f_eff") if point.get("simulated") and point.get("f_eff") is not None else point.get("f_model")
+    fresh = verdict(values, methods, fid, point.get("region_delta"), machines)
     items = [(k, v) for k, v in point.items() if k not in VERDICT_KEYS]
     # where run_point puts them: after the family's fields, before published figures and notes
     at = next((n for n, (k, _) in enumerate(items)

@@ -66,6 +66,9 @@ class Region:
     # the region's network is the point's whole cost network (costed once); None: the pipeline
     # decides by n_gates_2q == v_light
     whole: bool | None = None
+    # classical methods the family ran besides contraction and the region (eqvbench.methods.MethodResult),
+    # e.g. Pauli propagation of the whole cone
+    methods: list[Any] = field(default_factory=list)
 
 
 class Family(Protocol):
@@ -116,5 +119,7 @@ class Family(Protocol):
     # Optional: `summary(points) -> dict` fits something across all points of a run
     # (points as JSON dicts); its `lines` are printed under the table and the dict
     # goes into the JSON document as "summary". The OTOC family fits v_B with it.
+    # Optional: `not_applicable: dict[str, str]` says, per classical method of eqvbench.methods the
+    # family does not run, why (shown in the point's `methods` list).
     # Optional: `cost_key(values) -> dict` when the costed network depends on more than
     # structure_key (OTOC: the butterfly's cone); costs are cached by it instead.

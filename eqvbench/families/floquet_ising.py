@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import Instance, LightCone, Measurement, Region
 from eqvbench.lightcone import backward_cone, structurally_diagonal
+from eqvbench.methods import MethodResult
 from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
     GridLattice,
@@ -84,6 +85,14 @@ FloquetLatticeSpec = Annotated[
 ]
 
 
+class IsingRegionSpec(RegionSpec):
+    """`circuit.region` of a floquet_ising spec: the shared region settings, and whether Pauli propagation
+    of the whole cone runs as a classical method of its own (it always runs where it is the region's
+    reference)."""
+
+    pauli_propagation: bool = True
+
+
 class FloquetCircuit(Section):
     """`circuit:` section of a floquet_ising spec."""
 
@@ -92,7 +101,7 @@ class FloquetCircuit(Section):
     observable: Sweep(Annotated[str, BeforeValidator(_check_observable)]) = ["Z0"]
     final_rx: bool = False
     instances: Annotated[int, Field(ge=1, le=1)] = 1
-    region: RegionSpec = RegionSpec()
+    region: IsingRegionSpec = IsingRegionSpec()
 
 
 def qubit_of(lattice, k: int):
@@ -387,7 +396,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     from eqvbench.simulate import SimSettings, pauli_expectations
 
     circuit = values["circuit"]
-    reg = circuit["region"]
+    reg = {**IsingRegionSpec().model_dump(), **circuit["region"]}  # library callers may pass a partial dict
     sim = values["simulation"]
     lattice = instance.data["lattice"]
     subs: dict[frozenset, Instance] = {}
@@ -405,7 +414,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg["max_qubits"]:
             return None  # the balls reach the whole cone themselves
-        return cone_reference(instance, reg, delta, notes)
+        return cone_reference(instance, reg, delta, notes, ran)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
         if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
@@ -420,13 +429,25 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
     notes: list[str] = []
+    ran: dict[str, MethodResult] = {}
     region = grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f,
                          cone_qubits=set(full_cone.qubits), reference=reference)
     region.notes[:0] = notes
+    if "pauli_propagation" not in ran:
+        if reg["pauli_propagation"]:
+            delta = region.fields.get("region_delta")
+            if delta is None and f:
+                delta = 1.0 / (f * sim["shots"] ** 0.5) if sim["shots"] else None
+            _, ran["pauli_propagation"] = pauli_reference(instance, reg, delta, [])
+        else:
+            ran["pauli_propagation"] = MethodResult("pauli_propagation", "not_applicable",
+                                                    note="disabled (circuit.region.pauli_propagation: false)")
+    region.methods.append(ran["pauli_propagation"])
     return region
 
 
-def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None, notes: list[str]) -> Reference | None:
+def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None, notes: list[str],
+                   record: dict[str, MethodResult] | None = None) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
     propagation converged within delta / 2 (an estimate; delta 0.01 when no fidelity sets it).
@@ -448,9 +469,24 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
                              time.perf_counter() - t)
         except RegionTooCostly as e:
             notes.append(f"whole light cone not contracted: {e}")
-    from eqvbench.lightcone import restrict_to_cone
+    ref, entry = pauli_reference(instance, reg, delta, notes)
+    if record is not None:
+        record["pauli_propagation"] = entry
+    return ref
 
+
+def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
+                    notes: list[str]) -> tuple[Reference | None, MethodResult]:
+    """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
+    sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
+    `region.pauli_max_seconds` / `pauli_max_strings`) and as the point's `pauli_propagation` method."""
+    from eqvbench.lightcone import restrict_to_cone
+    from eqvbench.pauli_propagation import converge
+
+    paulis = instance.data["paulis"]
+    cone = backward_cone(instance.circuit, paulis)
     target = delta if delta else 0.01
+    budget = {"target_err": target / 2, "max_seconds": reg["pauli_max_seconds"], "max_strings": reg["pauli_max_strings"]}
     # cut-offs relative to a term's coefficient (1/terms: M_z's are 1/127), from 1e-3 down; the value
     # must agree within delta/2 with the three coarser cut-offs before it (1.5 decades): the value drifts
     # slowly with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848, 0.844, 0.840 from 1e-3
@@ -459,24 +495,35 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
     conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), paulis, target, cutoffs=cutoffs,
                     max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"], agree=3)
+
+    def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
+        return MethodResult("pauli_propagation", status, value=value, err=err, flops=conv.flops,
+                            seconds=conv.seconds, seconds_kind="measured", budget=budget, note=note,
+                            detail={"coefficient_cutoff": cutoff, "peak_strings": conv.peak_strings,
+                                    "string_gate_ops": conv.string_gate_ops,
+                                    "peak_memory_bytes": conv.peak_memory_bytes})
+
     # the dropped coefficients' magnitudes bound the truncation error rigorously (each dropped term
     # a P contributes a <psi|P|psi>, |.| <= |a|): where that bound is within delta/2, it certifies
     bounded = [r for r in conv.history if r.status == "ok" and r.truncated_weight <= target / 2]
     if bounded:
         r = min(bounded, key=lambda r: r.truncated_weight)
         if conv.status != "ok" or r.truncated_weight <= max(conv.err, conv.cutoff):
-            return Reference(r.value, r.truncated_weight, f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, "
-                             f"{r.peak_strings:.3g} strings, error bounded by the dropped weight)",
-                             conv.seconds, exact=True)
+            method = (f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, {r.peak_strings:.3g} strings, "
+                      "error bounded by the dropped weight)")
+            return (Reference(r.value, r.truncated_weight, method, conv.seconds, exact=True),
+                    entry("ok", r.value, r.truncated_weight, "error bounded by the dropped weight", r.coefficient_cutoff))
     if conv.status != "ok":
-        notes.append(f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
-                     f"{conv.reason} (circuit.region.pauli_max_seconds / pauli_max_strings)")
-        return None
+        why = (f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
+               f"{conv.reason} (circuit.region.pauli_max_seconds / pauli_max_strings)")
+        notes.append(why)
+        return None, entry("over_budget", note=why)
     # the ladder's change is blind to what every cut-off drops alike (a value of 3e-6 reads 0 at all of
     # them): the estimate is floored at the final cut-off, the size below which single terms were dropped
     err = max(conv.err, conv.cutoff)
-    return Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, "
-                     f"{conv.peak_strings:.3g} strings)", conv.seconds, exact=False)
+    ref = Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
+                    conv.seconds, exact=False)
+    return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
 
 
 def _qubit_label(q) -> Any:

@@ -316,6 +316,10 @@ def restrict_u(u, keep: set):
 
 class OTOCFamily:
     name = "otoc"
+    not_applicable = {
+        "pauli_propagation": "not implemented for the OTOC: it is a four-point function of the echo circuit "
+        "U^dagger B U, which this engine does not propagate",
+    }
     lattice_spec = OTOCLatticeSpec
     circuit_spec = OTOCCircuit
 

@@ -72,6 +72,10 @@ def amplitude_network(circuit, qubits, bitstring: str | None = None):
 
 class RCSFamily:
     name = "rcs"
+    not_applicable = {
+        "region": "every qubit is measured: the region is the whole circuit (the contraction)",
+        "pauli_propagation": "XEB needs amplitudes of sampled bitstrings, not the expectation of a few Pauli strings",
+    }
     lattice_spec = LatticeSpec
     circuit_spec = RCSCircuit
 
