@@ -84,6 +84,8 @@ class PointResult:
     methods: list[Any] = field(default_factory=list)  # eqvbench.methods.MethodResult, in METHODS order
 
     def to_json(self, machines: list[str]) -> dict[str, Any]:
+        from eqvbench.methods import machine_flops
+
         c = self.cost
         out = {
             "experiment": self.experiment,
@@ -103,6 +105,8 @@ class PointResult:
         }
         for m in machines:
             out[f"seconds_on_{m}"] = c.seconds_on[m] if c else None
+        # this machine: the contraction's FLOP over its measured matrix-multiply rate (eqvbench.methods)
+        out["seconds_here"] = c.cost_flops / machine_flops() if c else None
         out["simulated"] = self.simulated
         out["cost"] = c.to_json() if c else None
         out.update(self.fields)
@@ -344,6 +348,7 @@ def machines_of(spec: Spec) -> list[str]:
 def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     """The JSON output: what computed it (versions, code fingerprint), resolved spec, points."""
     from eqvbench.families import get_family
+    from eqvbench.methods import machine_flops
     from eqvbench.provenance import provenance
 
     machines = machines_of(spec)
@@ -352,6 +357,7 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     columns = list(dict.fromkeys(tuple(c) for f in families for c in f.table_columns()))
     doc = {
         **provenance(),
+        "flops_here": machine_flops(),
         "spec_file": spec.file,
         "spec": spec.resolved(),
         "columns": [list(c) for c in columns],
@@ -386,6 +392,7 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in points:
         p = json.loads(json.dumps(p))
         p.pop("timings_s", None)
+        p.pop("seconds_here", None)  # extrapolated from this machine's measured rate
         for k in ("reproduced_seconds", "reference_seconds"):
             p.pop(k, None)
         for h in p.get("region_history") or []:
@@ -406,6 +413,8 @@ DEFINITIONS = {
     "resource_flops": "R = f_eff x cost_flops (f_model where not simulated): the classical work "
     "needed to reproduce the noisy result at the fidelity the device reached",
     "cost_flops": "8 x complex multiply-adds of the contraction, summed over slices",
+    "seconds_here": "cost_flops over this machine's measured complex matrix-multiply rate (flops_here, FLOP/s): "
+    "what large contractions approach; networks of small tensors run slower",
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
     "methods": "every classical method for the point (contraction, region, pauli_propagation): status "

@@ -123,7 +123,7 @@ def cell(p: dict[str, Any], fld: str) -> str:
         return fmt_sci(v) + ("*" if v is not None and not p.get("simulated") else "")
     if fld == "cost_flops":
         return fmt_sci(v)
-    if fld.startswith("seconds_on_") or fld in ("device_seconds", "classical_seconds"):
+    if fld.startswith("seconds_on_") or fld in ("seconds_here", "device_seconds", "classical_seconds"):
         return fmt_seconds(v)
     if fld.startswith("ratio_"):
         return f"{v:.3g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
@@ -133,7 +133,8 @@ def cell(p: dict[str, Any], fld: str) -> str:
 def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
     """The table's columns after the swept values when neither report.columns nor --columns chooses."""
     extra = [Column(h, f, FAMILY_PRIORITY) for h, f in doc.get("columns", [])]
-    cols = [*_BEFORE, *extra, *_AFTER, Column(f"t_{machine}", f"seconds_on_{machine}", MACHINE_PRIORITY)]
+    cols = [*_BEFORE, *extra, *_AFTER, Column(f"t_{machine}", f"seconds_on_{machine}", MACHINE_PRIORITY),
+            Column("t_here", "seconds_here", MACHINE_PRIORITY + 1)]
     if any(p.get("verdict") for p in doc["points"]):
         cols += _VERDICT
     return cols
@@ -144,6 +145,7 @@ def header_of(doc: dict[str, Any], fld: str) -> str:
     if fld.startswith("seconds_on_"):
         return "t_" + fld[len("seconds_on_"):]
     known = {c.field: c.head for c in (*_BEFORE, *_AFTER, *_VERDICT)}
+    known["seconds_here"] = "t_here"
     known.update({f: h for h, f in doc.get("columns", [])})
     return known.get(fld, fld)
 

@@ -763,7 +763,7 @@ def check_columns(file: str, models: list[BaseModel]) -> None:
 COMMON_POINT_FIELDS = (
     "experiment", "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err",
     "f_model", "cost", "cost_flops", "cost_log10", "cost_cached", "cost_eff_flops", "width_log2",
-    "resource_flops", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
+    "resource_flops", "seconds_here", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
     "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
     "region_value", "region_err", "region_certificate", "reference_value", "reference_err", "reference_method",
     "reference_seconds", "reproduced_value", "reproduced_err", "reproduced_method", "reproduced_seconds",

@@ -74,7 +74,12 @@ def _run(tmp_path, text):
     spec.write_text(text)
     r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store", "--workers", "1"])
     assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)["points"]
+    doc = json.loads(r.stdout)
+    # t_here: the contraction's FLOP over this machine's measured rate (one process: one measurement)
+    assert doc["flops_here"] > 1e6
+    for p in doc["points"]:
+        assert p["seconds_here"] == pytest.approx(p["cost_flops"] / doc["flops_here"], rel=1e-12)
+    return doc["points"]
 
 
 def test_every_point_lists_every_method_with_the_contract_fields(tmp_path):
