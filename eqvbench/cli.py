@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from eqvbench import __version__
-from eqvbench.errors import EqvbenchError, SpecError, printable
+from eqvbench.errors import EqvbenchError, printable
 
 app = typer.Typer(
     add_completion=False,
