@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from eqvbench import __version__
-from eqvbench.errors import EqvbenchError, SpecError, printable
+from eqvbench.errors import EqvbenchError, printable
 
 app = typer.Typer(
     add_completion=False,
@@ -31,25 +31,19 @@ SpecArg = Annotated[
 
 
 def shipped_configs_dir() -> Path:
-    from importlib.resources import files
+    from eqvbench.sweep import shipped_configs_dir
 
-    return Path(str(files("eqvbench") / "configs"))
+    return shipped_configs_dir()
 
 
 def resolve_spec_path(arg: str) -> Path:
     """A file path as given, else a shipped example of that name; says which on stderr."""
-    path = Path(arg)
-    if path.is_file():
-        return path
-    if path.name == arg:  # bare name: look among the shipped examples
-        for name in (arg, f"{arg}.yaml"):
-            shipped = shipped_configs_dir() / name
-            if shipped.is_file():
-                typer.echo(f"eqvbench: {arg} is not a file here; using shipped example {shipped}", err=True)
-                return shipped
-    if path.exists():
-        raise SpecError(arg, None, "is not a file")
-    raise SpecError(arg, None, "file not found (shipped examples: `eqvbench configs`)")
+    from eqvbench.sweep import find_spec_file
+
+    path, shipped = find_spec_file(arg)
+    if shipped:
+        typer.echo(f"eqvbench: {arg} is not a file here; using shipped example {path}", err=True)
+    return path
 
 
 def _fail(err: EqvbenchError) -> None:
@@ -128,14 +122,9 @@ def run(
     try:
         failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns)
     except EqvbenchError as e:
-        from eqvbench.execute import WorkerLost
-
-        if isinstance(e, WorkerLost) and _INTERRUPT_NOTE.get("text", "nothing written") != "nothing written":
-            e = WorkerLost(f"{e}; {_INTERRUPT_NOTE['text']}")
-        _fail(e)
-    except KeyboardInterrupt:
-        saved = _INTERRUPT_NOTE.get("text", "nothing written")
-        typer.echo(f"interrupted: {saved}", err=True)
+        _fail(e)  # a lost worker's message says what the store kept (eqvbench.sweep.Sweep.run)
+    except KeyboardInterrupt as e:
+        typer.echo(f"interrupted: {getattr(e, 'saved', 'nothing written')}", err=True)
         raise typer.Exit(130)
     finally:
         if main_thread:
@@ -144,10 +133,8 @@ def run(
         raise typer.Exit(1)
 
 
-_INTERRUPT_NOTE: dict[str, str] = {}
-
-
 def _run_options(store, no_store, workers, executor, scheduler) -> None:
+    """The options of `run`, checked with their flags' names before anything is read."""
     if store is not None and no_store:
         raise EqvbenchError("--store and --no-store exclude each other")
     if workers is not None and workers < 1:
@@ -161,180 +148,94 @@ def _run_options(store, no_store, workers, executor, scheduler) -> None:
     if scheduler and executor != "dask":
         raise EqvbenchError("--scheduler is used with --executor dask only")
     if scheduler and executor == "dask":
-        _check_scheduler_address(scheduler)
+        from eqvbench.sweep import check_scheduler_address
 
-
-def _check_scheduler_address(address: str) -> None:
-    """Refuse a malformed --scheduler before a Client is made: a Client that fails to parse its
-    address lingers and blocks the exit for 20 s."""
-    try:
-        from distributed.comm.addressing import parse_address, parse_host_port
-    except ImportError:
-        return  # connect_dask says how to install dask.distributed
-    try:
-        scheme, loc = parse_address(address)
-        if scheme in ("tcp", "tls", "ws", "wss"):
-            parse_host_port(loc)
-    except ValueError as e:
-        raise EqvbenchError(f"--scheduler {address}: not a Dask scheduler address ({e})") from None
+        check_scheduler_address(scheduler)
 
 
 def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None) -> bool:
-    """Run a sweep; returns True when a check failed."""
-    import json
-    import os
+    """Run a sweep (eqvbench.sweep) and print it; returns True when a check failed."""
     import time
 
     from rich.console import Console
 
-    from eqvbench.checks import evaluate, validate_checks
-    from eqvbench.estimate import check_memory
-    from eqvbench.execute import (Scheduler, choose_workers, connect_dask, needs_kernels, run_dask, run_pool,
-                                  run_serial)
     from eqvbench.io import check_writable, write_output
-    from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
-    from eqvbench.provenance import code_identity
     from eqvbench.report import fmt_seconds, param_headers, point_label, run_summary
-    from eqvbench.spec import load_spec
-    from eqvbench.store import Store, default_store_path, point_key, reuse_point
+    from eqvbench.sweep import Sweep, SweepInterrupted, default_store, load
 
-    _INTERRUPT_NOTE["text"] = "nothing written"
     _run_options(store_path, no_store, workers, executor, scheduler)
-    path = resolve_spec_path(spec_arg)
-    spec = load_spec(path)
-    validate_checks(spec)
-    store_file = None if no_store else (store_path or default_store_path(path))
+    err = Console(stderr=True)
+    spec = load(resolve_spec_path(spec_arg))
+    store_file = None if no_store else (store_path or default_store(spec))
     columns = _columns_for_spec(spec, columns_opt)
     if out is not None:
-        check_writable(out, protect={"the spec": path, "the run's store": store_file})
-    plans = plan(spec)
-    fit_workers = check_memory(spec, plans, workers or (os.cpu_count() or 1)) if executor == "local" else None
-    store = None if store_file is None else Store(store_file)
-    client = connect_dask(scheduler) if executor == "dask" else None
-    err = Console(stderr=True)
+        check_writable(out, protect={"the spec": spec.file, "the run's store": store_file})
     heads = param_headers([k for p in spec.points for k in p.params])
-    t_start = time.perf_counter()
+    labels: dict[int, str] = {}
+    started: dict[int, float] = {}
+    clock = {"points": 0.0}
+    progress, task = _progress(err), None
+
+    def on_event(kind: str, i: int, msg: str) -> None:
+        nonlocal task
+        if kind == "note":
+            err.print(msg, highlight=False, soft_wrap=True)
+        elif kind == "planned":
+            labels.update({j: point_label(sweep.plans[j].point.params, heads) or "point" for j in sweep.pending})
+            progress.start()
+            task = progress.add_task("points", total=len(sweep.pending))
+        elif kind == "compiling":
+            progress.update(task, description=msg)
+            if not err.is_terminal:
+                err.print(msg, highlight=False)
+        elif kind == "running":
+            clock["points"] = time.perf_counter()
+            progress.reset(task, total=len(sweep.pending))
+        elif kind in ("start", "progress"):
+            if kind == "start":
+                started[i] = time.perf_counter()
+                msg = "running" if not sweep.parallel else f"{len(started)} running"
+            progress.update(task, description=f"{labels[i]}: {msg}")
+        elif kind == "done":
+            n_done, n_pending = sweep.n_done, len(sweep.pending)
+            progress.advance(task)
+            t = started.pop(i, clock["points"])
+            if not err.is_terminal:
+                point = sweep.points[i]
+                cached = " (cost: cached tree)" if (point.get("cost") or {}).get("cached") else ""
+                left = n_pending - n_done
+                eta = (f"; about {fmt_seconds((time.perf_counter() - clock['points']) / n_done * left)} left"
+                       if left else "")
+                err.print(f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
+                          f"{cached}{eta}", highlight=False)
+
+    sweep = Sweep(spec, store=store_file, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)
     try:
-        identity = code_identity()
-        keys = [point_key(pp.point.values, identity) for pp in plans]
-        header = to_document(spec, [])
-        header.pop("points")
-        points: list[dict | None] = [None] * len(plans)
-        cost_keys = {i: (cost_cache_key(pp) if pp.point.values["cost"]["enabled"] else None) for i, pp in enumerate(plans)}
-        cache = {}
-        if store is not None:
-            stored = store.finished(keys)
-            for i, k in enumerate(keys):
-                if k in stored:
-                    points[i] = reuse_point(stored[k], plans[i].point.values, plans[i].point.params)
-            cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), identity)
-            store.begin_run(identity, spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
-            if store.damaged:
-                err.print(f"{store.path}: {store.damaged} stored row(s) damaged: computing them again", highlight=False,
-                          soft_wrap=True)
-        pending = [i for i, p in enumerate(points) if p is None]
-        n_reused = len(plans) - len(pending)
-        if n_reused:
-            err.print(f"reusing {n_reused} of {len(plans)} point(s) finished earlier in {store.path}", highlight=False)
-        sched = Scheduler.build(pending, cost_keys, cache)
-        n_workers = 1 if executor == "dask" else min(workers or choose_workers(plans, pending, cost_keys, cache),
-                                                      max(1, len(pending)))
-        if fit_workers is not None:  # no more points side by side than this machine's memory holds
-            n_workers = min(n_workers, fit_workers)
-        labels = {
-            i: point_label(plans[i].point.params, heads) or "point"
-            for i in pending
-        }
-        n_done = [0]
-        started: dict[int, float] = {}
-
-        with _progress(err) as progress:
-            task = progress.add_task("points", total=len(pending))
-
-            def on_event(kind: str, i: int, msg: str) -> None:
-                if kind == "start":
-                    started[i] = time.perf_counter()
-                    msg = "running" if n_workers == 1 and client is None else f"{len(started)} running"
-                progress.update(task, description=f"{labels[i]}: {msg}")
-
-            def on_done(i: int, point: dict, new_costs: dict) -> None:
-                points[i] = point
-                if store is not None:
-                    store.commit_point(keys[i], point["experiment"], point, new_costs)
-                    _INTERRUPT_NOTE["text"] = (
-                        f"{n_reused + n_done[0] + 1} of {len(plans)} point(s) saved in {store.path}; "
-                        "run again to finish the sweep"
-                    )
-                n_done[0] += 1
-                progress.advance(task)
-                t = started.pop(i, t_start)
-                if not err.is_terminal:
-                    cached = " (cost: cached tree)" if (point.get("cost") or {}).get("cached") else ""
-                    left = len(pending) - n_done[0]
-                    eta = (f"; about {fmt_seconds((time.perf_counter() - t_points) / n_done[0] * left)} left"
-                           if left else "")
-                    err.print(f"[{n_done[0]}/{len(pending)}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
-                              f"{cached}{eta}", highlight=False)
-
-            if executor == "local" and pending and needs_kernels(plans, pending):
-                from eqvbench import kernels
-
-                if not kernels.compiled_on_disk():  # once here, then every worker loads them from disk
-                    progress.update(task, description="compiling kernels (first run only)")
-                    if not err.is_terminal:
-                        err.print("compiling kernels (first run only)", highlight=False)
-                    kernels.warm_up()
-            t_points = time.perf_counter()
-            progress.reset(task, total=len(pending))
-
-            if client is not None:
-                run_dask(spec, plans, sched, client, on_done, on_event)
-            elif n_workers > 1 and len(pending) > 1:
-                run_pool(spec, plans, sched, n_workers, on_done, on_event)
-            else:
-                run_serial(spec, plans, sched, on_done, on_event)
-        if store is not None:
-            store.finish_run(n_reused)
+        results = sweep.run()
     finally:
-        if store is not None:
-            store.close()
-        if client is not None:
-            client.close()
-    doc = {**header, "points": points}
-    fit = summarize(spec.experiments, points)  # fits across points: only now are they all known
-    doc.pop("summary", None)
-    if fit is not None:
-        doc["summary"] = fit
-    doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
-    if store is not None:
-        doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused, "computed": len(pending)}
-    checks = spec.model.checks
-    check_rows = evaluate(checks, points) if checks else []
-    failed = any(not r["passed"] for r in check_rows)
-    if checks:
-        doc["checks"] = check_rows
-        doc["checks_passed"] = not failed
-    text = json.dumps(doc, indent=2, allow_nan=False)
-    if out is not None:
-        write_output(out, text + "\n")
-    if json_out:
-        sys.stdout.write(text + "\n")
-    else:
-        console = _stdout_console()
-        _print_table(console, doc, spec.model.report.machine, columns)
-        if checks:
-            _print_checks(console, check_rows)
-    how = (
-        f"on the Dask cluster at {scheduler}" if client is not None
-        else (f"with {n_workers} workers" if n_workers > 1 and len(pending) > 1 else "in this process")
-    )
-    err.print(run_summary(len(plans), doc["wall_seconds"], len(pending), how,
-                          n_reused if store is not None else None, store.path if store is not None else None, out),
-              highlight=False, soft_wrap=True)
-    if checks:
-        n_fail = sum(not r["passed"] for r in check_rows)
-        err.print(f"checks: {len(check_rows) - n_fail} of {len(check_rows)} passed" + (" - FAILED" if failed else ""),
-                  highlight=False)
+        progress.stop()
+    try:
+        doc = results.document
+        text = results.to_json()
+        if out is not None:
+            write_output(out, text + "\n")
+        if json_out:
+            sys.stdout.write(text + "\n")
+        else:
+            console = _stdout_console()
+            _print_table(console, doc, spec.model.report.machine, columns)
+            if results.checks:
+                _print_checks(console, results.checks)
+        err.print(run_summary(len(results), results.wall_seconds, results.n_computed, results.how,
+                              results.n_reused if results.store is not None else None, results.store, out),
+                  highlight=False, soft_wrap=True)
+        failed = results.checks_passed is False
+        if results.checks:
+            n_fail = sum(not r["passed"] for r in results.checks)
+            err.print(f"checks: {len(results.checks) - n_fail} of {len(results.checks)} passed"
+                      + (" - FAILED" if failed else ""), highlight=False)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(results.saved) from None
     return failed
 
 

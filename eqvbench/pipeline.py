@@ -327,17 +327,6 @@ def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: 
     return out
 
 
-def run(spec: Spec, progress: Callable[[int, int, str], None] | None = None) -> list[PointResult]:
-    """Run every point of a spec, in order."""
-    plans = plan(spec)
-    cache: dict[str, Any] = {}
-    results = []
-    for i, pp in enumerate(plans):
-        say = (lambda msg, i=i: progress(i, len(plans), msg)) if progress else None
-        results.append(run_point(spec, pp, cache, say))
-    return results
-
-
 def machines_of(spec: Spec) -> list[str]:
     from eqvbench.cost import REFERENCE_MACHINES
 

@@ -698,6 +698,13 @@ def load_yaml(path: Path) -> dict:
         raise SpecError(file, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(file, None, f"cannot read spec: {e.__class__.__name__}") from None
+    return parse_yaml(text, file)
+
+
+def parse_yaml(text: str, file: str) -> dict:
+    """Spec YAML text into a dict, or raise SpecError naming `file` (a path, or e.g. '<string>') and line."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise SpecError(file, None, f"spec larger than {MAX_SPEC_BYTES // 1000} kB")
     try:
         raw = safe_load(text)
     except yaml.YAMLError as e:

@@ -51,7 +51,7 @@ def test_ci_runs_the_minimum_versions():
 
 def test_imported_packages_are_declared():
     """Every third-party package eqvbench imports is a dependency (or, for optional ones, an extra)."""
-    declared = set(_lower_bounds()) | {"dask", "distributed", "qsimcirq", "igraph"}
+    declared = set(_lower_bounds()) | {"dask", "distributed", "qsimcirq", "igraph", "pandas"}
     aliases = {"yaml": "pyyaml", "cirq": "cirq-core"}
     stdlib = __import__("sys").stdlib_module_names
     found = set()
