@@ -38,14 +38,19 @@ class SweepPoint:
     cost_eff_flops: float | None
     device_seconds: float | None
     classical_seconds: float | None
+    cheapest_method: str | None
     verdict: str | None
     notes: list[str]
+    methods: list[Any]  # eqvbench.methods.MethodResult, one per classical method
     fields: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_json(cls, point: dict[str, Any]) -> SweepPoint:
-        names = [f for f in cls.__dataclass_fields__ if f != "fields"]
-        return cls(**{n: point.get(n) for n in names}, fields=point)
+        from eqvbench.methods import MethodResult
+
+        names = [f for f in cls.__dataclass_fields__ if f not in ("fields", "methods")]
+        methods = [MethodResult.from_json(m) for m in point.get("methods") or []]
+        return cls(**{n: point.get(n) for n in names}, methods=methods, fields=point)
 
     def __getitem__(self, name: str) -> Any:
         return self.fields[name]
