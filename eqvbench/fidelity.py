@@ -73,11 +73,12 @@ class XEBResult:
     n_trajectories: int = 0
 
 
-def readout_flip_samples(samples: np.ndarray, n: int, r: float, rng: np.random.Generator) -> np.ndarray:
-    """Flip each of the n bits of each sample independently with probability r."""
-    if not r:
+def readout_flip_samples(samples: np.ndarray, n: int, r, rng: np.random.Generator) -> np.ndarray:
+    """Flip each of the n bits of each sample independently with probability r (one rate, or one per
+    bit in qubit order, the first qubit the most significant bit)."""
+    if np.isscalar(r) and not r:
         return samples
-    flips = rng.random((samples.size, n)) < r
+    flips = rng.random((samples.size, n)) < (r if np.isscalar(r) else np.asarray(r, dtype=float)[None, :])
     mask = (flips * (1 << np.arange(n - 1, -1, -1))).sum(axis=1)
     return samples ^ mask
 
@@ -111,7 +112,7 @@ def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBRes
     d = 2**n
     program = tr.compile_program(circuit, qubits, noise)
     p_ideal = np.abs(tr.ideal_state(program)) ** 2
-    q = apply_readout_error(p_ideal, n, noise.readout)
+    q = apply_readout_error(p_ideal, n, noise.readout_rates(qubits))
     denom = d * float(np.dot(p_ideal, p_ideal)) - 1.0
     per_row = max(1, -(-shots // 32)) if shots >= 2 else 0
     pool: list[np.ndarray] = []
@@ -141,6 +142,6 @@ def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBRes
         picks = [sample_bitstrings(p_ideal, shots - n_err, rng)]
         if n_err:
             picks.append(rng.choice(err_pool, size=n_err, replace=n_err > err_pool.size))
-        samples = readout_flip_samples(np.concatenate(picks), n, noise.readout, rng)
+        samples = readout_flip_samples(np.concatenate(picks), n, noise.readout_rates(qubits), rng)
         sampled = xeb_sampled(p_ideal, samples)
     return XEBResult(exact, sampled, method, est.n_trajectories)

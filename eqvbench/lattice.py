@@ -154,3 +154,11 @@ def build_lattice(section: dict[str, Any]) -> Lattice:
         full = heavy_hex_127()
         return full.restrict(full.ball([cirq.LineQubit(section["center"])], section["radius"]), "heavy_hex")
     raise ValueError(f"unknown lattice kind {kind!r}")  # pragma: no cover - the spec model rejects others
+
+
+def qubit_numbers(lattice: Lattice) -> dict[cirq.Qid, int]:
+    """How specs number a lattice's qubits (observables, calibration tables): the IBM / line number
+    of a LineQubit, else the index in the lattice's sorted qubit order (row-major on a grid)."""
+    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
+        return {q: q.x for q in lattice.qubits}
+    return {q: i for i, q in enumerate(lattice.qubits)}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eqvbench.errors import SpecError
-from eqvbench.spec import Point, Spec
+from eqvbench.spec import Point, Spec, check_calibration
 
 Progress = Callable[[str], None]
 
@@ -132,6 +132,8 @@ def plan(spec: Spec) -> list[PointPlan]:
         lattice = build_lattice(pt.values["lattice"])
         for fld, msg in family.check_point(lattice, pt.values):
             raise SpecError(spec.file, fld, msg)
+        check_calibration(spec.file, pt.values, lattice,
+                          f"cases[{pt.params['case']}].noise.calibration" if "case" in pt.params else "noise.calibration")
         sim = pt.values["simulation"]
         fits = lattice.n_qubits <= sim["max_qubits"]
         if sim["simulate"] == "always" and not fits:
@@ -171,7 +173,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     timings["circuits"] = time.perf_counter() - t
 
     # volume and digital error model
-    noise = NoiseModel.from_section(values["noise"])
+    noise = NoiseModel.from_section(values["noise"], pp.lattice)
     first = instances[0]
     cone = family.light_cone(first)
     n_gates_2q = sum(1 for op in first.circuit.all_operations() if len(op.qubits) == 2)

@@ -127,13 +127,16 @@ def density_matrix(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: Noi
     return rho
 
 
-def apply_readout_error(probs: np.ndarray, n: int, r: float) -> np.ndarray:
-    """Flip each bit of a distribution over n bits independently with probability r."""
-    if not r:
+def apply_readout_error(probs: np.ndarray, n: int, r) -> np.ndarray:
+    """Flip each bit of a distribution over n bits independently with probability r (one rate, or one
+    per bit in qubit order, the first qubit the most significant bit)."""
+    rates = [r] * n if np.isscalar(r) else list(r)
+    if not any(rates):
         return probs
     p = probs.reshape((2,) * n)
-    for axis in range(n):
-        p = (1.0 - r) * p + r * np.flip(p, axis=axis)
+    for axis, ra in enumerate(rates):
+        if ra:
+            p = (1.0 - ra) * p + ra * np.flip(p, axis=axis)
     return p.reshape(-1)
 
 
@@ -143,7 +146,7 @@ def noisy_probabilities(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise
     rho = density_matrix(circuit, qubits, noise).reshape(2**n, 2**n)
     probs = np.clip(np.real(np.diagonal(rho)), 0.0, None)
     probs = probs / probs.sum()
-    return apply_readout_error(probs, n, noise.readout)
+    return apply_readout_error(probs, n, noise.readout_rates(qubits))
 
 
 def pauli_masks(pauli: dict[int, str], n: int) -> tuple[int, int, int]:
@@ -196,7 +199,7 @@ def pauli_expectations(
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
     strings = [{index[q]: p for q, p in ps.items()} for ps in paulis]
-    readout = np.array([(1.0 - 2.0 * noise.readout) ** len(s) for s in strings])
+    readout = np.array([noise.readout_factor(ps) for ps in paulis])
     method = resolve_method(settings.method, n)
     psi0 = state_vector(circuit, qubits)
     ideal = np.array([pauli_expectation_rows(psi0[None], s, n)[0] for s in strings])

@@ -279,13 +279,56 @@ class HeavyHexLattice(Section):
 
 # --- pipeline-wide sections -------------------------------------------------
 
+class QubitRates(Section):
+    """One qubit's row of a calibration table; a rate left out is the section's uniform one."""
+
+    qubit: Annotated[int, Field(ge=0)]
+    p1: Probability | None = None
+    readout: Probability | None = None
+    idle: Probability | None = None
+
+
+class PairRates(Section):
+    """One coupler's row of a calibration table."""
+
+    qubits: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
+    p2: Probability
+
+
+class Calibration(Section):
+    """`noise.calibration`: per-qubit and per-coupler rates (docs/noise.md), read from `file` (YAML or
+    JSON, path relative to the spec) or given inline. Qubits are numbered as observables number them."""
+
+    file: str | None = None
+    sha256: str | None = None  # of the file's bytes: a changed file is a different spec (and store key)
+    qubits: list[QubitRates] = []
+    pairs: list[PairRates] = []
+
+    @model_validator(mode="after")
+    def _distinct_rows(self):
+        seen = [r.qubit for r in self.qubits]
+        dup = next((q for q in seen if seen.count(q) > 1), None)
+        if dup is not None:
+            raise ValueError(f"qubit {dup} has more than one row in `qubits`")
+        pairs = [frozenset(r.qubits) for r in self.pairs]
+        bad = next((r.qubits for r in self.pairs if len(set(r.qubits)) != 2), None)
+        if bad is not None:
+            raise ValueError(f"pair {bad} does not name two qubits")
+        dup = next((sorted(p) for p in pairs if pairs.count(p) > 1), None)
+        if dup is not None:
+            raise ValueError(f"pair {dup} has more than one row in `pairs`")
+        return self
+
+
 class NoiseSpec(Section):
-    """Digital noise model. Defaults: Sycamore 2019 error rates."""
+    """Digital noise model. Defaults: Sycamore 2019 error rates; `calibration` overrides them per
+    qubit and per coupler."""
 
     p1: Sweep(Probability) = [0.0016]
     p2: Sweep(Probability) = [0.0062]
     readout: Sweep(Probability) = [0.038]
     idle: Sweep(Probability) = [0.0]
+    calibration: Calibration | None = None
 
 
 class SimulationSpec(Section):
@@ -798,6 +841,89 @@ def point_fields(model: BaseModel) -> set[str]:
     return out
 
 
+MAX_CALIBRATION_BYTES = 10_000_000
+
+
+def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
+    """A calibration file named in a spec (relative to the spec's folder) as the `noise.calibration`
+    mapping, with its name and SHA-256; SpecError naming the spec, the field and the file otherwise.
+    YAML is read with the spec's safe loader (nothing in it can run code); `.json` as JSON."""
+    base = Path(spec_file).parent if not spec_file.startswith("<") else Path.cwd()
+    path = Path(path_text) if Path(path_text).is_absolute() else base / path_text
+
+    def fail(msg: str):
+        raise SpecError(spec_file, field, f"{path_text}: {msg}")
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CALIBRATION_BYTES + 1)
+    except FileNotFoundError:
+        fail("file not found")
+    except OSError as e:
+        fail(f"cannot read: {e.__class__.__name__}")
+    if len(data) > MAX_CALIBRATION_BYTES:
+        fail(f"larger than {MAX_CALIBRATION_BYTES // 1_000_000} MB")
+    try:
+        text = data.decode("utf-8")
+        if path.suffix.lower() == ".json":
+            table = json.loads(text)
+        else:
+            table = safe_load(text)
+    except UnicodeDecodeError:
+        fail("not UTF-8 text")
+    except json.JSONDecodeError as e:
+        fail(f"line {e.lineno}: not JSON ({e.msg})")
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        fail(f"{'line ' + str(mark.line + 1) + ': ' if mark else ''}not YAML ({getattr(e, 'problem', None) or e})")
+    if not isinstance(table, dict):
+        fail("expected a mapping with `qubits` and/or `pairs` tables")
+    unknown = sorted(set(table) - {"qubits", "pairs"})
+    if unknown:
+        fail(f"unknown key {unknown[0]!r} (allowed: qubits, pairs)")
+    try:
+        Calibration.model_validate(table)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                      for i, p in enumerate(first["loc"]))
+        msg = first["msg"].removeprefix("Value error, ")
+        fail(f"{loc}: {msg}" if loc else msg)
+    return {"file": path_text, "sha256": hashlib.sha256(data).hexdigest(), **table}
+
+
+def _inline_calibration(raw: dict, file: str, prefix: str = "") -> dict:
+    """`noise.calibration: FILE` replaced by the file's table (so workers and the resolved spec carry
+    the rates themselves, and the store keys on them)."""
+    noise = raw.get("noise")
+    if isinstance(noise, dict) and isinstance(noise.get("calibration"), str):
+        cal = read_calibration(noise["calibration"], file, f"{prefix}noise.calibration")
+        raw = {**raw, "noise": {**noise, "calibration": cal}}
+    return raw
+
+
+def check_calibration(file: str, values: dict, lattice, field: str = "noise.calibration") -> None:
+    """Every qubit and coupler of the point's lattice has a row in its calibration table."""
+    from eqvbench.lattice import qubit_numbers
+
+    cal = values["noise"].get("calibration")
+    if not cal:
+        return
+    where = f"{cal['file']}: " if cal.get("file") else ""
+    numbers = qubit_numbers(lattice)
+    rows = {r["qubit"] for r in cal["qubits"]}
+    missing = sorted(k for k in numbers.values() if k not in rows)
+    if missing and cal["qubits"]:
+        raise SpecError(file, field, f"{where}qubits: no row for qubit {missing[0]} of the lattice"
+                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    pairs = {frozenset(r["qubits"]) for r in cal["pairs"]}
+    lacking = sorted(sorted((numbers[a], numbers[b])) for a, b in lattice.edges
+                     if frozenset((numbers[a], numbers[b])) not in pairs)
+    if lacking and cal["pairs"]:
+        raise SpecError(file, field, f"{where}pairs: no row for coupler {lacking[0]} of the lattice"
+                        + (f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""))
+
+
 def parse_spec(raw: dict, file: str) -> Spec:
     """Validate a raw spec dict and expand its sweep."""
     from eqvbench.families import get_family, family_names
@@ -809,7 +935,11 @@ def parse_spec(raw: dict, file: str) -> Spec:
         raise SpecError(file, "experiment", f"unknown experiment {short_repr(name)} (one of: {', '.join(family_names())})")
     family = get_family(name)
     _check_numbers(file, raw)
+    raw = _inline_calibration(raw, file)
     cases = raw.get("cases")
+    if isinstance(cases, list):
+        cases = [_inline_calibration(c, file, f"cases[{i}].") if isinstance(c, dict) else c
+                 for i, c in enumerate(cases)]
     if cases is None:
         model_cls = spec_model(family)
         try:

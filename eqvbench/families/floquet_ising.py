@@ -207,7 +207,7 @@ class FloquetIsingFamily:
         shot_err = math.sqrt(max(0.0, 1.0 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
         # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
-        readout = np.array([(1.0 - 2.0 * noise.readout) ** len(ps) for ps in paulis])
+        readout = np.array([noise.readout_factor(ps) for ps in paulis])
         o_mitigated = float(np.mean(vals / readout))
         mit_err = o_err * float(np.mean(1.0 / readout))
         fields = {
@@ -295,7 +295,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
         gate_moment += [(m, op) for op in moment]
     per_gate, v_b, log_f = [], 0.0, 0.0
     for k, (m, op) in enumerate(gate_moment):
-        p = noise.gate_error(len(op.qubits))
+        p = noise.gate_error_on(op.qubits)
         log_f += math.log1p(-p * sens[k]) if p * sens[k] < 1 else -math.inf
         if len(op.qubits) == 2:
             v_b += sens[k]
@@ -424,7 +424,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
         noisy, _, ideal, _ = pauli_expectations(
             inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
         )
-        readout = [(1.0 - 2.0 * noise.readout) ** len(ps) for ps in paulis]
+        readout = [noise.readout_factor(ps) for ps in paulis]
         return float(sum(v / r for v, r in zip(noisy, readout)) / ideal.sum())
 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)

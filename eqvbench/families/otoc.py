@@ -416,7 +416,7 @@ class OTOCFamily:
         else:
             notes.append(f"B = I signal {f:.3g} +- {f_err:.2g} is within 3 errors of 0: OTOC not normalised")
         # readout (the ancilla's X, weight 1) attenuates the B = I signal by exactly 1 - 2r: not volume
-        ro = 1.0 - 2.0 * noise.readout
+        ro = noise.readout_factor([instances[0].data["qa"]])
         f, f_err = f / ro, f_err / ro
         if _wants_map(instances[0]):
             # s_g divides by C_ideal: near 0 the map is noise (|s_g| up to 7 seen at C = 0.09)
@@ -525,7 +525,7 @@ def otoc_protocol(instance: Instance, operator: str, noise, settings, shots: int
     d = instance.data
     circ = protocol_circuit(d["u"], d["qm"], d["qa"], d["qbs"], operator, 0)[:-1]  # up to the readout rotation
     vals, errs, _, info = pauli_expectations(circ, instance.qubits, noise, [{d["qa"]: "X"}], settings, rng)
-    shrink = 1.0 - 4.0 * noise.p1 / 3.0
+    shrink = 1.0 - 4.0 * noise.gate_error_on((d["qa"],)) / 3.0
     x, x_err = shrink * float(vals[0]), shrink * float(errs[0])
     p = [(1 + x) / 2, (1 - x) / 2, (1 - x) / 2, (1 + x) / 2]  # variants 0..3
     shot_var = sum(pv * (1 - pv) / shots for pv in p) if shots else 0.0
@@ -747,7 +747,7 @@ def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
     per_gate, v_b, v_m, log_fb, log_fm = [], 0.0, 0.0, 0.0, 0.0
     for g, a, b in zip(_echo_gates(instance), sb, si):
         m, o, part, cycle = g
-        p = noise.gate_error(len(o.qubits))
+        p = noise.gate_error_on(o.qubits)
         log_fb += math.log1p(-p * a) if p * a < 1 else -math.inf
         log_fm += math.log1p(-p * b) if p * b < 1 else -math.inf
         if len(o.qubits) == 2:
