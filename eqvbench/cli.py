@@ -125,7 +125,7 @@ def run(
         _fail(e)  # a lost worker's message says what the store kept (eqvbench.sweep.Sweep.run)
     except KeyboardInterrupt as e:
         typer.echo(f"interrupted: {getattr(e, 'saved', 'nothing written')}", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -16,7 +16,7 @@ class SweepPoint:
 
     ``point["o_ideal"]`` (or ``point.fields["o_ideal"]``) reads any field, the family-specific
     ones included; ``point.get(name)`` gives None for a field the point lacks. Fields are those
-    of the JSON document (README, "JSON output"); null is None.
+    of the JSON document (docs/output.md, "JSON output"); null is None.
     """
 
     experiment: str

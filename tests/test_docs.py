@@ -1,9 +1,11 @@
 """What users read cites nothing they do not have and prints no machine path.
 
-Covers README.md, pyproject.toml, every module and shipped config of the
-package (eqvbench/**/*.py, eqvbench/configs/*.yaml) and the benchmark scripts:
-no internal design documents (FRAMEWORK.md, "the design note"), no issue
-numbers or commit hashes, no paths of the machine the docs were written on.
+Covers README.md, CONTRIBUTING.md, the pages under docs/, pyproject.toml, every
+module and shipped config of the package (eqvbench/**/*.py,
+eqvbench/configs/*.yaml) and the benchmark scripts: no internal design
+documents (FRAMEWORK.md, "the design note"), no issue numbers or commit hashes,
+no paths of the machine the docs were written on. The relative links of the
+Markdown pages lead to files that exist, and to headings that exist there.
 """
 
 import re
@@ -13,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(
-    [ROOT / "README.md", ROOT / "pyproject.toml"]
+    [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "pyproject.toml"]
+    + list((ROOT / "docs").glob("*.md"))
     + list((ROOT / "eqvbench").rglob("*.py"))
     + list((ROOT / "eqvbench" / "configs").glob("*.yaml"))
     + list((ROOT / "benchmarks").glob("*.py"))
@@ -29,7 +32,8 @@ FORBIDDEN = [
 
 def test_the_covered_files_exist():
     names = {str(f.relative_to(ROOT)) for f in FILES}
-    assert {"README.md", "eqvbench/cli.py", "eqvbench/report.py", "eqvbench/configs/rcs.yaml"} <= names
+    assert {"README.md", "CONTRIBUTING.md", "eqvbench/cli.py", "eqvbench/report.py", "eqvbench/configs/rcs.yaml",
+            "docs/spec.md", "docs/families.md", "docs/physics.md", "docs/architecture.md"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda f: str(f.relative_to(ROOT)))
@@ -41,3 +45,37 @@ def test_no_citation_users_cannot_follow(path):
             if m:
                 hits.append(f"{path.relative_to(ROOT)}:{n}: {m.group(0)!r} ({what})")
     assert not hits, "\n".join(hits)
+
+
+PAGES = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md"] + list((ROOT / "docs").glob("*.md")))
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    out, seen, fenced = set(), {}, False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        m = None if fenced else re.match(r"^#{1,6} +(.*?) *#*$", line)
+        if m:
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda f: str(f.relative_to(ROOT)))
+def test_relative_links_resolve(page):
+    bad = []
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"^[a-z]+:", target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            bad.append(f"{target}: no file {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            bad.append(f"{target}: no heading #{anchor} in {dest.relative_to(ROOT)}")
+    assert not bad, "\n".join(bad)

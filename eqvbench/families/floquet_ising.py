@@ -452,7 +452,6 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
     propagation converged within delta / 2 (an estimate; delta 0.01 when no fidelity sets it).
     None, with the reasons in `notes`, when neither fits its budget."""
-    from eqvbench.pauli_propagation import converge
     from eqvbench.region import RegionTooCostly
 
     paulis = instance.data["paulis"]

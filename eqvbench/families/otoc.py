@@ -811,7 +811,7 @@ def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[
                 part, inside = None, False
             gates.append((m, o, part, inside))
     cols, codes = [], []
-    for k, (m, o, part, inside) in enumerate(gates):
+    for k, (_m, o, _part, inside) in enumerate(gates):
         if inside:
             nc = 3 if len(o.qubits) == 1 else 15
             cols += [k] * nc
