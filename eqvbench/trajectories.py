@@ -29,7 +29,7 @@ import cirq
 import numpy as np
 
 from eqvbench.noise import NoiseModel
-from eqvbench.simulate import Instruction, compile_circuit
+from eqvbench.instructions import Instruction, compile_circuit
 
 PAULIS = np.array(
     [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128
