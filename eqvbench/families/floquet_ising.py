@@ -514,7 +514,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
                                       coefficients=inst_r.data.get("coefficients"))
         n2 = backward_cone(inst_r.circuit, inst_r.data["paulis"]).n_gates_2q
         return BallValue(value, method, n2,
-                         lambda: sandwich_network(inst_r) if len(inst_r.data["paulis"]) == 1 else None)
+                         lambda: observable_network(inst_r) if inst_r.data["paulis"] else None)
 
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg["max_qubits"]:
