@@ -91,10 +91,17 @@ def _load_bytes(data: bytes, suffix: str, sha: str) -> LoadedCircuit:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CircuitFileError(f"not UTF-8 text (byte {e.start})") from None
-    if suffix == ".qasm":
-        circuit, labels = _from_qasm(text)
-    else:
-        circuit, labels = _from_cirq_json(text)
+    try:
+        if suffix == ".qasm":
+            circuit, labels = _from_qasm(text)
+        else:
+            circuit, labels = _from_cirq_json(text)
+    except CircuitFileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever else a malformed file trips: one line, no traceback
+        raise CircuitFileError(f"cannot be read: {e.__class__.__name__}: {_first_line(e)}") from None
+    if len(labels) > MAX_CIRCUIT_QUBITS:
+        raise CircuitFileError(f"{len(labels)} qubits, more than {MAX_CIRCUIT_QUBITS}")
     return LoadedCircuit(circuit, len(labels), tuple(labels), sha, FORMATS[suffix])
 
 
