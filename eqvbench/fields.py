@@ -25,6 +25,8 @@ VERDICT_FIELDS = ("device_seconds", "classical_seconds")
 FAMILY_FIELDS = {
     "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "shots", "n_trajectories"),
     "floquet_ising": ("o_noisy_err", "o_mitigated", "o_mitigated_err", "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
+    "circuit": ("xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "o_noisy_err", "o_mitigated", "o_mitigated_err",
+                "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
     "otoc": ("otoc_noisy_err", "otoc_norm_err", "f_identity", "butterfly_distance", "shots", "n_trajectories",
              "instances", "cycles", "f_butterfly", "f_measurement", "butterfly_map_instance"),
 }

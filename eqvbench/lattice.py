@@ -153,6 +153,10 @@ def build_lattice(section: dict[str, Any]) -> Lattice:
     if kind == "heavy_hex":
         full = heavy_hex_127()
         return full.restrict(full.ball([cirq.LineQubit(section["center"])], section["radius"]), "heavy_hex")
+    if kind == "circuit":  # the coupling graph of a circuit file's two-qubit gates
+        from eqvbench.families.circuit import coupling_lattice
+
+        return coupling_lattice(section["file"])
     raise ValueError(f"unknown lattice kind {kind!r}")  # pragma: no cover - the spec model rejects others
 
 

@@ -453,7 +453,8 @@ def spec_model(family) -> type[BaseModel]:
         description=(str | None, None),
         seed=(Annotated[int, Field(ge=0, lt=2**63)], 0),
         lattice=(family.lattice_spec, family.default_lattice()),
-        circuit=(family.circuit_spec, family.circuit_spec()),
+        # a family whose circuit section has required fields (a circuit file) has no default section
+        circuit=(family.circuit_spec, ... if getattr(family, "circuit_required", False) else family.circuit_spec()),
         noise=(NoiseSpec, NoiseSpec()),
         simulation=(SimulationSpec, SimulationSpec()),
         cost=(CostSpec, CostSpec()),
@@ -520,6 +521,10 @@ def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Po
     paths = _sweep_paths(model)
     # checks (CI thresholds) say nothing about how a point runs: keep them out of its values and seeds
     base = model.model_dump(mode="python", exclude={"checks"})
+    # a family may derive parts of a point from others (the circuit family: the lattice from the file)
+    from eqvbench.families import get_family
+
+    complete = getattr(get_family(model.experiment), "complete_point", None)
     points = []
     for i, combo in enumerate(itertools.product(*(vals for _, vals in paths)), start=start):
         values = json.loads(json.dumps(base))  # deep copy of plain data
@@ -533,6 +538,8 @@ def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Po
                 params[".".join(path)] = v
         if case is not None:
             params = {"case": case, **params}
+        if complete is not None:
+            values = complete(values)
         points.append(Point(index=i, params=params, values=values))
     return points
 
@@ -823,6 +830,10 @@ COMMON_POINT_FIELDS = (
 FAMILY_POINT_FIELDS = {
     "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator"),
     "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "o_mitigated", "o_mitigated_err", "v_butterfly", "f_butterfly", "butterfly_map"),
+    # a circuit file: XEB without an observable (rcs's fields), an observable's with one (floquet_ising's)
+    "circuit": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator",
+                "o_ideal", "o_noisy", "o_noisy_err", "o_mitigated", "o_mitigated_err", "v_butterfly", "f_butterfly",
+                "butterfly_map"),
     "otoc": ("otoc_ideal", "otoc_ideal_instances", "otoc_noisy", "otoc_noisy_err", "otoc_norm", "otoc_norm_err",
              "f_identity", "operator", "butterfly_qubits", "measurement_qubit", "ancilla_qubit",
              "butterfly_distance", "instances", "cycles", "v_butterfly", "v_measurement", "f_butterfly",
@@ -924,6 +935,13 @@ def check_calibration(file: str, values: dict, lattice, field: str = "noise.cali
                         + (f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""))
 
 
+def validation_context(file: str) -> dict[str, Any]:
+    """What validators may need besides the value: the directory that relative paths in the spec
+    (circuit.file) start from: the spec file's, or the current directory for '<dict>' / '<string>'."""
+    base = Path.cwd() if file.startswith("<") else Path(file).resolve().parent
+    return {"spec_file": file, "base_dir": base}
+
+
 def parse_spec(raw: dict, file: str) -> Spec:
     """Validate a raw spec dict and expand its sweep."""
     from eqvbench.families import get_family, family_names
@@ -943,7 +961,7 @@ def parse_spec(raw: dict, file: str) -> Spec:
     if cases is None:
         model_cls = spec_model(family)
         try:
-            model = model_cls.model_validate(raw)
+            model = model_cls.model_validate(raw, context=validation_context(file))
         except ValidationError as e:
             raise_validation(file, raw, e, model_cls)
         check_model(file, model)
@@ -968,7 +986,7 @@ def parse_spec(raw: dict, file: str) -> Spec:
         merged = _merge(case_base, case)
         model_cls = spec_model(case_family)
         try:
-            model = model_cls.model_validate(merged)
+            model = model_cls.model_validate(merged, context=validation_context(file))
         except ValidationError as e:
             err = SpecError(file, None, "")
             try:

@@ -11,6 +11,7 @@ _MODULES = {
     "rcs": "eqvbench.families.rcs",
     "floquet_ising": "eqvbench.families.floquet_ising",
     "otoc": "eqvbench.families.otoc",
+    "circuit": "eqvbench.families.circuit",
 }
 
 

@@ -75,6 +75,59 @@ def parse_observable(text: str) -> Observable:
     return Observable(t, paulis)
 
 
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+MAX_OBSERVABLE_TERMS = 10_000
+
+
+def parse_pauli_sum(text: str) -> list[tuple[float, Observable]]:
+    """A weighted sum of Pauli strings, e.g. '0.5*Z0 + 0.5*Z1', 'Z0 Z1 - 0.25*X3' or a single
+    observable of :func:`parse_observable` (coefficient 1): [(coefficient, observable), ...].
+
+    Each term is an optional real coefficient followed by '*' (or a bare sign), then a Pauli
+    string or a named observable; no expression is evaluated.
+    """
+    t = str(text).strip()
+    if not t:
+        raise ValueError("empty observable")
+    # split at + or - that start a term (not the sign of an exponent such as 1e-3)
+    parts, start = [], 0
+    for m in re.finditer(r"[+-]", t):
+        i = m.start()
+        before = t[:i].rstrip()
+        if not before or before[-1] in "*+-" or re.search(r"\d[eE]$", t[:i]):
+            continue  # a leading sign, a sign after '*', an exponent's sign (1e-3)
+        parts.append(t[start:i])
+        start = i
+    parts.append(t[start:])
+    if len(parts) > MAX_OBSERVABLE_TERMS:
+        raise ValueError(f"more than {MAX_OBSERVABLE_TERMS} terms in {text!r}")
+    terms: list[tuple[float, Observable]] = []
+    seen: set = set()
+    for part in parts:
+        body = part.strip()
+        sign = 1.0
+        if body[:1] in "+-":
+            sign, body = (-1.0 if body[0] == "-" else 1.0), body[1:].strip()
+        coef = 1.0
+        if "*" in body:
+            num, _, body = body.partition("*")
+            num, body = num.strip(), body.strip()
+            if not _NUMBER.match(num):
+                raise ValueError(f"malformed observable {text!r}: coefficient {num!r} is not a number")
+            coef = float(num)
+            if not math.isfinite(coef):
+                raise ValueError(f"malformed observable {text!r}: coefficient {num!r} is not finite")
+        if not body:
+            raise ValueError(f"malformed observable {text!r}: a term has no Pauli string")
+        obs = parse_observable(body)
+        key = obs.name if obs.is_mean_z else tuple(sorted(obs.paulis.items()))
+        if key in seen:
+            raise ValueError(f"malformed observable {text!r}: term {body!r} appears twice")
+        seen.add(key)
+        terms.append((sign * coef, obs))
+    return terms
+
+
 def _check_observable(text: Any) -> str:
     parse_observable(text)
     return str(text).strip()
@@ -158,6 +211,34 @@ def backward_light_cone(circuit, paulis: list[dict]):
     return cone.locations, cone.n_gates_2q, cone.qubits
 
 
+def term_sum(values, data: dict) -> float:
+    """The observable from its terms' values: their mean (M_z; a single string), or, where the
+    instance carries `coefficients`, sum_i c_i values_i."""
+    import numpy as np
+
+    coefficients = data.get("coefficients")
+    if coefficients is None:
+        return float(np.mean(values))
+    return float(np.dot(coefficients, values))
+
+
+def term_weights(data: dict):
+    """Each term's weight in the observable: 1 / terms (the mean), or the coefficients."""
+    import numpy as np
+
+    coefficients = data.get("coefficients")
+    n = len(data["paulis"])
+    return np.full(n, 1.0 / n) if coefficients is None else np.asarray(coefficients, dtype=float)
+
+
+def observable_terms(data: dict) -> list:
+    """The observable as Pauli propagation takes it: the list of strings (their mean), or
+    (coefficient, string) pairs."""
+    coefficients = data.get("coefficients")
+    paulis = data["paulis"]
+    return list(paulis) if coefficients is None else list(zip(coefficients, paulis))
+
+
 class FloquetIsingFamily:
     name = "floquet_ising"
     lattice_spec = FloquetLatticeSpec
@@ -201,15 +282,22 @@ class FloquetIsingFamily:
         vals, errs, ideal, info = pauli_expectations(
             inst.circuit, inst.qubits, noise, paulis, SimSettings.from_section(simulation), rng
         )
-        o_ideal, o_noisy = float(np.mean(ideal)), float(np.mean(vals))
-        sim_err = float(np.mean(errs))  # the Paulis share trajectories: errors add linearly at worst
+        data = inst.data
+        weighted = data.get("coefficients") is not None
+        o_ideal, o_noisy = term_sum(ideal, data), term_sum(vals, data)
+        # the Paulis share trajectories: errors add linearly at worst
+        sim_err = float(np.dot(np.abs(term_weights(data)), errs)) if weighted else float(np.mean(errs))
+        scale = float(np.abs(term_weights(data)).sum()) if weighted else 1.0  # |<O>| <= scale
         shots = simulation["shots"]
-        shot_err = math.sqrt(max(0.0, 1.0 - o_noisy**2) / shots) if shots else 0.0
+        shot_err = math.sqrt(max(0.0, scale**2 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
         # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
         readout = np.array([noise.readout_factor(ps) for ps in paulis])
-        o_mitigated = float(np.mean(vals / readout))
-        mit_err = o_err * float(np.mean(1.0 / readout))
+        o_mitigated = term_sum(vals / readout, data)
+        if weighted:
+            mit_err = o_err * float(np.dot(np.abs(term_weights(data)), 1.0 / readout)) / scale
+        else:
+            mit_err = o_err * float(np.mean(1.0 / readout))
         fields = {
             "o_ideal": o_ideal,
             "o_noisy": o_noisy,
@@ -224,9 +312,9 @@ class FloquetIsingFamily:
         threshold = max(0.02, 3.0 * mit_err)
         if abs(o_ideal) >= threshold:
             fields.update(butterfly_cone(inst, noise, o_ideal))
-        if abs(o_ideal) < threshold and threshold >= 1:
+        if abs(o_ideal) < threshold and threshold >= scale:
             notes.append(f"the error of the readout-mitigated <O>_noisy ({mit_err:.2g}) is too large: 3 errors "
-                         "cover all of |<O>| <= 1, so f_eff is not divided out")
+                         f"cover all of |<O>| <= {scale:g}, so f_eff is not divided out")
             return Measurement(None, None, fields, notes)
         if abs(o_ideal) < threshold:
             notes.append(f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of the "
@@ -235,7 +323,7 @@ class FloquetIsingFamily:
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
     def cost_network(self, instance: Instance):
-        return sandwich_network(instance)
+        return observable_network(instance)
 
     def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
         return find_effective_region(instance, values, f_eff, noise, rng)
@@ -278,7 +366,10 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     cols, codes = np.array(cols), np.array(codes)
 
     def functional(psi):
-        return np.mean([pauli_expectation_rows(psi, st, n) for st in strings], axis=0)
+        rows = [pauli_expectation_rows(psi, st, n) for st in strings]
+        if instance.data.get("coefficients") is None:
+            return np.mean(rows, axis=0)
+        return np.tensordot(term_weights(instance.data), rows, axes=1)
 
     values = np.empty(cols.size)
     rows = tr.batch_rows(n)
@@ -331,25 +422,27 @@ def ideal_value_statevector(instance: Instance) -> float:
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
     psi = tr.ideal_state(tr.compile_program(instance.circuit, qubits, NoiseModel()))[None]
-    return float(np.mean([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
-                          for ps in instance.data["paulis"]]))
+    return term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
+                     for ps in instance.data["paulis"]], instance.data)
 
 
 def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
                    memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
     """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra
     (RegionTooCostly, nothing contracted, when a tree exceeds the memory or FLOP budget)."""
-    total = 0.0
+    values = []
     for ps in instance.data["paulis"]:
         one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
-        total += contract_within_budget(sandwich_network(one), len(instance.qubits), max_repeats, seed,
-                                        memory_bytes, max_flops).real
-    return total / len(instance.data["paulis"])
+        values.append(contract_within_budget(sandwich_network(one), len(instance.qubits), max_repeats, seed,
+                                             memory_bytes, max_flops).real)
+    return term_sum(values, instance.data)
 
 
 def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max_repeats: int = 16,
-               memory_bytes: float = 2**31, max_flops: float = 1e11) -> tuple[float, str, int]:
-    """Exact ideal <O> (mean of the terms) from each term's structural light cone alone.
+               memory_bytes: float = 2**31, max_flops: float = 1e11,
+               coefficients: list[float] | None = None) -> tuple[float, str, int]:
+    """Exact ideal <O> (mean of the terms, or sum_i coefficients_i term_i) from each term's structural
+    light cone alone.
 
     A term whose cone has at most `statevector_max_qubits` qubits is simulated
     as a state vector over its cone qubits only (gates outside the cone
@@ -364,7 +457,8 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
     from eqvbench.simulate import pauli_expectation_rows
 
     total, methods, widest = 0.0, set(), 0
-    for ps in terms:
+    weights = [1.0] * len(terms) if coefficients is None else coefficients
+    for w, ps in zip(weights, terms):
         cone = backward_cone(circuit, [ps])
         qs = list(cone.qubits)
         widest = max(widest, len(qs))
@@ -372,18 +466,19 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
             cut = restrict_to_cone(circuit, cone)
             index = {q: i for i, q in enumerate(qs)}
             psi = tr.ideal_state(tr.compile_program(cut, qs, NoiseModel()))[None]
-            total += float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
+            total += w * float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
             methods.add("statevector")
         else:
             one = Instance(circuit, tuple(qs), tuple(ps), 0, data={"paulis": [ps]})
-            total += contract_within_budget(sandwich_network(one, cone.gates), len(qs), max_repeats, 0,
-                                            memory_bytes, max_flops).real
+            total += w * contract_within_budget(sandwich_network(one, cone.gates), len(qs), max_repeats, 0,
+                                                memory_bytes, max_flops).real
             methods.add("tensor_network")
     method = methods.pop() if len(methods) == 1 else "statevector+tensor_network"
-    return total / len(terms), method, widest
+    return (total / len(terms) if coefficients is None else total), method, widest
 
 
-def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
+def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng,
+                          restrict=None) -> Region:
     """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
@@ -392,7 +487,11 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     inside the ball (:func:`cone_value`); the reference that certifies them is
     the ball holding the whole cone or, when the cone is larger than
     `region.max_qubits`, the whole cone contracted within the region's budgets.
+    `restrict(qubits)` gives the instance on a ball (default: the Floquet circuit rebuilt on the
+    sub-lattice, :func:`region_instance`).
     """
+    import numpy as np
+
     from eqvbench.simulate import SimSettings, pauli_expectations
 
     circuit = values["circuit"]
@@ -403,13 +502,19 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     budget = dict(statevector_max_qubits=reg["statevector_max_qubits"], max_repeats=reg["tn_max_repeats"],
                   memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"])
     full_cone = backward_cone(instance.circuit, instance.data["paulis"])
+    if restrict is None:
+        restrict = lambda qs: region_instance(lattice, qs, circuit)  # noqa: E731
 
     def evaluate(qs) -> BallValue:
-        inst_r = subs.setdefault(frozenset(qs), region_instance(lattice, qs, circuit))
-        value, method, _ = cone_value(inst_r.circuit, inst_r.data["paulis"], **budget)
+        key = frozenset(qs)
+        if key not in subs:
+            subs[key] = restrict(qs)
+        inst_r = subs[key]
+        value, method, _ = cone_value(inst_r.circuit, inst_r.data["paulis"], **budget,
+                                      coefficients=inst_r.data.get("coefficients"))
         n2 = backward_cone(inst_r.circuit, inst_r.data["paulis"]).n_gates_2q
         return BallValue(value, method, n2,
-                         lambda: sandwich_network(inst_r) if len(inst_r.data["paulis"]) == 1 else None)
+                         lambda: observable_network(inst_r) if inst_r.data["paulis"] else None)
 
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg["max_qubits"]:
@@ -425,6 +530,9 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
             inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
         )
         readout = [noise.readout_factor(ps) for ps in paulis]
+        if inst_r.data.get("coefficients") is not None:
+            w = inst_r.data["coefficients"]
+            return float(sum(c * v / r for c, v, r in zip(w, noisy, readout)) / float(np.dot(w, ideal)))
         return float(sum(v / r for v, r in zip(noisy, readout)) / ideal.sum())
 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
@@ -463,7 +571,8 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
         t = time.perf_counter()
         try:
             value, method, _ = cone_value(instance.circuit, paulis, reg["statevector_max_qubits"],
-                                          reg["tn_max_repeats"], reg["tn_memory_bytes"], reg["tn_max_flops"])
+                                          reg["tn_max_repeats"], reg["tn_memory_bytes"], reg["tn_max_flops"],
+                                          coefficients=instance.data.get("coefficients"))
             return Reference(value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)",
                              time.perf_counter() - t)
         except RegionTooCostly as e:
@@ -490,9 +599,12 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     # must agree within delta/2 with the three coarser cut-offs before it (1.5 decades): the value drifts
     # slowly with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848, 0.844, 0.840 from 1e-3
     # to 1e-5, where converged methods agree on 0.85), and two agreeing steps certified a ball 0.029 off
-    scale = 1.0 / len(paulis)
+    coefficients = instance.data.get("coefficients")
+    # a weighted sum: relative to its smallest coefficient
+    scale = 1.0 / len(paulis) if coefficients is None else min(abs(c) for c in coefficients if c) or 1.0
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
-    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), paulis, target, cutoffs=cutoffs,
+    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), observable_terms(instance.data),
+                    target, cutoffs=cutoffs,
                     max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"], agree=3)
 
     def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
@@ -529,7 +641,23 @@ def _qubit_label(q) -> Any:
     return q.x if hasattr(q, "x") else [q.row, q.col]
 
 
-def sandwich_network(instance: Instance, locations=None):
+def observable_network(instance: Instance):
+    """The network whose contraction cost is that of <O>: the sandwich network of a single Pauli
+    string; for a sum (M_z, weighted sums), the terms' sandwich networks side by side (disjoint
+    indices), each term's cost counted once."""
+    import quimb.tensor as qtn
+
+    terms = instance.data["paulis"]
+    if len(terms) == 1:
+        return sandwich_network(instance)
+    nets = []
+    for i, ps in enumerate(terms):
+        one = Instance(instance.circuit, instance.qubits, tuple(ps), 0, data={"paulis": [ps]})
+        nets.append(sandwich_network(one, prefix=f"t{i}"))
+    return qtn.TensorNetwork(nets)
+
+
+def sandwich_network(instance: Instance, locations=None, prefix: str = ""):
     """quimb network of <0|U^dag O U|0> restricted to the backward light cone.
 
     Gates outside the cone (and diagonal gates that commute with a diagonal O)
@@ -572,17 +700,17 @@ def sandwich_network(instance: Instance, locations=None):
     # the bra is the ket's conjugate on its own labels, except the final wires of qubits whose O is
     # diagonal (I or Z): there <b|O|k> = delta(b, k) O_kk, so bra and ket share the label
     shared = {wire[i] for i in range(n) if ops.get(i, "I") in ("I", "Z")}
-    bra_label = lambda w: f"w{w}" if w in shared else f"b{w}"  # noqa: E731
+    bra_label = lambda w: f"{prefix}w{w}" if w in shared else f"{prefix}b{w}"  # noqa: E731
     # order: ket in time order, O, bra in reverse time order (contracting them in this order is
     # the state-vector sweep, the cost engine's baseline)
-    tensors = [qtn.Tensor(d, inds=tuple(f"w{w}" for w in ws)) for d, ws in ket]
+    tensors = [qtn.Tensor(d, inds=tuple(f"{prefix}w{w}" for w in ws)) for d, ws in ket]
     pauli_mats = {"X": np.array([[0, 1], [1, 0]], complex), "Y": np.array([[0, -1j], [1j, 0]])}
     for i in range(n):
         p, w = ops.get(i, "I"), wire[i]
         if p == "Z":
-            tensors.append(qtn.Tensor(np.array([1.0 + 0j, -1.0]), inds=(f"w{w}",)))
+            tensors.append(qtn.Tensor(np.array([1.0 + 0j, -1.0]), inds=(f"{prefix}w{w}",)))
         elif p in pauli_mats:  # <b|P|k>
-            tensors.append(qtn.Tensor(pauli_mats[p], inds=(f"b{w}", f"w{w}")))
+            tensors.append(qtn.Tensor(pauli_mats[p], inds=(f"{prefix}b{w}", f"{prefix}w{w}")))
     tensors += [qtn.Tensor(d.conj(), inds=tuple(bra_label(w) for w in ws)) for d, ws in reversed(ket)]
     return qtn.TensorNetwork(tensors)
 
