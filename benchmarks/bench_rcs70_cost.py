@@ -1,0 +1,81 @@
+"""Contraction cost of the 70-qubit, 24-cycle RCS row of configs/paper.yaml against its published figure.
+
+Runs that row of the config as `eqvbench run` does (same spec, seed and cost
+settings, through `eqvbench.run`; no store, no tree cache) and prints eqvbench's
+single-amplitude cost (FLOP = 8 x multiply-adds, unsliced as the config asks),
+the published figure the config lists beside it, their ratio, the search's
+seconds and its budget. Options override the config's cost budget, e.g. a
+time-budgeted search: `--max-time 300 --processes 2 --max-repeats 100000`.
+
+The layout is the config's stand-in, a 7x10 grid of the device's couplers
+(docs/costs.md says why, and which published figure is used). Target: within
+10x of the published figure.
+
+    python benchmarks/bench_rcs70_cost.py [--config configs/paper.yaml] [--max-time S]
+        [--processes N] [--max-repeats N] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rcs70_spec(config: Path) -> dict:
+    """The config's 70-qubit RCS case as a one-case spec dict (top-level sections under the case's)."""
+    doc = yaml.safe_load(config.read_text())
+    cases = [c for c in doc["cases"] if c.get("experiment", doc["experiment"]) == "rcs"
+             and c["lattice"].get("kind") == "grid" and c["lattice"]["rows"] * c["lattice"]["cols"] == 70]
+    if len(cases) != 1:
+        raise SystemExit(f"{config}: cases: expected one 70-qubit RCS grid case, found {len(cases)}")
+    spec = {k: v for k, v in doc.items() if k not in ("cases", "report", "description")}
+    for k, v in cases[0].items():
+        spec[k] = {**spec.get(k, {}), **v} if isinstance(v, dict) and isinstance(spec.get(k), dict) else v
+    spec["cost"] = {**spec.get("cost", {}), "cache": False}
+    return spec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "paper.yaml")
+    ap.add_argument("--max-time", type=float, help="cost.max_time, seconds (default: the config's)")
+    ap.add_argument("--processes", type=int, help="cost.processes (default: the config's)")
+    ap.add_argument("--max-repeats", type=int, help="cost.max_repeats (default: the config's)")
+    ap.add_argument("--seed", type=int, help="the spec's seed (default: the config's)")
+    args = ap.parse_args()
+
+    import eqvbench
+
+    spec = rcs70_spec(args.config)
+    for key, val in (("max_time", args.max_time), ("processes", args.processes), ("max_repeats", args.max_repeats)):
+        if val is not None:
+            spec["cost"][key] = val
+    if args.seed is not None:
+        spec["seed"] = args.seed
+    lat, circ = spec["lattice"], spec["circuit"]
+    print(f"RCS {lat['rows']}x{lat['cols']} grid ({lat['rows'] * lat['cols']} qubits), {circ['cycles']} cycles, "
+          f"{circ['pattern']}, {circ['gate']}; one amplitude; {os.cpu_count()} cores; "
+          f"load {os.getloadavg()[0]:.1f} before")
+    t = time.perf_counter()
+    point = eqvbench.run(spec, workers=1).points[0]
+    wall = time.perf_counter() - t
+    cost = point["cost"]
+    published = point["published_cost_flops"]
+    ratio = point.cost_flops / published
+    print(f"eqvbench cost       {point.cost_flops:.3e} FLOP (10^{math.log10(cost['multiply_adds']):.2f} multiply-adds), "
+          f"width 2^{point.width_log2:.0f} (unsliced)")
+    print(f"published           {published:.3e} FLOP ({spec['published']['source']})")
+    print(f"ratio               {ratio:.2f}x (target: at most 10x) -> {'met' if ratio <= 10 else 'missed'}")
+    print(f"search              {cost['search_seconds']:.1f} s (point {wall:.1f} s), load {os.getloadavg()[0]:.1f} after")
+    print(f"budget              {cost['budget']}, seed {spec['seed']}")
+
+
+if __name__ == "__main__":
+    main()
