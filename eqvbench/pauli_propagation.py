@@ -24,6 +24,14 @@ a moment, before merging), merged strings below the cutoff are dropped after
 each block, and with `max_weight` strings of more than `max_weight` non-
 identity Paulis are dropped when a moment is done. `truncated_weight` is the
 sum of |dropped coefficients|: an a-posteriori indicator, not a bound.
+Dropping before merging is not a bias of its own: a gate-by-gate merge-then-
+truncate propagation (tests/test_pauli_propagation.py) and IBM's pauli-prop
+approach the exact value along the same kind of path. That path can be slow
+and not monotone: Z_62 after 20 kicked-Ising steps on 127 qubits at theta_h =
+pi/8 reads 0.868, 0.860, 0.848, 0.844, 0.840, 0.843 at cut-offs 1e-3 ... 3e-6
+(converged methods: 0.850), at pi/4 0.279, 0.245, 0.212, 0.177 at 1e-3 ...
+3e-5 (converged: 0.265); merge-then-truncate gives 0.857, 0.847, 0.837 and
+pauli-prop 0.864, 0.852, 0.839 at pi/8, 1e-3 ... 1e-4.
 
 Support-reach pruning (exact): the initial state |0...0> only sees strings
 without X or Y (x = 0). Walking forwards from the circuit's start, each qubit

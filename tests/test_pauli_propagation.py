@@ -202,3 +202,82 @@ def test_127_qubit_five_steps_against_exact_values(k, name, cutoff, tol):
     r = pp.propagate(c, lat.qubits, paulis, coefficient_cutoff=cutoff)
     assert r.status == "ok"
     assert r.value == pytest.approx(EXACT_5_STEPS[k][name], abs=tol)
+
+
+def _merge_then_truncate(circuit, qubits, obs, cutoff):
+    """Independent sparse Pauli dynamics (Begušić & Chan, arXiv:2306.16372) in plain numpy, from
+    cirq's unitaries: strings as 0/1 x and z arrays, gate by gate backwards, equal strings merged after
+    every gate and only then merged coefficients below `cutoff` dropped. Returns <0|U^dag O U|0>."""
+    from itertools import product
+
+    index = {q: i for i, q in enumerate(qubits)}
+    n = len(qubits)
+    mats = {0: np.eye(2), 1: cirq.unitary(cirq.X), 2: cirq.unitary(cirq.Z), 3: cirq.unitary(cirq.Y)}
+    x = np.zeros((1, n), dtype=np.uint8)
+    z = np.zeros((1, n), dtype=np.uint8)
+    for q, p in obs.items():
+        code = {"X": 1, "Z": 2, "Y": 3}[p]
+        x[0, index[q]], z[0, index[q]] = code & 1, code >> 1
+    c = np.ones(1)
+    cache = {}
+    for moment in reversed(list(circuit)):
+        for op in moment:
+            u = cirq.unitary(op)
+            k = len(op.qubits)
+            if op.gate not in cache:  # R[o, i] = Tr(P_o U^dag P_i U) / 2^k, P = kron over the op's qubits
+                codes = list(product(range(4), repeat=k))
+                ps = [np.kron(mats[a[0]], mats[a[1]]) if k == 2 else mats[a[0]] for a in codes]
+                cache[op.gate] = (codes, np.array([[np.trace(po @ u.conj().T @ pi @ u).real / 2**k for pi in ps]
+                                                   for po in ps]))
+            codes, r = cache[op.gate]
+            cols = [index[q] for q in op.qubits]
+            local = sum((x[:, col] + 2 * z[:, col]).astype(np.int64) * 4**(k - 1 - j) for j, col in enumerate(cols))
+            parts = []
+            for o, out in enumerate(codes):
+                w = r[o, local]
+                sel = np.abs(w) > 1e-12
+                if sel.any():
+                    xs, zs = x[sel].copy(), z[sel].copy()
+                    for j, col in enumerate(cols):
+                        xs[:, col], zs[:, col] = out[j] & 1, out[j] >> 1
+                    parts.append((xs, zs, c[sel] * w[sel]))
+            x = np.concatenate([p[0] for p in parts])
+            z = np.concatenate([p[1] for p in parts])
+            c = np.concatenate([p[2] for p in parts])
+            bits = np.int64(1) << np.arange(2 * n, dtype=np.int64)  # one int64 key per string (n <= 31)
+            key = np.hstack([x, z]).astype(np.int64) @ bits
+            keys, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            merged = np.zeros(len(keys))
+            np.add.at(merged, inv.ravel(), c)
+            keep = np.abs(merged) >= cutoff
+            x, z, c = x[first[keep]], z[first[keep]], merged[keep]
+    return float(c[~x.any(axis=1)].sum())
+
+
+def test_independent_merge_then_truncate_reference():
+    """The engine drops branches below the cut-off before merging (leaf by leaf within a moment).
+    An independent gate-by-gate merge-then-truncate reference agrees with it and cirq at cut-off 0,
+    and both approach the exact value as the cut-off shrinks: early dropping is not a bias of its own.
+
+    Z_62's neighbourhood on the heavy hex (13 qubits within 3 couplers), 20 steps at theta_h = pi/8,
+    exact 0.862138. Measured |error| at cut-offs 1e-3 / 1e-4: engine 0.023 / 0.014, reference 0.006 /
+    0.005; engine at 3e-5 / 1e-5: 0.009 / 0.003. The slow, non-monotone approach of coefficient truncation on the
+    127-qubit lattice (Z_62 at pi/8: 0.868 ... 0.840, 0.843 at 1e-3 ... 1e-5, 3e-6, beside published
+    0.850) is shared by this reference and by IBM's pauli-prop at equal cut-offs."""
+    lat = heavy_hex_127()
+    q62 = lat.qubits[62]
+    sub = lat.restrict(lat.ball([q62], 3))
+    small = floquet_circuit(build_lattice({"kind": "line", "n": 5}), 0.7, 3)
+    sq = sorted(small.all_qubits())
+    obs_small = {sq[2]: "Z", sq[3]: "X"}
+    assert _merge_then_truncate(small, sq, obs_small, 0.0) == pytest.approx(exact(small, sq, [(1.0, obs_small)]),
+                                                                            abs=1e-10)
+    c = floquet_circuit(sub, math.pi / 8, 20)
+    ref = exact(c, sub.qubits, [(1.0, {q62: "Z"})])
+    assert ref == pytest.approx(0.862138, abs=1e-6)
+    prog = pp.compile_circuit(c, sub.qubits)
+    for cut, tol_engine, tol_ref in [(1e-3, 0.03, 0.01), (1e-4, 0.02, 0.01)]:
+        ours = pp.propagate(prog, None, {q62: "Z"}, cut).value
+        theirs = _merge_then_truncate(c, sub.qubits, {q62: "Z"}, cut)
+        assert abs(ours - ref) < tol_engine and abs(theirs - ref) < tol_ref
+    assert abs(pp.propagate(prog, None, {q62: "Z"}, 3e-5).value - ref) < 0.01

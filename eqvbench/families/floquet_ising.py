@@ -597,8 +597,10 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     budget = {"target_err": target / 2, "max_seconds": reg["pauli_max_seconds"], "max_strings": reg["pauli_max_strings"]}
     # cut-offs relative to a term's coefficient (1/terms: M_z's are 1/127), from 1e-3 down; the value
     # must agree within delta/2 with the three coarser cut-offs before it (1.5 decades): the value drifts
-    # slowly with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848, 0.844, 0.840 from 1e-3
-    # to 1e-5, where converged methods agree on 0.85), and two agreeing steps certified a ball 0.029 off
+    # slowly and not monotonically with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848,
+    # 0.844, 0.840, 0.843 from 1e-3 to 3e-6, where converged methods agree on 0.850; at pi/4 0.279 ...
+    # 0.177 at 3e-5 against 0.265), the same for merge-then-truncate propagation and IBM's pauli-prop,
+    # and two agreeing steps certified a ball 0.029 off
     coefficients = instance.data.get("coefficients")
     # a weighted sum: relative to its smallest coefficient
     scale = 1.0 / len(paulis) if coefficients is None else min(abs(c) for c in coefficients if c) or 1.0
