@@ -20,7 +20,7 @@ import cirq
 Location = tuple[int, tuple[cirq.Qid, ...]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class NoiseModel:
     """Error rates (probabilities, dimensionless): uniform `p1`, `p2`, `readout`, `idle`, and per-qubit
     and per-coupler rates from a calibration (`qubit_p1`, `qubit_readout`, `qubit_idle` keyed by qubit,
@@ -34,6 +34,16 @@ class NoiseModel:
     pair_p2: dict[frozenset, float] = field(default_factory=dict, hash=False)
     qubit_readout: dict[cirq.Qid, float] = field(default_factory=dict, hash=False)
     qubit_idle: dict[cirq.Qid, float] = field(default_factory=dict, hash=False)
+
+    def __repr__(self) -> str:
+        # seeds are derived from it (OTOC's B = I signal): a model without calibration keeps the
+        # repr it had before calibrations existed
+        out = f"NoiseModel(p1={self.p1!r}, p2={self.p2!r}, readout={self.readout!r}, idle={self.idle!r}"
+        for name in ("qubit_p1", "pair_p2", "qubit_readout", "qubit_idle"):
+            rates = getattr(self, name)
+            if rates:
+                out += f", {name}={sorted((sorted(map(str, k)) if isinstance(k, frozenset) else str(k), v) for k, v in rates.items())!r}"
+        return out + ")"
 
     @classmethod
     def from_section(cls, section: dict[str, Any], lattice=None) -> NoiseModel:

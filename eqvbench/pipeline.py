@@ -31,8 +31,12 @@ PHYSICS_SECTIONS = ("experiment", "lattice", "circuit", "noise", "simulation")
 
 def physics_of(values: dict[str, Any]) -> dict[str, Any]:
     """The sections that decide a point's sampled numbers: its random streams are seeded from these only,
-    so cost, report, device or published settings (and fields added to them later) never move f_eff."""
-    return {k: values[k] for k in PHYSICS_SECTIONS}
+    so cost, report, device or published settings (and fields added to them later) never move f_eff.
+    An absent calibration is left out, so specs without one keep the streams they had before it existed."""
+    out = {k: values[k] for k in PHYSICS_SECTIONS}
+    if "calibration" in out["noise"] and out["noise"]["calibration"] is None:
+        out["noise"] = {k: v for k, v in out["noise"].items() if k != "calibration"}
+    return out
 
 
 def cost_cache_key(pp: "PointPlan") -> str:

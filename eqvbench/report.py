@@ -309,6 +309,9 @@ def note_lines(points: list[dict[str, Any]]) -> list[str]:
 def footer_lines(doc: dict[str, Any], dropped: list[str] | None = None, width: int | None = None) -> list[str]:
     """Lines under the table: definitions, the cost search budgets, columns left out, notes, fits."""
     lines = [RESOURCE_DEFINITION, UNITS]
+    if doc.get("flops_here") and any(p.get("seconds_here") is not None for p in doc["points"]):
+        lines.append(f"t_here: cost over this machine's measured complex matrix-multiply rate "
+                     f"({doc['flops_here'] / 1e9:.3g} GFLOP/s; small networks run slower).")
     budgets = sorted({_budget_text(p["cost"]) for p in doc["points"] if p.get("cost")})
     if budgets:
         lines.append("cost search budget: " + "; ".join(budgets))
