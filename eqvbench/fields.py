@@ -3,10 +3,9 @@
 A point's JSON holds the pipeline's fields (every family), the effective-region
 fields, `seconds_on_<machine>` per machine, the verdict's times when the spec
 gives a device run, `published_<key>` and `ratio_<key>` per published figure,
-and the fields of its family: those of its table columns plus the ones listed
-in `FAMILY_FIELDS` (a family may instead declare them as a `reported_fields`
-attribute). The tests run every family and check that each numeric field of its
-JSON is listed here, so the list follows what the families write.
+and the fields its family declares (`Family.result_fields`). The tests run every
+family and check that each numeric field of its JSON is listed, so the
+declarations follow what the families write.
 """
 
 from __future__ import annotations
@@ -21,25 +20,13 @@ REGION_FIELDS = ("a_eff", "region_gates_2q", "region_radius", "region_f", "regio
                  "reference_value", "reference_err", "reference_seconds", "reproduced_value", "reproduced_err",
                  "reproduced_seconds", "cost_eff_flops")
 VERDICT_FIELDS = ("device_seconds", "classical_seconds")
-# numeric fields a family writes besides its table columns
-FAMILY_FIELDS = {
-    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "shots", "n_trajectories"),
-    "floquet_ising": ("o_noisy_err", "o_mitigated", "o_mitigated_err", "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
-    "circuit": ("xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "o_noisy_err", "o_mitigated", "o_mitigated_err",
-                "shots", "n_trajectories", "v_butterfly", "f_butterfly"),
-    "otoc": ("otoc_noisy_err", "otoc_norm_err", "f_identity", "butterfly_distance", "shots", "n_trajectories",
-             "instances", "cycles", "f_butterfly", "f_measurement", "butterfly_map_instance"),
-}
 
 
 def family_fields(name: str) -> list[str]:
-    """Numeric fields family `name` adds to its points: its table columns' fields, then the rest."""
+    """Numeric fields family `name` adds to its points (its `result_fields`), table columns first."""
     from eqvbench.families import get_family
 
-    family = get_family(name)
-    declared = getattr(family, "reported_fields", None)
-    rest = declared if declared is not None else FAMILY_FIELDS.get(name, ())
-    return list(dict.fromkeys([f for _, f in family.table_columns()] + list(rest)))
+    return get_family(name).field_names(numeric_only=True)
 
 
 def numeric_fields(experiments: Iterable[str], machines: Iterable[str], published: Iterable[str] = ()) -> list[str]:

@@ -45,8 +45,7 @@ def cost_cache_key(pp: "PointPlan") -> str:
 
     values = pp.point.values
     # a family whose network depends on more than the circuits' structure says so with cost_key
-    cost_key = getattr(get_family(values["experiment"]), "cost_key", None)
-    structure = cost_key(values) if cost_key else pp.structure
+    structure = get_family(values["experiment"]).cost_key(values) or pp.structure
     return json.dumps([values["experiment"], structure, values["cost"], values["seed"]], sort_keys=True, default=str)
 
 
@@ -283,7 +282,7 @@ def classical_methods(family, result: PointResult, region, reg: dict[str, Any]) 
     certificate, and what the family ran (Pauli propagation); the rest not applicable, with why."""
     from eqvbench.methods import METHODS, contraction_entry, not_applicable, region_entry
 
-    why = getattr(family, "not_applicable", {})
+    why = family.not_applicable
     fields = result.fields
     contraction = contraction_entry(result.cost)
     if str(fields.get("reference_method", "")).startswith("whole light cone") and fields.get("reference_err") == 0:
@@ -356,7 +355,8 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
         "spec_file": spec.file,
         "spec": spec.resolved(),
         "columns": [list(c) for c in columns],
-        "definitions": DEFINITIONS,
+        "definitions": {**DEFINITIONS, **{f.name: f.meaning + (f" [{f.unit}]" if f.unit else "")
+                                          for fam in families for f in fam.result_fields}},
         "points": points,
     }
     summary = summarize(spec.experiments, points)
@@ -370,8 +370,8 @@ def summarize(experiments: list[str], points: list[dict[str, Any]]) -> dict[str,
     from eqvbench.families import get_family
 
     families = [get_family(name) for name in experiments]
-    summaries = {f.name: f.summary([p for p in points if p["experiment"] == f.name])
-                 for f in families if getattr(f, "summary", None) is not None}
+    summaries = {f.name: s for f in families
+                 if (s := f.summary([p for p in points if p["experiment"] == f.name])) is not None}
     if len(summaries) == 1 and len(families) == 1:
         return next(iter(summaries.values()))
     if summaries:

@@ -31,7 +31,14 @@ from eqvbench.errors import EqvbenchError
 
 KINDS = ("all", "cost", "fidelity", "butterfly")
 FORMATS = ("png", "pdf", "svg")
-DEPTH_PARAMS = ("circuit.cycles", "circuit.steps")
+def _depth_params() -> tuple[str, ...]:
+    """The swept parameters families plot as depth (their `depth_param`)."""
+    from eqvbench.families import family_names, get_family
+
+    return tuple(dict.fromkeys(p for n in family_names() if (p := get_family(n).depth_param)))
+
+
+DEPTH_PARAMS = _depth_params()
 MAX_MAPS = 3
 # the volume f_eff belongs to, per family (default V_light): OTOC's f_eff is the B = I run's
 # fidelity, which sees the gates of Q_m's measurement cone weighted by their sensitivity

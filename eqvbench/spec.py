@@ -14,6 +14,7 @@ import json
 import math
 import re
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -454,7 +455,7 @@ def spec_model(family) -> type[BaseModel]:
         seed=(Annotated[int, Field(ge=0, lt=2**63)], 0),
         lattice=(family.lattice_spec, family.default_lattice()),
         # a family whose circuit section has required fields (a circuit file) has no default section
-        circuit=(family.circuit_spec, ... if getattr(family, "circuit_required", False) else family.circuit_spec()),
+        circuit=(family.circuit_spec, ... if family.circuit_required else family.circuit_spec()),
         noise=(NoiseSpec, NoiseSpec()),
         simulation=(SimulationSpec, SimulationSpec()),
         cost=(CostSpec, CostSpec()),
@@ -524,7 +525,7 @@ def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Po
     # a family may derive parts of a point from others (the circuit family: the lattice from the file)
     from eqvbench.families import get_family
 
-    complete = getattr(get_family(model.experiment), "complete_point", None)
+    complete = get_family(model.experiment).complete_point
     points = []
     for i, combo in enumerate(itertools.product(*(vals for _, vals in paths)), start=start):
         values = json.loads(json.dumps(base))  # deep copy of plain data
@@ -538,8 +539,7 @@ def expand(model: BaseModel, start: int = 0, case: int | None = None) -> list[Po
                 params[".".join(path)] = v
         if case is not None:
             params = {"case": case, **params}
-        if complete is not None:
-            values = complete(values)
+        values = complete(values)
         points.append(Point(index=i, params=params, values=values))
     return points
 
@@ -827,18 +827,28 @@ COMMON_POINT_FIELDS = (
     "methods", "cheapest_method",
     "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict",
 )
-FAMILY_POINT_FIELDS = {
-    "rcs": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator"),
-    "floquet_ising": ("o_ideal", "o_noisy", "o_noisy_err", "o_mitigated", "o_mitigated_err", "v_butterfly", "f_butterfly", "butterfly_map"),
-    # a circuit file: XEB without an observable (rcs's fields), an observable's with one (floquet_ising's)
-    "circuit": ("xeb_exact", "xeb_exact_err", "xeb_sampled", "xeb_sampled_err", "estimator",
-                "o_ideal", "o_noisy", "o_noisy_err", "o_mitigated", "o_mitigated_err", "v_butterfly", "f_butterfly",
-                "butterfly_map"),
-    "otoc": ("otoc_ideal", "otoc_ideal_instances", "otoc_noisy", "otoc_noisy_err", "otoc_norm", "otoc_norm_err",
-             "f_identity", "operator", "butterfly_qubits", "measurement_qubit", "ancilla_qubit",
-             "butterfly_distance", "instances", "cycles", "v_butterfly", "v_measurement", "f_butterfly",
-             "f_measurement", "butterfly_map", "butterfly_map_instance"),
-}
+class _FamilyPointFields(Mapping):
+    """Family name -> the fields its points add (its `result_fields`), read from the family."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        from eqvbench.families import family_names, get_family
+
+        if name not in family_names():
+            raise KeyError(name)
+        return tuple(get_family(name).field_names())
+
+    def __iter__(self):
+        from eqvbench.families import family_names
+
+        return iter(family_names())
+
+    def __len__(self) -> int:
+        from eqvbench.families import family_names
+
+        return len(family_names())
+
+
+FAMILY_POINT_FIELDS = _FamilyPointFields()
 
 
 def point_fields(model: BaseModel) -> set[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import cirq
@@ -71,38 +71,71 @@ class Region:
     methods: list[Any] = field(default_factory=list)
 
 
-class Family(Protocol):
-    """An experiment family: what it builds, what it measures, what it costs."""
+@dataclass(frozen=True)
+class ResultField:
+    """A field a family adds to its points' JSON: declared once, the table (`header`), the
+    document's `definitions` (`meaning`, `unit`), `checks:` metrics and `--columns` (numeric
+    ones) and the spec's `report.columns` follow from it."""
+
+    name: str
+    meaning: str
+    unit: str = ""  # '' dimensionless
+    header: str | None = None  # a default table column with this header, in declaration order
+    numeric: bool = True  # a number (or null): usable in `checks:` and `--columns`
+
+
+class Family:
+    """An experiment family: what it builds, what it measures, what it costs.
+
+    Subclasses set `name`, `lattice_spec`, `circuit_spec` and `result_fields` and implement the
+    hooks that raise NotImplementedError; the others have defaults. Checklist: CONTRIBUTING.md.
+    """
 
     name: str
     lattice_spec: Any  # pydantic type of the `lattice:` section
     circuit_spec: type[BaseModel]  # pydantic model of the `circuit:` section
+    result_fields: tuple[ResultField, ...] = ()
+    # per classical method of eqvbench.methods the family does not run: why (shown in `methods`)
+    not_applicable: dict[str, str] = {}
+    # the swept parameter plots use as depth (x axis), e.g. 'circuit.cycles'
+    depth_param: str | None = None
+    circuit_required: bool = False  # the `circuit:` section has no usable default (e.g. a file name)
 
-    def default_lattice(self) -> BaseModel: ...
+    def complete_point(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A point's values with what the family derives from them filled in (default: as given)."""
+        return values
 
-    def n_instances(self, circuit: dict[str, Any]) -> int: ...
+    def default_lattice(self) -> BaseModel:
+        raise NotImplementedError
+
+    def n_instances(self, circuit: dict[str, Any]) -> int:
+        """Circuit instances per point (random circuits: several)."""
+        return 1
 
     def check_point(self, lattice: Lattice, values: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems a point has on its lattice, as (field, message); empty when fine."""
-        ...
+        return []
 
-    def build(self, lattice: Lattice, circuit: dict[str, Any], seed: int) -> Instance: ...
+    def build(self, lattice: Lattice, circuit: dict[str, Any], seed: int) -> Instance:
+        raise NotImplementedError
 
-    def light_cone(self, instance: Instance) -> LightCone: ...
+    def light_cone(self, instance: Instance) -> LightCone:
+        raise NotImplementedError
 
     def measure(
         self, instances: list[Instance], noise: NoiseModel, simulation: dict[str, Any], rng: np.random.Generator
-    ) -> Measurement: ...
+    ) -> Measurement:
+        raise NotImplementedError
 
     def effective_region(
         self, instance: Instance, values: dict[str, Any], f_eff: float | None, noise: NoiseModel, rng: np.random.Generator
     ) -> Region | None:
         """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
-        ...
+        return None
 
     def cost_network(self, instance: Instance) -> Any:
         """A quimb TensorNetwork whose full contraction gives the measured quantity."""
-        ...
+        raise NotImplementedError
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         """The parts of a point that fix its circuits' structure.
@@ -110,16 +143,75 @@ class Family(Protocol):
         Circuit instances are seeded from it (so sweeping noise reuses the same
         circuits) and the cost, which depends on structure only, is cached by it.
         """
-        ...
+        raise NotImplementedError
+
+    def cost_key(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """What the costed network depends on when more than `structure_key` (OTOC: the butterfly's
+        cone); costs are cached by it. None: by `structure_key`."""
+        return None
+
+    def summary(self, points: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A fit across all points of a run (points as JSON dicts), or None; its `lines` are printed
+        under the table and the dict goes into the JSON document as "summary" (OTOC: v_B)."""
+        return None
 
     def table_columns(self) -> list[tuple[str, str]]:
-        """Extra (field, header) columns this family adds to the table."""
-        ...
+        """(header, field) columns this family adds to the table: its fields with a header."""
+        return [(f.header, f.name) for f in self.result_fields if f.header]
 
-    # Optional: `summary(points) -> dict` fits something across all points of a run
-    # (points as JSON dicts); its `lines` are printed under the table and the dict
-    # goes into the JSON document as "summary". The OTOC family fits v_B with it.
-    # Optional: `not_applicable: dict[str, str]` says, per classical method of eqvbench.methods the
-    # family does not run, why (shown in the point's `methods` list).
-    # Optional: `cost_key(values) -> dict` when the costed network depends on more than
-    # structure_key (OTOC: the butterfly's cone); costs are cached by it instead.
+    def field_names(self, numeric_only: bool = False) -> list[str]:
+        """Names of the fields this family adds (the numeric ones only, if asked)."""
+        return [f.name for f in self.result_fields if f.numeric or not numeric_only]
+
+
+# Field declarations shared by families (each family lists its own in `result_fields`).
+F = ResultField
+SIM_FIELDS = (
+    F("shots", "readouts per point the noisy value's shot noise assumes (simulation.shots)"),
+    F("n_trajectories", "Pauli trajectories the noisy simulation sampled (0: density matrix)"),
+)
+XEB_FIELDS = (
+    F("xeb_exact", "linear XEB of the noisy output distribution (the fidelity estimate f_eff for RCS)"),
+    F("xeb_exact_err", "standard error of xeb_exact (trajectory sampling)"),
+    F("xeb_sampled", "linear XEB of simulation.shots bitstrings sampled from the noisy distribution"),
+    F("xeb_sampled_err", "standard error of xeb_sampled"),
+    F("estimator", "which XEB sets f_eff: 'exact' or 'sampled' (simulation.estimator)", numeric=False),
+)
+
+
+def observable_fields(ideal_header: str = "<O> ideal", noisy_header: str = "<O> noisy") -> tuple[ResultField, ...]:
+    """A Pauli observable's values (floquet_ising, circuit)."""
+    return (
+        F("o_ideal", "<O> of the ideal circuit (mean of the Pauli terms, or their weighted sum)", header=ideal_header),
+        F("o_noisy", "<O> of the noisy circuit as read, readout error included", header=noisy_header),
+        F("o_noisy_err", "uncertainty of o_noisy: trajectory error and shot noise combined"),
+        F("o_mitigated", "o_noisy with each Pauli string's readout factor prod (1 - 2 r_q) divided out"),
+        F("o_mitigated_err", "uncertainty of o_mitigated"),
+    )
+
+
+BUTTERFLY_FIELDS = (
+    F("v_butterfly", "sum over two-qubit gates of the error sensitivity s_g", unit="two-qubit gates"),
+    F("f_butterfly", "first-order fidelity prediction prod (1 - p_g s_g)"),
+    F("butterfly_map", "s_g per gate, with its moment and qubits", numeric=False),
+)
+
+
+def reproduction_columns(value_header: str = "<O> classical", seconds: bool = False) -> tuple[ResultField, ...]:
+    """The classical reproduction's columns of an observable family's table."""
+    out = (
+        F("reproduced_value", "the value a classical computer reproduces (certified region, else whole cone)",
+          header=value_header),
+        F("reproduced_err", "uncertainty of reproduced_value", header="+-"),
+    )
+    if seconds:
+        out += (F("reproduced_seconds", "measured seconds of the reproduction on this machine", unit="s",
+                  header="repro s"),)
+    return out
+
+
+REGION_COLUMNS = (
+    F("a_eff", "qubits of the certified effective region", unit="qubits", header="A_eff"),
+    F("region_gates_2q", "two-qubit gates in the region's light cone", unit="two-qubit gates", header="region 2q"),
+    F("cost_eff_flops", "contraction cost of the certified region's network", unit="FLOP", header="cost_eff"),
+)

@@ -16,6 +16,8 @@ one- and two-qubit unitary gates is refused.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import math
 import re
@@ -26,7 +28,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ValidationInfo, field_validator
 
-from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.families.base import (
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement,
+    Region, observable_fields, reproduction_columns,
+)
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
 from eqvbench.spec import Section, Sweep, short_repr
 
@@ -433,8 +438,12 @@ def restricted_instance(instance: Instance, qubits) -> Instance:
     return Instance(c, tuple(q for q in instance.qubits if q in keep), support, 0, data=new)
 
 
-class CircuitFamily:
+class CircuitFamily(Family):
     name = "circuit"
+    # XEB's fields without an observable, an observable's with one; the table shows what a point has
+    result_fields = ((dataclasses.replace(XEB_FIELDS[0], header="XEB"),) + XEB_FIELDS[1:]
+                     + observable_fields() + reproduction_columns() + REGION_COLUMNS + SIM_FIELDS + BUTTERFLY_FIELDS)
+    depth_param = None
     circuit_required = True  # the file has no default
     not_applicable = {
         "region": "no circuit.observable: every qubit is measured (XEB), the region is the whole circuit",
@@ -515,11 +524,6 @@ class CircuitFamily:
         # by content, not by path: the same circuit anywhere has the same seeds and cost
         c = values["circuit"]
         return {"circuit_sha256": load_circuit(c["file"]).sha256, "observable": c["observable"]}
-
-    def table_columns(self) -> list[tuple[str, str]]:
-        return [("XEB", "xeb_exact"), ("<O> ideal", "o_ideal"), ("<O> noisy", "o_noisy"),
-                ("<O> classical", "reproduced_value"), ("+-", "reproduced_err"), ("A_eff", "a_eff"),
-                ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
 
 # --- writing QASM -------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field
 
-from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.families.base import (
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region,
+    observable_fields, reproduction_columns,
+)
 from eqvbench.lightcone import backward_cone, structurally_diagonal
 from eqvbench.methods import MethodResult
 from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
@@ -239,8 +242,11 @@ def observable_terms(data: dict) -> list:
     return list(paulis) if coefficients is None else list(zip(coefficients, paulis))
 
 
-class FloquetIsingFamily:
+class FloquetIsingFamily(Family):
     name = "floquet_ising"
+    result_fields = (observable_fields() + reproduction_columns(seconds=True) + REGION_COLUMNS + SIM_FIELDS
+                     + BUTTERFLY_FIELDS)
+    depth_param = "circuit.steps"
     lattice_spec = FloquetLatticeSpec
     circuit_spec = FloquetCircuit
 
@@ -332,10 +338,6 @@ class FloquetIsingFamily:
         c = values["circuit"]
         return {"lattice": values["lattice"], "steps": c["steps"], "observable": c["observable"], "final_rx": c["final_rx"]}
 
-    def table_columns(self) -> list[tuple[str, str]]:
-        return [("<O> ideal", "o_ideal"), ("<O> noisy", "o_noisy"), ("<O> classical", "reproduced_value"),
-                ("+-", "reproduced_err"), ("repro s", "reproduced_seconds"), ("A_eff", "a_eff"),
-                ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
 
 def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:

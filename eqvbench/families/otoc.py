@@ -24,7 +24,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from eqvbench.families.base import Instance, LightCone, Measurement, Region
+from eqvbench.families.base import (
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region, ResultField,
+    reproduction_columns,
+)
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
 
@@ -314,8 +317,35 @@ def restrict_u(u, keep: set):
 # --------------------------------------------------------------------------- family
 
 
-class OTOCFamily:
+class OTOCFamily(Family):
     name = "otoc"
+    result_fields = (
+        ResultField("otoc_ideal", "OTOC C of the ideal circuit, mean over instances", header="C ideal"),
+        ResultField("otoc_noisy", "C of the noisy circuit as read (readout included)", header="C noisy"),
+        ResultField("otoc_norm", "C noisy / f_identity: the OTOC with the B = I decay divided out", header="C norm"),
+        *reproduction_columns("C classical"),
+        ResultField("v_butterfly", "sum of the error sensitivities of the OTOC's gates", unit="two-qubit gates",
+                    header="V_butterfly"),
+        ResultField("v_measurement", "sum of the sensitivities of the B = I run (the cone f_eff sees)",
+                    unit="two-qubit gates", header="V_meas"),
+        *REGION_COLUMNS,
+        ResultField("otoc_ideal_instances", "C ideal per circuit instance", numeric=False),
+        ResultField("otoc_noisy_err", "uncertainty of otoc_noisy"),
+        ResultField("otoc_norm_err", "uncertainty of otoc_norm"),
+        ResultField("f_identity", "the B = I signal, readout factor of the ancilla kept (f_eff divides it out)"),
+        ResultField("operator", "butterfly operator B", numeric=False),
+        ResultField("butterfly_qubits", "qubits B acts on", numeric=False),
+        ResultField("measurement_qubit", "Q_m, the measured qubit", numeric=False),
+        ResultField("ancilla_qubit", "the ancilla read out", numeric=False),
+        ResultField("butterfly_distance", "coupler hops from Q_m to the butterfly", unit="couplers"),
+        ResultField("instances", "circuit instances averaged"),
+        ResultField("cycles", "cycles of U"),
+        *[f for f in BUTTERFLY_FIELDS if f.name != "v_butterfly"],
+        ResultField("f_measurement", "first-order prediction of the B = I fidelity"),
+        ResultField("butterfly_map_instance", "which instance butterfly_map is of"),
+        *SIM_FIELDS,
+    )
+    depth_param = "circuit.cycles"
     not_applicable = {
         "pauli_propagation": "not implemented for the OTOC: it is a four-point function of the echo circuit "
         "U^dagger B U, which this engine does not propagate",
@@ -464,12 +494,6 @@ class OTOCFamily:
         return {**self.structure_key(values), "butterfly": c["butterfly"],
                 "butterfly_distance": c["butterfly_distance"] if c["butterfly"] == "distance" else None,
                 "operator": c["operator"]}
-
-    def table_columns(self) -> list[tuple[str, str]]:
-        return [("C ideal", "otoc_ideal"), ("C noisy", "otoc_noisy"), ("C norm", "otoc_norm"),
-                ("C classical", "reproduced_value"), ("+-", "reproduced_err"),
-                ("V_butterfly", "v_butterfly"), ("V_meas", "v_measurement"), ("A_eff", "a_eff"),
-                ("region 2q", "region_gates_2q"), ("cost_eff", "cost_eff_flops")]
 
     def summary(self, points: list[dict[str, Any]]) -> dict[str, Any]:
         """Butterfly velocity fitted to the OTOC front (see :func:`fit_butterfly_velocity`)."""

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from eqvbench.families.base import Instance, LightCone, Measurement
+from eqvbench.families.base import (
+    Family, Instance, LightCone, Measurement, SIM_FIELDS, XEB_FIELDS,
+)
 from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep, gate_name
 
 PATTERNS = ("ABCDCDAB", "ABCD", "EFGH")
@@ -70,8 +72,10 @@ def amplitude_network(circuit, qubits, bitstring: str | None = None):
     return tn
 
 
-class RCSFamily:
+class RCSFamily(Family):
     name = "rcs"
+    result_fields = XEB_FIELDS + SIM_FIELDS
+    depth_param = "circuit.cycles"
     not_applicable = {
         "region": "every qubit is measured: the region is the whole circuit (the contraction)",
         "pauli_propagation": "XEB needs amplitudes of sampled bitstrings, not the expectation of a few Pauli strings",
@@ -142,9 +146,6 @@ class RCSFamily:
         # the random single-qubit gates do not change the network's structure
         c = values["circuit"]
         return {"lattice": values["lattice"], "cycles": c["cycles"], "pattern": c["pattern"], "gate": c["gate"]}
-
-    def table_columns(self) -> list[tuple[str, str]]:
-        return []
 
 
 FAMILY = RCSFamily()
