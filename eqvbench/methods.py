@@ -104,6 +104,9 @@ def contraction_entry(cost, note: str | None = None) -> MethodResult:
 def region_entry(fields: dict[str, Any], cost_eff_flops: float | None, reg_budget: dict[str, Any],
                  notes: list[str]) -> MethodResult:
     """The certified effective region from the region fields a family wrote."""
+    disabled = next((n for n in notes if n.startswith("effective region disabled")), None)
+    if disabled:
+        return not_applicable("region", disabled)
     if "region_history" not in fields:
         return not_applicable("region", "the measured quantity's support is the whole circuit")
     if fields.get("region_value") is None:

@@ -128,3 +128,11 @@ def test_pauli_propagation_can_be_switched_off(tmp_path):
                 "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {pauli_propagation: false}}\n")
     pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
     assert pp["status"] == "not_applicable" and "pauli_propagation: false" in pp["note"]
+
+
+
+def test_a_disabled_region_says_so(tmp_path):
+    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+                "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {enabled: false}}\n")
+    region = next(m for m in p["methods"] if m["method"] == "region")
+    assert region["status"] == "not_applicable" and "circuit.region.enabled: false" in region["note"]
