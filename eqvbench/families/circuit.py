@@ -514,7 +514,7 @@ class CircuitFamily(Family):
 
     def cost_network(self, instance: Instance):
         from eqvbench.families.floquet_ising import observable_network
-        from eqvbench.families.rcs import amplitude_network
+        from eqvbench.networks import amplitude_network
 
         if self._observable(instance):
             return observable_network(instance)

@@ -471,7 +471,7 @@ class OTOCFamily(Family):
     def cost_network(self, instance: Instance):
         """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
         (see :func:`cost_circuit`); one closed amplitude network."""
-        from eqvbench.families.rcs import amplitude_network
+        from eqvbench.networks import amplitude_network
 
         return amplitude_network(*cost_circuit(instance))
 
@@ -714,7 +714,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     from a state vector over the qubits it touches, up to
     `region.statevector_max_qubits` of them; the cost network contracted above.
     """
-    from eqvbench.families.rcs import amplitude_network
+    from eqvbench.networks import amplitude_network
     from eqvbench.simulate import SimSettings
 
     circuit, sim = values["circuit"], values["simulation"]

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported: the families share it)
 from eqvbench.families.base import (
     Family, Instance, LightCone, Measurement, SIM_FIELDS, XEB_FIELDS,
 )
@@ -45,31 +46,6 @@ def interaction_pattern(name: str):
         "ABCD": GRID_STAGGERED_PATTERN[:4],
         "EFGH": GRID_ALIGNED_PATTERN,
     }[name]
-
-
-def amplitude_network(circuit, qubits, bitstring: str | None = None):
-    """quimb network for <x|C|0...0> (x = 0...0 by default): one amplitude, no open index.
-
-    Two-qubit gates are split by their Schmidt rank (quimb's auto-split-gate,
-    which also uses the SWAP trick for iSWAP-like gates): a property of the
-    gate type, not of particular gate values.
-    """
-    import cirq
-    import numpy as np
-    import quimb.tensor as qtn
-
-    n = len(qubits)
-    index = {q: i for i, q in enumerate(qubits)}
-    circ = qtn.Circuit(n)
-    for op in circuit.all_operations():
-        if cirq.is_measurement(op):
-            continue
-        circ.apply_gate_raw(cirq.unitary(op), tuple(index[q] for q in op.qubits), contract="auto-split-gate")
-    tn = circ.psi.copy()
-    bits = bitstring or "0" * n
-    for i, b in enumerate(bits):
-        tn &= qtn.Tensor(np.eye(2, dtype=complex)[int(b)], inds=(f"k{i}",), tags=("OUT",))
-    return tn
 
 
 class RCSFamily(Family):
