@@ -414,7 +414,6 @@ def resolve_observable_on(sub, text: str, full) -> list[dict]:
 
 def ideal_value_statevector(instance: Instance) -> float:
     """<O> of the ideal circuit from eqvbench's state-vector kernels."""
-    import numpy as np
 
     from eqvbench import trajectories as tr
     from eqvbench.noise import NoiseModel
