@@ -17,7 +17,10 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     help="Effective quantum volume, fidelity and classical cost of noisy quantum-circuit experiments "
-    "(Kechedzhi et al., arXiv:2306.15970).",
+    "(Kechedzhi et al., arXiv:2306.15970). A YAML spec names an experiment (rcs, floquet_ising, otoc, or "
+    "circuit: your own OpenQASM 2 / Cirq JSON file), its noise (uniform rates or noise.calibration) and sweeps; "
+    "each point lists every classical method (contraction, effective region, Pauli propagation) and the "
+    "cheapest one. From Python: eqvbench.run(spec).",
 )
 
 SpecArg = Annotated[
