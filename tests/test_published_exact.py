@@ -33,9 +33,7 @@ DELTA = 1 / (0.37 * math.sqrt(1e4))
 def reproduce(observable: str, k: int):
     spec = parse_spec({"experiment": "floquet_ising", "lattice": {"kind": "heavy_hex_127"},
                        "circuit": {"theta_h": f"{k}*pi/32", "steps": 5, "observable": observable,
-                                   # the region's reproduction is under test here, not Pauli propagation as
-                                   # a method of its own (tests/test_pauli_propagation.py holds it to these data)
-                                   "region": {"f_eff": 0.37, "pauli_propagation": False}},
+                                   "region": {"f_eff": 0.37}},
                        "simulation": {"shots": 10000, "simulate": "never"}}, "t.yaml")
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
