@@ -136,3 +136,17 @@ def test_a_disabled_region_says_so(tmp_path):
                 "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {enabled: false}}\n")
     region = next(m for m in p["methods"] if m["method"] == "region")
     assert region["status"] == "not_applicable" and "circuit.region.enabled: false" in region["note"]
+
+
+def test_bad_pauli_propagation_switch_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from eqvbench.cli import app
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+                    "circuit: {observable: Z1, region: {pauli_propagation: 3}}\n")
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    out = r.output.strip()
+    assert r.exit_code == 2 and len(out.splitlines()) == 1, out
+    assert "circuit.region.pauli_propagation" in out and "Traceback" not in out
