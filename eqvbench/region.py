@@ -58,25 +58,40 @@ def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int =
                            memory_bytes: float = 2**31, max_flops: float = 1e11) -> complex:
     """Contract a closed quimb network with a seeded cotengra tree (complex128).
 
-    The tree is found first; RegionTooCostly is raised (nothing contracted)
-    when its largest intermediate exceeds `memory_bytes` or its cost exceeds
-    `max_flops` real FLOP (8 x multiply-adds).
+    The tree is found first (`region_tree`); RegionTooCostly is raised (nothing
+    contracted) when its largest intermediate exceeds `memory_bytes` or its cost
+    exceeds `max_flops` real FLOP (8 x multiply-adds).
+    """
+    tn = tn.rank_simplify(output_inds=())
+    tree = region_tree(tn, max_repeats=max_repeats, seed=seed, max_flops=max_flops)
+    flops = 8 * tree.contraction_cost()
+    if 16 * tree.max_size() > memory_bytes or flops > max_flops:
+        raise RegionTooCostly(
+            f"contracting the {n_qubits}-qubit region needs 2^{math.log2(tree.max_size()):.0f} "
+            f"elements and {flops:.2g} FLOP (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
+        )
+    return complex(tn.contract(all, optimize=tree, output_inds=()))
+
+
+def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e11):
+    """The contraction tree of a closed quimb network, searched with every random stream seeded.
+
+    Cheap searches first (greedy, then a few partitioning trials, then subtree
+    reconfiguration), stopping once the tree's cost (real FLOP) is within `max_flops`.
     """
     import importlib.util
     import random
 
     import cotengra as ctg
 
-    from eqvbench.cost import _serial_auto_parallel
+    from eqvbench.cost import _optlib_seed, _serial_auto_parallel
 
-    tn = tn.rank_simplify(output_inds=())
     state = random.getstate()
     random.seed(seed)
     try:
-        # cheap searches first: greedy, then a few partitioning trials, and subtree reconfiguration
-        # only for a tree still over the budget; on the hyper-indexed sandwich networks the full search
-        # costs minutes where its tree saves seconds (W_17 after 5 steps: 13 s of kahypar for 1.6e10
-        # FLOP, against 55 s with reconfiguration for 3.4e9)
+        # reconfiguration only for a tree still over the budget; on the hyper-indexed sandwich networks
+        # the full search costs minutes where its tree saves seconds (W_17 after 5 steps: 13 s of kahypar
+        # for 1.6e10 FLOP, against 55 s with reconfiguration for 3.4e9)
         # (options, stop when the cost is below, skip when the best tree so far is over this x budget)
         stages = [(dict(methods=["greedy"], reconf_opts=None), 1e9, math.inf),
                   (dict(methods=["kahypar" if importlib.util.find_spec("kahypar") else "labels"],
@@ -86,21 +101,18 @@ def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int =
         for opts, enough, hopeless in stages:
             if tree is not None and 8 * tree.contraction_cost() > hopeless * max_flops:
                 break  # so far over the budget that a longer search will not bring it in
+            # optuna's sampler has its own random stream: seed it too, or the tree (and whether it
+            # fits the budget, hence whether a region is certified) can change from run to run
             opt = ctg.HyperOptimizer(max_repeats=max(1, min(max_repeats, 4 if tree else max_repeats)),
-                                     parallel=False, progbar=False, **opts)
+                                     parallel=False, progbar=False, optlib="optuna",
+                                     optlib_opts=_optlib_seed("optuna", seed), **opts)
             with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
                 found = tn.contraction_tree(optimize=opt, output_inds=())
             if tree is None or found.contraction_cost() < tree.contraction_cost():
                 tree = found
             if 8 * tree.contraction_cost() <= enough:
                 break
-        flops = 8 * tree.contraction_cost()
-        if 16 * tree.max_size() > memory_bytes or flops > max_flops:
-            raise RegionTooCostly(
-                f"contracting the {n_qubits}-qubit region needs 2^{math.log2(tree.max_size()):.0f} "
-                f"elements and {flops:.2g} FLOP (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
-            )
-        return complex(tn.contract(all, optimize=tree, output_inds=()))
+        return tree
     finally:
         random.setstate(state)
 

@@ -130,6 +130,16 @@ def test_pauli_propagation_can_be_switched_off(tmp_path):
     assert pp["status"] == "not_applicable" and "pauli_propagation: false" in pp["note"]
 
 
+@pytest.mark.parametrize("region, seconds", [("{}", 20.0), ("{pauli_method_max_seconds: 7}", 7.0),
+                                             ("{pauli_max_seconds: 5, pauli_method_max_seconds: 7}", 5.0)])
+def test_pauli_propagation_as_a_method_has_its_own_budget(tmp_path, region, seconds):
+    """Where the region needs no Pauli-propagation reference (here the ball holds the whole cone), the
+    method-only run is bounded by pauli_method_max_seconds, never by more than pauli_max_seconds."""
+    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+                f"circuit: {{theta_h: 0.3, steps: 2, observable: Z1, region: {region}}}\n")
+    pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
+    assert pp["status"] == "ok" and pp["budget"]["max_seconds"] == seconds
+
 
 def test_a_disabled_region_says_so(tmp_path):
     (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"

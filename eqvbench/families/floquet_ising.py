@@ -147,6 +147,10 @@ class IsingRegionSpec(RegionSpec):
     reference)."""
 
     pauli_propagation: bool = True
+    # Pauli propagation run only as a method (the region had another reference, or none was needed)
+    # stops at this many seconds (and never later than pauli_max_seconds): a method that does not
+    # converge in it is reported over budget rather than holding every point for pauli_max_seconds
+    pauli_method_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 20.0
 
 
 class FloquetCircuit(Section):
@@ -547,7 +551,9 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
             delta = region.fields.get("region_delta")
             if delta is None and f:
                 delta = 1.0 / (f * sim["shots"] ** 0.5) if sim["shots"] else None
-            _, ran["pauli_propagation"] = pauli_reference(instance, reg, delta, [])
+            method_reg = {**reg, "pauli_max_seconds": min(reg["pauli_max_seconds"], reg["pauli_method_max_seconds"])}
+            _, ran["pauli_propagation"] = pauli_reference(instance, method_reg, delta, [],
+                                                          budget_field="pauli_method_max_seconds")
         else:
             ran["pauli_propagation"] = MethodResult("pauli_propagation", "not_applicable",
                                                     note="disabled (circuit.region.pauli_propagation: false)")
@@ -585,10 +591,11 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
 
 
 def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
-                    notes: list[str]) -> tuple[Reference | None, MethodResult]:
+                    notes: list[str], budget_field: str = "pauli_max_seconds") -> tuple[Reference | None, MethodResult]:
     """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
-    `region.pauli_max_seconds` / `pauli_max_strings`) and as the point's `pauli_propagation` method."""
+    `region.pauli_max_seconds` / `pauli_max_strings`) and as the point's `pauli_propagation` method.
+    `budget_field` names the setting that bounded the seconds, for the note."""
     from eqvbench.lightcone import restrict_to_cone
     from eqvbench.pauli_propagation import converge
 
@@ -629,7 +636,7 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
                     entry("ok", r.value, r.truncated_weight, "error bounded by the dropped weight", r.coefficient_cutoff))
     if conv.status != "ok":
         why = (f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
-               f"{conv.reason} (circuit.region.pauli_max_seconds / pauli_max_strings)")
+               f"{conv.reason} (circuit.region.{budget_field} / pauli_max_strings)")
         notes.append(why)
         return None, entry("over_budget", note=why)
     # the ladder's change is blind to what every cut-off drops alike (a value of 3e-6 reads 0 at all of
