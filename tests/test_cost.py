@@ -293,8 +293,8 @@ class StoppedClock:
 @pytest.mark.parametrize("processes", [1, 2])
 def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     """cost.max_time, checked by counting, not timing: once the budget's clock passes the
-    deadline no trial or reconfiguration starts; with processes, the trials in flight are
-    abandoned (never waited for) and the search's processes are gone when it returns."""
+    deadline no trial or reconfiguration starts, nor a process; with processes, the trials in
+    flight are abandoned (never waited for) and the search's processes are gone when it returns."""
     import psutil
 
     import eqvbench.cost as cost
@@ -302,6 +302,7 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     clock = StoppedClock()
     monkeypatch.setattr(cost, "_clock", clock)
     started_late, finished = [], [0]
+    restarted_late = record_restarts(monkeypatch, clock)
 
     class Recorded:
         def __init__(self, fut):
@@ -337,9 +338,24 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     else:
         assert len(started_late) > 3  # trials were in flight at the deadline, and were abandoned
     assert clock.reads_after <= 6, clock.reads_after  # the phases each asked once and stopped
+    assert not any(restarted_late), "the search's processes were started again after the deadline"
     left = [p for p in psutil.Process().children(recursive=True)
             if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
     assert not left, left
+
+
+def record_restarts(monkeypatch, clock) -> list:
+    """Whether the clock had passed the deadline at each (re)start of a search's processes."""
+    import eqvbench.cost as cost
+
+    restarted_late, restart = [], cost._SearchProcesses.restart
+
+    def recorded(self):
+        restarted_late.append(clock.expired)
+        return restart(self)
+
+    monkeypatch.setattr(cost._SearchProcesses, "restart", recorded)
+    return restarted_late
 
 
 def test_time_budget_with_no_finished_trial_costs_the_in_order_sweep(monkeypatch):
