@@ -207,6 +207,8 @@ def test_pool_workers_report_their_stage(write_spec):
     assert sorted(done) == [0, 1, 2, 3]
     stages = {msg.split(" ")[0] for kind, _, msg in events if kind == "progress"}
     assert {"simulating", "cost"} <= stages, stages
+    searches = {msg for kind, _, msg in events if kind == "progress" and msg.startswith("cost search (")}
+    assert searches == {"cost search (budget 8 trials)"}, searches  # no time limit set: none named ('/ None s')
 
 
 def test_progress_lines_give_the_time_left(write_spec):
