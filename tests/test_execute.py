@@ -149,7 +149,27 @@ cases:
   - lattice: {kind: line, n: 5}
     circuit: {theta_h: [pi/8, pi/4], steps: 2, observable: Z2}
 """,
+    # the shipped QASM example, copied beside the spec: its path is relative to the spec
+    "circuit": """\
+experiment: circuit
+seed: 6
+circuit: {file: example.qasm, observable: [null, Z2]}
+noise: {p2: 0.01}
+simulation: {target_err: 0.05, shots: 200}
+cost: {max_repeats: 2}
+""",
 }
+
+
+def _family_spec(write_spec, name):
+    path = write_spec(FAMILY_SPECS[name])
+    if name == "circuit":
+        import shutil
+
+        from eqvbench.cli import shipped_configs_dir
+
+        shutil.copy(shipped_configs_dir() / "circuit_example.qasm", path.parent / "example.qasm")
+    return path
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
@@ -160,7 +180,7 @@ def test_workers_rebuild_the_spec_as_written(write_spec, name):
     from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
     from eqvbench.spec import load_spec
 
-    spec = load_spec(write_spec(FAMILY_SPECS[name]))
+    spec = load_spec(_family_spec(write_spec, name))
     _WORKER_SPECS.clear()
     rebuilt, plans = _worker_plans(spec_payload(spec))
     assert rebuilt.resolved() == spec.resolved() and [p.params for p in rebuilt.points] == [p.params for p in spec.points]
@@ -181,7 +201,7 @@ def test_every_shipped_config_rebuilds_in_a_worker():
 
 @pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
 def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
-    spec = write_spec(FAMILY_SPECS[name])
+    spec = _family_spec(write_spec, name)
     serial = json.loads(invoke("run", spec, "--no-store", "--workers", 1, "--json").stdout)
     pool = invoke("run", spec, "--no-store", "--workers", 2, "--json")
     assert pool.exit_code == 0, pool.output
