@@ -26,7 +26,7 @@ OnEvent = Callable[[str, int, str], None]
 EVENT_KINDS = {
     "note": "something the user should know (a shipped example used, damaged store rows, points reused)",
     "planned": "the points to compute and the workers are decided (Sweep.pending, Sweep.n_workers)",
-    "compiling": "the numba kernels are compiled once before the points run (first run only)",
+    "compiling": "the numba code the points run is compiled once before they start (first run only)",
     "running": "the pending points start running",
     "start": "point `index` started",
     "progress": "point `index` reached a stage (`message`: 'simulating ...', 'cost search ...')",
