@@ -163,7 +163,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     from rich.console import Console
 
     from eqvbench.io import check_writable, write_output
-    from eqvbench.report import fmt_seconds, param_headers, point_label, run_summary
+    from eqvbench.report import eta_seconds, fmt_seconds, param_headers, point_label, run_summary
     from eqvbench.sweep import Sweep, SweepInterrupted, default_store, load
 
     _run_options(store_path, no_store, workers, executor, scheduler)
@@ -206,9 +206,9 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
             if not err.is_terminal:
                 point = sweep.points[i]
                 cached = " (cost: cached tree)" if (point.get("cost") or {}).get("cached") else ""
-                left = n_pending - n_done
-                eta = (f"; about {fmt_seconds((time.perf_counter() - clock['points']) / n_done * left)} left"
-                       if left else "")
+                now = time.perf_counter() - clock["points"]
+                left = eta_seconds(now, now, n_done, n_pending)
+                eta = f"; about {fmt_seconds(left)} left" if left is not None else ""
                 err.print(f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
                           f"{cached}{eta}", highlight=False)
 
@@ -280,21 +280,33 @@ def _stdout_console():
     return console if console.is_terminal else Console(width=240)
 
 
-def _progress(console):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn)
+def _eta_column():
+    """Progress column: 'ETA ...', the time left by :func:`eqvbench.report.eta_seconds` (blank until
+    a point has finished); it counts down between finished points instead of growing with the wait."""
+    from rich.progress import ProgressColumn
     from rich.text import Text
 
-    from eqvbench.report import fmt_seconds
+    from eqvbench.report import eta_seconds, fmt_seconds
 
     class Eta(ProgressColumn):
-        """Time left at the mean pace of the points finished so far (blank until one has)."""
+        def __init__(self):
+            super().__init__()
+            self._last: dict = {}  # task id -> (completed, elapsed when that many had finished)
 
         def render(self, task) -> Text:
             if not task.completed or task.finished or task.elapsed is None:
                 return Text("")
-            left = task.elapsed / task.completed * (task.total - task.completed)
-            return Text(f"ETA {fmt_seconds(left)}", style="progress.remaining")
+            seen = self._last.get(task.id)
+            if seen is None or seen[0] != task.completed:
+                seen = self._last[task.id] = (task.completed, task.elapsed)
+            left = eta_seconds(task.elapsed, seen[1], int(task.completed), int(task.total or 0))
+            return Text("" if left is None else f"ETA {fmt_seconds(left)}", style="progress.remaining")
+
+    return Eta()
+
+
+def _progress(console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(
         SpinnerColumn(),
@@ -302,7 +314,7 @@ def _progress(console):
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        Eta(),
+        _eta_column(),
         console=console,
         transient=True,
     )

@@ -93,19 +93,28 @@ def _estimate_seconds(pp, with_cost: bool) -> float:
     return est.sim_seconds + (est.cost_seconds if with_cost else 0.0)
 
 
-def needs_kernels(plans, pending: list[int]) -> bool:
-    """Whether some pending point runs eqvbench's numba kernels (trajectories, or the state-vector
-    values of the observable families)."""
+def kernels_needed(plans, pending: list[int]) -> list[str]:
+    """The sets of numba code (`eqvbench.kernels.KERNEL_SETS`) some pending point runs:
+    'trajectories' (trajectories, and the state-vector values of the observable families),
+    'networks' (quimb's functions, for every tensor network a point costs or contracts),
+    'pauli' (Pauli propagation, the observable families' region reference)."""
     from eqvbench.simulate import resolve_method
 
+    out: set[str] = set()
     for i in pending:
         pp = plans[i]
         values = pp.point.values
-        if values["experiment"] in ("otoc", "floquet_ising"):
-            return True
-        if pp.simulate and resolve_method(values["simulation"]["method"], pp.n_qubits) != "density_matrix":
-            return True
-    return False
+        experiment, circuit = values["experiment"], values["circuit"]
+        observable = experiment in ("otoc", "floquet_ising") or (
+            experiment == "circuit" and circuit.get("observable") is not None)
+        if observable or (pp.simulate and resolve_method(values["simulation"]["method"], pp.n_qubits) != "density_matrix"):
+            out.add("trajectories")
+        if observable or values["cost"]["enabled"]:
+            out.add("networks")
+        region = circuit.get("region") or {}
+        if experiment != "otoc" and region.get("enabled") and region.get("pauli_propagation"):
+            out.add("pauli")
+    return [k for k in ("trajectories", "networks", "pauli") if k in out]
 
 
 @dataclass

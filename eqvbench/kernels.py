@@ -74,7 +74,74 @@ def warm_up() -> None:
 def compiled_on_disk() -> bool:
     """Whether numba's on-disk cache holds both kernels for this source (then loading them takes
     about a second; compiling them, tens of seconds of CPU)."""
+    return _cached(apply_1q, apply_2q)
+
+
+def _cached(*dispatchers) -> bool:
+    """Whether numba's on-disk cache holds compiled code of every one of `dispatchers`."""
     try:
-        return all(bool(k._cache._cache_file._load_index()) for k in (apply_1q, apply_2q))
+        return all(bool(k._cache._cache_file._load_index()) for k in dispatchers)
     except Exception:  # numba's cache internals moved: compile (or load) as if missing
         return False
+
+
+@numba.njit(cache=True)
+def _networks_warmed():
+    """Marker: its cached code says :func:`warm_up_networks` ran with this numba cache (quimb's own
+    functions cannot be asked without importing quimb, which compiles some of them)."""
+    return 1
+
+
+# the numba code a run may compile, by the part of eqvbench that runs it
+KERNEL_SETS = ("trajectories", "networks", "pauli")
+
+
+def missing(sets) -> list[str]:
+    """Those of `sets` (names from :data:`KERNEL_SETS`) whose numba code is not in the on-disk cache."""
+    out = []
+    for name in sets:
+        if name == "trajectories":
+            done = compiled_on_disk()
+        elif name == "networks":
+            done = _cached(_networks_warmed)
+        else:
+            from eqvbench import pauli_propagation as pp
+
+            done = _cached(pp._run_block, pp._rebuild_table)
+        if not done:
+            out.append(name)
+    return out
+
+
+def warm_up_sets(sets) -> None:
+    """Compile (or load) the numba code of `sets` once, here, so that workers started next load it
+    from numba's on-disk cache instead of each compiling it (tens of seconds of CPU per set)."""
+    for name in sets:
+        if name == "trajectories":
+            warm_up()
+        elif name == "networks":
+            warm_up_networks()
+        else:
+            warm_up_pauli()
+
+
+def warm_up_networks() -> None:
+    """quimb's numba functions that eqvbench's tensor networks run: those quimb.tensor compiles on
+    import and the SVD that splits a two-qubit gate (one fSim gate's amplitude network)."""
+    import cirq
+
+    from eqvbench.networks import amplitude_network
+
+    q = cirq.LineQubit.range(2)
+    amplitude_network(cirq.Circuit(cirq.FSimGate(np.pi / 2, np.pi / 6).on(*q)), q)
+    _networks_warmed()
+
+
+def warm_up_pauli() -> None:
+    """The Pauli-propagation kernels, on <Z> after one RX and one ZZ gate on two qubits."""
+    import cirq
+
+    from eqvbench.pauli_propagation import propagate
+
+    q = cirq.LineQubit.range(2)
+    propagate(cirq.Circuit(cirq.rx(0.3).on(q[0]), cirq.ZZPowGate(exponent=-0.5).on(*q)), q, [{q[1]: "Z"}])

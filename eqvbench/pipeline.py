@@ -247,7 +247,8 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True
         else:
-            say(f"cost search (budget {settings.max_repeats} trials / {settings.max_time} s)")
+            limit = f" within {settings.max_time:g} s" if settings.max_time else ""
+            say(f"cost search (budget {settings.max_repeats} trials{limit})")
             inputs, output, sizes = network_structure(family.cost_network(first))
             try:
                 result.cost = contraction_cost(inputs, output, sizes, settings, progress=say)

@@ -73,6 +73,22 @@ def fmt_seconds(s: float | None) -> str:
     return f"{s:.2g} s"
 
 
+def eta_seconds(elapsed: float, last_done: float, completed: int, total: int) -> float | None:
+    """Seconds left of a sweep, `elapsed` seconds in, whose `completed` th point finished at `last_done`.
+
+    The points still to come take the mean interval between finished points so
+    far, or the time since the last one finished where that is longer (a slow
+    point raises the estimate); the time already spent on them counts down.
+    None when nothing has finished, nothing is left, or the estimate has run out.
+    """
+    left_points = total - completed
+    if completed <= 0 or left_points <= 0:
+        return None
+    since = max(elapsed - last_done, 0.0)
+    left = max(last_done / completed, since) * left_points - since
+    return left if left > 0 else None
+
+
 def param_headers(params: list[str]) -> dict[str, str]:
     """Short column names for swept parameters (last path part unless ambiguous)."""
     params = list(dict.fromkeys(params))

@@ -26,7 +26,7 @@ OnEvent = Callable[[str, int, str], None]
 EVENT_KINDS = {
     "note": "something the user should know (a shipped example used, damaged store rows, points reused)",
     "planned": "the points to compute and the workers are decided (Sweep.pending, Sweep.n_workers)",
-    "compiling": "the numba kernels are compiled once before the points run (first run only)",
+    "compiling": "the numba code the points run is compiled once before they start (first run only)",
     "running": "the pending points start running",
     "start": "point `index` started",
     "progress": "point `index` reached a stage (`message`: 'simulating ...', 'cost search ...')",
@@ -238,7 +238,7 @@ class Sweep:
     def _run(self):
         from eqvbench.checks import evaluate
         from eqvbench.estimate import check_memory
-        from eqvbench.execute import (Scheduler, choose_workers, connect_dask, needs_kernels, run_dask, run_pool,
+        from eqvbench.execute import (Scheduler, choose_workers, connect_dask, kernels_needed, run_dask, run_pool,
                                       run_serial)
         from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
         from eqvbench.provenance import code_identity
@@ -293,12 +293,15 @@ class Sweep:
                 self.n_done += 1
                 emit("done", i, "")
 
-            if local and pending and needs_kernels(plans, pending):
-                from eqvbench import kernels
+            if local and pending:
+                needed = kernels_needed(plans, pending)
+                if needed:
+                    from eqvbench import kernels
 
-                if not kernels.compiled_on_disk():  # once here, then every worker loads them from disk
-                    emit("compiling", -1, "compiling kernels (first run only)")
-                    kernels.warm_up()
+                    todo = kernels.missing(needed)
+                    if todo:  # once here, then every worker loads them from disk
+                        emit("compiling", -1, "compiling kernels (first run only)")
+                        kernels.warm_up_sets(todo)
             emit("running", -1, "")
             if client is not None:
                 run_dask(spec, plans, sched, client, on_done, emit)

@@ -79,3 +79,24 @@ def test_relative_links_resolve(page):
         elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
             bad.append(f"{target}: no heading #{anchor} in {dest.relative_to(ROOT)}")
     assert not bad, "\n".join(bad)
+
+
+# how a shipped config's description may name each simulation method
+METHOD_WORDS = {"density_matrix": "density matrix", "trajectories": "trajectories", "qsim": "qsim"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "eqvbench" / "configs").glob("*.yaml")), ids=lambda f: f.name)
+def test_config_description_names_the_methods_it_runs(path):
+    """A description that names a simulation method names every method its points resolve to
+    (rcs.yaml once said 'simulate the density matrix exactly' while its 9 qubits ran trajectories)."""
+    from eqvbench.pipeline import plan
+    from eqvbench.simulate import resolve_method
+    from eqvbench.spec import load_spec
+
+    spec = load_spec(path)
+    text = " ".join((spec.model.description or "").split()).lower()
+    named = {m for m, words in METHOD_WORDS.items() if words in text}
+    if not named:
+        return
+    used = {resolve_method(pp.point.values["simulation"]["method"], pp.n_qubits) for pp in plan(spec) if pp.simulate}
+    assert used <= named, f"{path.name}: runs {sorted(used)}, its description names {sorted(named)}"

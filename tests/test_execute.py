@@ -149,7 +149,27 @@ cases:
   - lattice: {kind: line, n: 5}
     circuit: {theta_h: [pi/8, pi/4], steps: 2, observable: Z2}
 """,
+    # the shipped QASM example, copied beside the spec: its path is relative to the spec
+    "circuit": """\
+experiment: circuit
+seed: 6
+circuit: {file: example.qasm, observable: [null, Z2]}
+noise: {p2: 0.01}
+simulation: {target_err: 0.05, shots: 200}
+cost: {max_repeats: 2}
+""",
 }
+
+
+def _family_spec(write_spec, name):
+    path = write_spec(FAMILY_SPECS[name])
+    if name == "circuit":
+        import shutil
+
+        from eqvbench.cli import shipped_configs_dir
+
+        shutil.copy(shipped_configs_dir() / "circuit_example.qasm", path.parent / "example.qasm")
+    return path
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
@@ -160,7 +180,7 @@ def test_workers_rebuild_the_spec_as_written(write_spec, name):
     from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
     from eqvbench.spec import load_spec
 
-    spec = load_spec(write_spec(FAMILY_SPECS[name]))
+    spec = load_spec(_family_spec(write_spec, name))
     _WORKER_SPECS.clear()
     rebuilt, plans = _worker_plans(spec_payload(spec))
     assert rebuilt.resolved() == spec.resolved() and [p.params for p in rebuilt.points] == [p.params for p in spec.points]
@@ -181,7 +201,7 @@ def test_every_shipped_config_rebuilds_in_a_worker():
 
 @pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
 def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
-    spec = write_spec(FAMILY_SPECS[name])
+    spec = _family_spec(write_spec, name)
     serial = json.loads(invoke("run", spec, "--no-store", "--workers", 1, "--json").stdout)
     pool = invoke("run", spec, "--no-store", "--workers", 2, "--json")
     assert pool.exit_code == 0, pool.output
@@ -207,6 +227,8 @@ def test_pool_workers_report_their_stage(write_spec):
     assert sorted(done) == [0, 1, 2, 3]
     stages = {msg.split(" ")[0] for kind, _, msg in events if kind == "progress"}
     assert {"simulating", "cost"} <= stages, stages
+    searches = {msg for kind, _, msg in events if kind == "progress" and msg.startswith("cost search (")}
+    assert searches == {"cost search (budget 8 trials)"}, searches  # no time limit set: none named ('/ None s')
 
 
 def test_progress_lines_give_the_time_left(write_spec):
@@ -260,32 +282,72 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
     assert descendants() <= before
 
 
-@pytest.mark.slow  # compiles the kernels from scratch (tens of seconds of CPU)
-def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
-    """A first run (empty numba cache) compiles the kernels once, in the run's process, and says
-    so; its workers and every later run load them from disk."""
-    import os
-    import subprocess
-    import sys
-
-    spec = write_spec("""\
+# trajectories with a cost search (eqvbench's kernels, quimb's), a Floquet point with its region's
+# Pauli-propagation reference (eqvbench's Pauli kernels)
+COMPILING = """\
 experiment: rcs
 seed: 2
 lattice: {kind: grid, rows: 2, cols: 2}
 circuit: {cycles: [2, 3], instances: 1}
 noise: {p2: 0.01}
 simulation: {method: trajectories, target_err: 0.1, shots: 100}
-cost: {enabled: false}
-""")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+cost: {max_repeats: 2, cache: false}
+cases:
+  - {}
+  - {experiment: floquet_ising, lattice: {kind: line, n: 4}, circuit: {steps: 2, observable: Z1}}
+"""
 
-    def run():
+
+def test_kernels_needed_follow_the_points(write_spec):
+    from eqvbench.execute import kernels_needed
+    from eqvbench.pipeline import plan
+    from eqvbench.spec import load_spec
+
+    def needed(text):
+        plans = plan(load_spec(write_spec(text)))
+        return kernels_needed(plans, list(range(len(plans))))
+
+    assert needed(COMPILING) == ["trajectories", "networks", "pauli"]
+    dm = SWEEP.replace("simulation: {", "simulation: {method: density_matrix, max_qubits: 8, ")
+    assert needed(dm) == ["networks"]
+    assert needed(dm.replace("cost: {", "cost: {enabled: false, ")) == []
+    assert needed(FAMILY_SPECS["otoc"]) == ["trajectories", "networks"]
+
+
+@pytest.mark.slow  # compiles the kernels from scratch, twice (tens of seconds of CPU each)
+def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
+    """A first run (empty numba cache) compiles the numba code its points run (eqvbench's kernels,
+    quimb's functions, Pauli propagation) once, in the run's process, and says so: no compiled
+    function is saved twice (each worker compiled quimb's before). What the run compiled is what
+    the warm-up compiles on its own, and after that warm-up a run compiles nothing."""
+    import os
+    import subprocess
+    import sys
+
+    spec = write_spec(COMPILING)
+
+    def saved(out):  # numba's NUMBA_DEBUG_CACHE lines: one per compiled function saved to the cache
+        return [ln.rsplit("/", 1)[-1] for ln in out.splitlines() if ln.startswith("[cache] data saved to")]
+
+    def run(cache):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / cache), "NUMBA_DEBUG_CACHE": "1"}
         r = subprocess.run([sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "2"],
-                           capture_output=True, text=True, env=env, timeout=600)
+                           capture_output=True, text=True, env=env, timeout=900)
         assert r.returncode == 0, r.stderr
-        return r.stderr
+        return r
 
-    first = run()
-    assert first.count("compiling kernels (first run only)") == 1, first
-    assert "computed with 2 workers" in first
-    assert "compiling kernels" not in run()
+    first = run("a")
+    assert first.stderr.count("compiling kernels (first run only)") == 1, first.stderr
+    assert "computed with 2 workers" in first.stderr
+    files = saved(first.stdout)
+    assert len(files) == len(set(files)), sorted(files)
+    assert any("svd_truncated_numba" in f for f in files) and any("_run_block" in f for f in files), files
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "b"), "NUMBA_DEBUG_CACHE": "1"}
+    warm = subprocess.run([sys.executable, "-c", "from eqvbench import kernels; "
+                           "kernels.warm_up_sets(kernels.KERNEL_SETS)"], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert warm.returncode == 0, warm.stderr
+    assert sorted(saved(warm.stdout)) == sorted(files)
+    again = run("b")
+    assert "compiling kernels" not in again.stderr and saved(again.stdout) == []

@@ -184,6 +184,28 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
     assert len(m.fields["butterfly_map"]) == sum(len(mo) for mo in inst.data["u"]) * 2
 
 
+def test_map_note_compares_c_with_no_threshold_past_its_range():
+    """One shot per variant: the error of C_noisy is binomial shot noise, sqrt(1 - C^2) / 2 from the
+    exact density matrix, so 3 errors exceed 1 and no |C| <= 1 could pass; the note says that
+    instead of comparing |C_ideal| with a threshold above 1 ("0.737 < 1.1")."""
+    import re
+
+    v = point({"kind": "grid", "rows": 2, "cols": 3}, cycles=3, butterfly="1,2", measurement_qubit="0,0",
+              instances=1)
+    inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
+    noise = NoiseModel(p2=0.005)
+    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix", shots=1), np.random.default_rng(0))
+    c, err = m.fields["otoc_noisy"], m.fields["otoc_noisy_err"]
+    assert err == pytest.approx(math.sqrt(1 - c**2) / 2, rel=1e-9) and 3 * err > 1
+    assert m.fields.get("v_butterfly") is None
+    (note,) = [n for n in m.notes if "sensitivity map" in n]
+    assert f"the error of C_noisy ({err:.2g}) is too large: 3 errors cover all of |C| <= 1" in note
+    assert all(float(x) <= 1 for x in re.findall(r"< ([0-9.]+)", note)), note
+    # with enough shots the same point gets its map
+    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix", shots=10**4), np.random.default_rng(0))
+    assert m.fields["v_butterfly"] is not None and not any("sensitivity map" in n for n in m.notes)
+
+
 def test_cost_network_cancels_gates_outside_the_butterfly_cone():
     """Gates outside Q_b's backward cone drop out; those in it but outside Q_m's forward cone
     appear twice (state preparation and its mirror), the rest four times; the network still gives C."""

@@ -115,3 +115,29 @@ def test_run_summary_has_no_dangling_separator():
     assert run_summary(4, 0.5, 0, "in this process", 4, "s.eqvdb") == "4 point(s) in 0.5 s: 4 reused from s.eqvdb"
     assert run_summary(4, 2.0, 1, "with 2 workers", 3, "s.eqvdb", "o.json") == \
         "4 point(s) in 2.0 s: 1 computed with 2 workers, 3 reused from s.eqvdb; JSON written to o.json"
+
+
+def test_eta_counts_down_between_finished_points():
+    """The progress bar's ETA: 1 of 3 points done at 10 s gives 20 s left, which counts down while
+    the next runs (it once grew with the wait: 30 s at 15 s); past its estimate a slow point raises
+    it; the last point, overdue, leaves it blank."""
+    import io
+
+    from rich.progress import Progress
+
+    from eqvbench.cli import _eta_column
+    from eqvbench.report import eta_seconds
+
+    assert eta_seconds(10, 10, 1, 3) == 20 and eta_seconds(15, 10, 1, 3) == 15
+    assert eta_seconds(30, 10, 1, 3) == 20  # 20 s since the last point: the next two take 20 s each, 20 spent
+    assert eta_seconds(5, 0, 0, 3) is None and eta_seconds(40, 20, 2, 2) is None and eta_seconds(31, 20, 2, 3) is None
+    now = [0.0]
+    progress = Progress(_eta_column(), console=Console(file=io.StringIO()), get_time=lambda: now[0], auto_refresh=False)
+    task_id = progress.add_task("points", total=3)
+    column, task = progress.columns[0], progress.tasks[0]
+    shown = []
+    for t, advance in ((5, 0), (10, 1), (12, 0), (15, 0), (19, 0), (24, 1), (26, 0)):
+        now[0] = float(t)
+        progress.advance(task_id, advance)
+        shown.append(column.render(task).plain)
+    assert shown == ["", "ETA 20 s", "ETA 18 s", "ETA 15 s", "ETA 11 s", "ETA 12 s", "ETA 10 s"]
