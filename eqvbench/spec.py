@@ -347,7 +347,9 @@ class SimulationSpec(Section):
         if self.estimator == "sampled" and self.shots < 2:
             raise ValueError("estimator 'sampled' needs shots >= 2")
         if self.method == "density_matrix" and self.max_qubits > 14:
-            raise ValueError("method 'density_matrix' holds at most 14 qubits: set max_qubits <= 14")
+            if "max_qubits" in self.model_fields_set:
+                raise ValueError("method 'density_matrix' holds at most 14 qubits: set max_qubits <= 14")
+            object.__setattr__(self, "max_qubits", 14)  # the default (20) is the state-vector engines'
         return self
 
 

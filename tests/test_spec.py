@@ -172,3 +172,11 @@ def test_bad_published_and_columns(tmp_path, text, fld, words):
     r = CliRunner().invoke(app, ["validate", str(spec)])
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and f"{spec}: {fld}" in lines[0] and words in lines[0], r.output
+
+
+def test_density_matrix_without_max_qubits_takes_its_own_limit():
+    """`method: density_matrix` alone is valid: the default max_qubits (20, the state-vector engines')
+    becomes the density matrix's 14; an explicit max_qubits over 14 is still refused (above)."""
+    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 2},
+                       "simulation": {"method": "density_matrix"}}, "s.yaml")
+    assert spec.model.simulation.method == "density_matrix" and spec.model.simulation.max_qubits == 14
