@@ -361,7 +361,8 @@ def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pr
         res = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("seconds_on", "cached")}
         entry = {"version": CACHE_VERSION, "result": res, "path": [list(p) for p in tree.get_path()],
                  "sliced_inds": [canon[ix] for ix in tree.sliced_inds], "on_raw": on_raw, "pre_madds": pre_madds}
-        write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry))
+        # a link in the cache is replaced, never written through (to /dev/zero, say, or a user's file)
+        write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry), follow_symlinks=False)
     except OSError:
         pass  # an unwritable cache costs a search next time, nothing else
 

@@ -270,3 +270,22 @@ def test_columns_typo_is_one_line_listing_the_columns(write_spec, tmp_path, comm
                           "columns: n_qubits, ", "xeb_exact", "verdict")
     assert_one_line_error(invoke(command, spec if command == "run" else db, "--columns", " , "),
                           "--columns: give field names")
+
+
+def test_atomic_write_never_replaces_a_node(tmp_path):
+    """Writing replaces only a regular file: a FIFO (standing for a device such as /dev/null),
+    reached directly or through a link, stays as it was."""
+    import stat
+
+    from eqvbench.io import write_atomic
+
+    fifo, link = tmp_path / "node", tmp_path / "link"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    for path, follow in ((fifo, True), (link, True), (fifo, False)):
+        with pytest.raises(OSError, match="not a regular file"):
+            write_atomic(path, "x", follow_symlinks=follow)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    write_atomic(link, "x", follow_symlinks=False)  # the link itself is replaced
+    assert not link.is_symlink() and link.read_text() == "x" and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["link", "node"]  # no temporary file left
