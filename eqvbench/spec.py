@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from eqvbench.errors import SpecError
+from eqvbench.errors import SpecError, printable
 
 # Limits on what a spec file may hold: a few hundred bytes of YAML aliases can
 # otherwise expand to gigabytes, and deep nesting exhausts the parser's stack.
@@ -875,30 +875,44 @@ def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
     def fail(msg: str):
         raise SpecError(spec_file, field, f"{path_text}: {msg}")
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CALIBRATION_BYTES + 1)
+    import errno
+
+    from eqvbench.io import read_regular
+
+    try:  # only a regular file, read without blocking (a FIFO) and never past the limit (/dev/zero)
+        data = read_regular(path, MAX_CALIBRATION_BYTES)
     except FileNotFoundError:
         fail("file not found")
     except OSError as e:
-        fail(f"cannot read: {e.__class__.__name__}")
-    if len(data) > MAX_CALIBRATION_BYTES:
-        fail(f"larger than {MAX_CALIBRATION_BYTES // 1_000_000} MB")
+        if e.errno == errno.EFBIG:
+            fail(f"larger than {MAX_CALIBRATION_BYTES // 1_000_000} MB")
+        if e.errno == errno.EINVAL:
+            fail("not a regular file (a device, FIFO or socket)")
+        fail(f"cannot read: {e.strerror or e.__class__.__name__}")
     try:
         text = data.decode("utf-8")
         if path.suffix.lower() == ".json":
-            table = json.loads(text)
+            table = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not a number")))
         else:
             table = safe_load(text)
     except UnicodeDecodeError:
         fail("not UTF-8 text")
     except json.JSONDecodeError as e:
         fail(f"line {e.lineno}: not JSON ({e.msg})")
+    except RecursionError:
+        fail("not JSON eqvbench reads (nested too deeply)")
+    except ValueError as e:  # NaN/Infinity, an integer of thousands of digits
+        fail("not JSON eqvbench reads (" + ("an integer of thousands of digits" if "digits" in str(e)
+                                            else printable(str(e), 100)) + ")")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         fail(f"{'line ' + str(mark.line + 1) + ': ' if mark else ''}not YAML ({getattr(e, 'problem', None) or e})")
     if not isinstance(table, dict):
         fail("expected a mapping with `qubits` and/or `pairs` tables")
+    try:
+        _check_numbers(spec_file, table)  # finite numbers, integers of sane size, as in the spec itself
+    except SpecError as e:
+        fail(f"{e.field}: {e.message}" if e.field else e.message)
     unknown = sorted(set(table) - {"qubits", "pairs"})
     if unknown:
         fail(f"unknown key {unknown[0]!r} (allowed: qubits, pairs)")
