@@ -78,6 +78,8 @@ BAD = [
     ("experiment: rcs\ndescription: '" + "x" * 1_100_000 + "'\n", None, "larger than 1000 kB"),
     ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
      "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "needs about 781.3 TiB"),
+    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
+     "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "or a smaller simulation.batch"),
 ]
 
 
@@ -247,6 +249,7 @@ def test_memory_check_refuses_or_caps_workers():
     with pytest.raises(SpecError) as e:
         check_memory(spec, plans, available=need - 1)
     assert e.value.field == "simulation" and "768.0 MiB" in e.value.message and "12-qubit density matrix" in e.value.message
+    assert e.value.message.endswith("or use method: trajectories")
     assert check_memory(spec, plans, workers=8, available=3 * need) == 3
     assert check_memory(spec, plans, workers=2, available=100 * need) == 2
 
@@ -260,3 +263,22 @@ def test_bad_scheduler_fails_fast(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == "error: --scheduler bogus: not a Dask scheduler address " \
                                "(missing port number in address 'bogus')"
+
+
+def test_huge_sweep_is_refused_before_it_is_expanded(monkeypatch):
+    """4e9 points (four swept lists of 250-256 values, a few kB of YAML) are counted, not built:
+    refused without expanding a single point, in a plain spec and in a case."""
+    import eqvbench.spec as spec_mod
+
+    def expand(*a, **k):
+        raise AssertionError("the sweep was expanded")
+
+    monkeypatch.setattr(spec_mod, "expand", expand)
+    sweep = {"circuit": {"cycles": list(range(1, 251))},
+             "noise": {"p2": [k / 1e4 for k in range(1, 251)], "p1": [k / 1e5 for k in range(1, 251)],
+                       "readout": [k / 1e5 for k in range(1, 257)]}}
+    with pytest.raises(SpecError, match=f"the sweep has 4000000000 points, more than {MAX_POINTS}"):
+        parse_spec({"experiment": "rcs", **sweep}, "s.yaml")
+    with pytest.raises(SpecError, match=f"more than {MAX_POINTS} points") as e:
+        parse_spec({"experiment": "rcs", "cases": [sweep]}, "s.yaml")
+    assert e.value.field == "cases[0]"
