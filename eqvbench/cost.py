@@ -541,10 +541,11 @@ class _SearchProcesses:
         import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from eqvbench.procs import children_allowed, kill_executor
+        from eqvbench.procs import children_allowed, kill_executor, quiet_resource_tracker
 
         if self.pool is not None:
             kill_executor(self.pool)
+        quiet_resource_tracker()
         self.pool = ProcessPoolExecutor(self.n, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_search_process, initargs=(os.getpid(),))
         with children_allowed():  # processes start on submit: start all of them here
