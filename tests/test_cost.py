@@ -348,7 +348,7 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
         assert len(started_late) > 3  # trials were in flight at the deadline, and were abandoned
     assert clock.reads_after <= 6, clock.reads_after  # the phases each asked once and stopped
     left = [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+            if p.pid not in before and "resource_tracker import main" not in " ".join(p.cmdline())]
     assert not left, left
 
 

@@ -247,7 +247,7 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
 
     def descendants():
         return {p.pid for p in psutil.Process().children(recursive=True)
-                if "resource_tracker" not in " ".join(p.cmdline())}
+                if "resource_tracker import main" not in " ".join(p.cmdline())}
 
     before = descendants()
     out = tmp_path / "out.json"
