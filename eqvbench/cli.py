@@ -190,7 +190,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         elif kind == "compiling":
             progress.update(task, description=msg)
             if not err.is_terminal:
-                err.print(msg, highlight=False)
+                err.print(msg, highlight=False, soft_wrap=True)
         elif kind == "running":
             clock["points"] = time.perf_counter()
             progress.reset(task, total=len(sweep.pending))
@@ -210,7 +210,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 eta = (f"; about {fmt_seconds((time.perf_counter() - clock['points']) / n_done * left)} left"
                        if left else "")
                 err.print(f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
-                          f"{cached}{eta}", highlight=False)
+                          f"{cached}{eta}", highlight=False, soft_wrap=True)  # one line each, for logs
 
     sweep = Sweep(spec, store=store_file, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)
     try:
