@@ -1017,12 +1017,12 @@ def parse_spec(raw: dict, file: str) -> Spec:
                 raise_validation(file, merged, e, model_cls)
             except SpecError as inner:
                 err = inner
-            in_case = err.field and err.field.split(".")[0].split("[")[0] in case
+            in_case = err.field and _top_key(err.field) in {_top_key(printable(str(k), 200)) for k in case}
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         try:
             check_model(file, model)
         except SpecError as err:
-            in_case = err.field and err.field.split(".")[0] in case
+            in_case = err.field and _top_key(err.field) in {_top_key(printable(str(k), 200)) for k in case}
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         if len(points) + _count_points(model) > MAX_POINTS:
             raise SpecError(file, f"cases[{i}]", f"the sweep has more than {MAX_POINTS} points: split it into several specs")
@@ -1033,6 +1033,11 @@ def parse_spec(raw: dict, file: str) -> Spec:
         points = [Point(p.index, {"case": p.params["case"], "experiment": p.values["experiment"],
                                   **{k: v for k, v in p.params.items() if k != "case"}}, p.values) for p in points]
     return Spec(file=file, experiment=name, models=models, points=points)
+
+
+def _top_key(field: str) -> str:
+    """The top-level key a field path starts with, as error lines print it ('noise.p2' -> 'noise')."""
+    return field.split(".")[0].split("[")[0]
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -109,6 +109,9 @@ def test_control_characters_in_keys_are_escaped(tmp_path):
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 2 and len(lines) == 1, r.output
     assert "\x1b" not in r.output and "\\x1b[31mkey\\nerror: forged" in lines[0]
+    spec.write_text('experiment: rcs\ncases:\n  - {"bad\\e[31mkey": 1}\n')  # located in its case
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 2 and f"{spec}: cases[0].bad\\x1b[31mkey: unknown key" in r.output, r.output
 
 
 def test_long_values_are_cut_in_messages():
