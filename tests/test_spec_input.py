@@ -285,3 +285,41 @@ def test_huge_sweep_is_refused_before_it_is_expanded(monkeypatch):
     with pytest.raises(SpecError, match=f"more than {MAX_POINTS} points") as e:
         parse_spec({"experiment": "rcs", "cases": [sweep]}, "s.yaml")
     assert e.value.field == "cases[0]"
+
+
+def test_memory_limit_is_the_least_of_machine_cgroup_and_ulimit(tmp_path, monkeypatch):
+    """A container's or batch job's cgroup limit (v2 memory.max, v1 memory.limit_in_bytes, on the
+    process's cgroup or a parent) and `ulimit -v` bound what a point may use, not the machine alone."""
+    import resource
+
+    import eqvbench.estimate as est
+    from eqvbench.pipeline import plan
+
+    gib = 2**30
+    monkeypatch.setattr(est, "physical_memory", lambda: 64 * gib)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    def tree(proc_line: str, files: dict[str, str]):
+        root = tmp_path / f"t{len(list(tmp_path.iterdir()))}"
+        root.mkdir()
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        (root / "cgroup").write_text(proc_line)
+        return est.memory_limit(str(root / "cgroup"), str(root / "fs"))
+
+    assert tree("0::/\n", {"fs/memory.max": "max\n"}) == (64 * gib, "this machine's")
+    assert tree("0::/user.slice/job_42\n", {"fs/user.slice/job_42/memory.max": f"{gib}\n",
+                                            "fs/user.slice/memory.max": "max\n"}) == (gib, "the cgroup memory limit of")
+    assert tree("12:memory:/slurm/job_7\n5:cpu,cpuacct:/x\n",
+                {"fs/memory/slurm/job_7/memory.limit_in_bytes": "9223372036854771712\n",
+                 "fs/memory/slurm/memory.limit_in_bytes": f"{2 * gib}\n"}) == (2 * gib, "the cgroup memory limit of")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * gib, resource.RLIM_INFINITY))
+    assert tree("0::/\n", {}) == (3 * gib, "the address-space ulimit (ulimit -v) of")
+
+    # and a run's memory check says which limit a point does not fit in
+    monkeypatch.setattr(est, "memory_limit", lambda: (512 * 2**20, "the cgroup memory limit of"))
+    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 3, "cols": 4},
+                       "simulation": {"method": "density_matrix", "max_qubits": 12}}, "s.yaml")
+    with pytest.raises(SpecError, match=r"needs about 768.0 MiB .* more than the cgroup memory limit of 512.0 MiB"):
+        est.check_memory(spec, plan(spec))
