@@ -167,7 +167,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     from eqvbench.sweep import Sweep, SweepInterrupted, default_store, load
 
     _run_options(store_path, no_store, workers, executor, scheduler)
-    err = Console(stderr=True)
+    err = Console(stderr=True, markup=False, emoji=False)  # text from specs and stores is printed as is
     spec = load(resolve_spec_path(spec_arg))
     store_file = None if no_store else (store_path or default_store(spec))
     columns = _columns_for_spec(spec, columns_opt)
@@ -182,7 +182,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     def on_event(kind: str, i: int, msg: str) -> None:
         nonlocal task
         if kind == "note":
-            err.print(msg, highlight=False, soft_wrap=True)
+            err.print(printable(msg), highlight=False, soft_wrap=True)
         elif kind == "planned":
             labels.update({j: point_label(sweep.plans[j].point.params, heads) or "point" for j in sweep.pending})
             progress.start()
@@ -190,7 +190,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
         elif kind == "compiling":
             progress.update(task, description=msg)
             if not err.is_terminal:
-                err.print(msg, highlight=False)
+                err.print(msg, highlight=False, soft_wrap=True)
         elif kind == "running":
             clock["points"] = time.perf_counter()
             progress.reset(task, total=len(sweep.pending))
@@ -210,7 +210,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 left = eta_seconds(now, now, n_done, n_pending)
                 eta = f"; about {fmt_seconds(left)} left" if left is not None else ""
                 err.print(f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
-                          f"{cached}{eta}", highlight=False)
+                          f"{cached}{eta}", highlight=False, soft_wrap=True)  # one line each, for logs
 
     sweep = Sweep(spec, store=store_file, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)
     try:
@@ -276,8 +276,10 @@ def _stdout_console():
     """Rich console for tables; wide when piped so that no column is cut."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=240)
+    # no rich markup or emoji codes: titles, labels and cells hold text from specs and stores
+    # ('[/x]' in a title would otherwise stop the run with a traceback after all its work)
+    console = Console(markup=False, emoji=False)
+    return console if console.is_terminal else Console(width=240, markup=False, emoji=False)
 
 
 def _eta_column():
@@ -310,7 +312,7 @@ def _progress(console):
 
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -356,16 +358,16 @@ def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None
     if runs:
         from rich.table import Table
 
-        table = Table(title=f"{results}: runs", title_justify="left")
+        table = Table(title=printable(f"{results}: runs"), title_justify="left")
         for h in ("run", "started (UTC)", "finished", "eqvbench", "spec", "points", "finished points", "reused"):
             table.add_column(h)
         from eqvbench.provenance import code_identity
 
         rows = list_runs(results)
         for r in rows:
-            table.add_row(str(r["id"]), str(r["started_at"]), str(r["finished_at"] or "no (interrupted or running)"),
-                          str(r["eqvbench_version"]), str(r["spec_file"]), str(r["n_points"]), str(r["n_finished"]),
-                          "-" if r["n_reused"] is None else str(r["n_reused"]))
+            table.add_row(*[printable(str(v)) for v in (
+                r["id"], r["started_at"], r["finished_at"] or "no (interrupted or running)", r["eqvbench_version"],
+                r["spec_file"], r["n_points"], r["n_finished"], "-" if r["n_reused"] is None else r["n_reused"])])
         console.print(table)
         if any(r["eqvbench_version"] != code_identity() for r in rows):
             typer.echo(f"note: this is eqvbench {code_identity()}; points of runs by other code are computed "
@@ -508,7 +510,7 @@ def _validate(spec_arg: str) -> None:
     plans = plan(spec)
     check_memory(spec, plans)
     heads = param_headers([k for p in spec.points for k in p.params])
-    title = f"{path}: {', '.join(spec.experiments)}, {len(plans)} point(s), seed {spec.model.seed}"
+    title = printable(f"{path}: {', '.join(spec.experiments)}, {len(plans)} point(s), seed {spec.model.seed}")
     table = Table(title=title, title_justify="left")
     for h in heads.values():
         table.add_column(h, justify="right", style="cyan")

@@ -361,7 +361,8 @@ def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pr
         res = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("seconds_on", "cached")}
         entry = {"version": CACHE_VERSION, "result": res, "path": [list(p) for p in tree.get_path()],
                  "sliced_inds": [canon[ix] for ix in tree.sliced_inds], "on_raw": on_raw, "pre_madds": pre_madds}
-        write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry))
+        # a link in the cache is replaced, never written through (to /dev/zero, say, or a user's file)
+        write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry), follow_symlinks=False)
     except OSError:
         pass  # an unwritable cache costs a search next time, nothing else
 
@@ -540,10 +541,11 @@ class _SearchProcesses:
         import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from eqvbench.procs import children_allowed, kill_executor
+        from eqvbench.procs import children_allowed, kill_executor, quiet_resource_tracker
 
         if self.pool is not None:
             kill_executor(self.pool)
+        quiet_resource_tracker()
         self.pool = ProcessPoolExecutor(self.n, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_search_process, initargs=(os.getpid(),))
         with children_allowed():  # processes start on submit: start all of them here

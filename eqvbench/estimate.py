@@ -51,24 +51,76 @@ def physical_memory() -> int | None:
         return None
 
 
+def _read_limit(path: str) -> int | None:
+    """A cgroup memory limit file's value in bytes ('max', absent or unreadable: None)."""
+    try:
+        with open(path) as f:
+            text = f.read(64).strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def memory_limit(proc_cgroup: str = "/proc/self/cgroup", cgroup_root: str = "/sys/fs/cgroup") -> tuple[int, str] | None:
+    """(bytes, what sets them) that this process may use: the least of the machine's memory, the
+    memory limit of its cgroup and every parent cgroup (v2 memory.max, v1 memory.limit_in_bytes: what
+    a container or a batch scheduler such as Slurm enforces) and its address-space ulimit."""
+    import os
+
+    found: list[tuple[int, str]] = []
+    phys = physical_memory()
+    if phys:
+        found.append((phys, "this machine's"))
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read(65536).splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        hid, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hid == "0" and controllers == "":
+            base, name = cgroup_root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = os.path.join(cgroup_root, "memory"), "memory.limit_in_bytes"
+        else:
+            continue
+        parts = [p for p in path.split("/") if p and p not in (".", "..")]
+        for k in range(len(parts), -1, -1):
+            limit = _read_limit(os.path.join(base, *parts[:k], name))
+            if limit:
+                found.append((limit, "the cgroup memory limit of"))
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            found.append((soft, "the address-space ulimit (ulimit -v) of"))
+    except (ImportError, ValueError, OSError, AttributeError):
+        pass
+    return min(found, key=lambda x: x[0]) if found else None
+
+
 def check_memory(spec, plans, workers: int = 1, available: int | None = None) -> int:
     """Refuse a point whose simulation cannot fit in this machine's memory (SpecError, with the
     estimate), before anything runs; returns how many of `workers` fit side by side (at least 1)."""
     from eqvbench.errors import SpecError
 
-    available = physical_memory() if available is None else available
-    if not available:
+    limit = memory_limit() if available is None else (available, "this machine's")
+    if not limit:
         return workers
+    available, whose = limit
     peak = 0
     for i, pp in enumerate(plans):
         mem, what = simulation_memory(pp)
         if mem > available:
             params = ", ".join(f"{k}={v}" for k, v in pp.point.params.items())
+            other = ("or use method: trajectories" if "density matrix" in what
+                     else "or a smaller simulation.batch")
             raise SpecError(
                 spec.file, "simulation",
                 f"point {i + 1}{f' ({params})' if params else ''} needs about {fmt_bytes(mem)} to simulate "
-                f"({what}), more than this machine's {fmt_bytes(available)}: lower simulation.max_qubits "
-                "(bigger points are then costed from the model), simulation.batch, or use method: trajectories")
+                f"({what}), more than {whose} {fmt_bytes(available)}: lower simulation.max_qubits "
+                f"(bigger points are then costed from the model) {other}")
         peak = max(peak, mem)
     return max(1, min(workers, available // peak)) if peak else workers
 

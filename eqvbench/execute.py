@@ -282,9 +282,10 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
     from concurrent.futures.process import BrokenProcessPool
     from queue import Empty
 
-    from eqvbench.procs import kill_executor
+    from eqvbench.procs import kill_executor, quiet_resource_tracker
 
     payload = spec_payload(spec)
+    quiet_resource_tracker()
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker,

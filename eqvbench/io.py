@@ -52,13 +52,23 @@ def write_output(path: Path, text: str | bytes, option: str = "--out") -> None:
                             "nothing was written there") from None
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
+def write_atomic(path: Path, text: str | bytes, follow_symlinks: bool = True) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`.
 
-    A symbolic link is followed: its target is replaced and the link kept.
+    A symbolic link is followed (its target is replaced and the link kept), or with
+    `follow_symlinks=False` replaced itself. Only a regular file (or a new one) is ever
+    replaced: OSError for a target that is a device, FIFO, socket or directory, which a
+    rename would destroy.
     """
-    if path.is_symlink():
+    if follow_symlinks and path.is_symlink():
         path = Path(os.path.realpath(path))
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not (stat.S_ISREG(st.st_mode) or (stat.S_ISLNK(st.st_mode) and not follow_symlinks)):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:

@@ -69,10 +69,18 @@ def _depth_text(p: dict[str, Any]) -> str | None:
     return None
 
 
+def _plain(text: str) -> str:
+    """Text from a spec or store as matplotlib shows it literally: '$' starts no formula (an
+    unbalanced one stops the plot), control characters are escaped."""
+    from eqvbench.errors import printable
+
+    return printable(text).replace("$", r"\$")
+
+
 def _label(params: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
     from eqvbench.report import fmt_param
 
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={fmt_param(v, k)}" for k, v in params.items() if k not in skip)
+    return _plain(", ".join(f"{k.rsplit('.', 1)[-1]}={fmt_param(v, k)}" for k, v in params.items() if k not in skip))
 
 
 def _volume(p: dict[str, Any]) -> float | None:
@@ -314,7 +322,7 @@ def render(
     title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
         or PurePath(doc.get("spec_file", "")).name
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(_plain(title), fontsize=11)
     buf = io.BytesIO()
     import matplotlib
 

@@ -42,6 +42,21 @@ def bind_to_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="eqvbench-parent-watch", daemon=True).start()
 
 
+# multiprocessing's resource tracker removes the semaphores of processes killed while they held
+# them, and warns about each "leak" when the run ends: after a kill that is by design
+TRACKER_QUIET = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
+def quiet_resource_tracker() -> None:
+    """Before this process starts its first child: the resource tracker (which starts with it and
+    takes this interpreter's -W options) then cleans up after killed processes without warning,
+    so that Ctrl-C or SIGTERM of a run prints its one line and nothing else."""
+    import sys
+
+    if TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_QUIET)
+
+
 def kill_executor(pool) -> None:
     """Stop a ProcessPoolExecutor at once: kill its processes, cancel what has not started.
 

@@ -9,6 +9,8 @@ from typing import Any
 from rich.cells import cell_len
 from rich.table import Table
 
+from eqvbench.errors import printable
+
 RESOURCE_DEFINITION = (
     "resource = f_eff x cost [FLOP]: the classical work needed to reproduce the noisy result at the "
     "fidelity the device reached (f_model where the point is not simulated, marked *)."
@@ -61,7 +63,7 @@ def fmt_param(v: Any, name: str | None = None) -> str:
     """A swept value; angles (parameters named theta*, phi*) as multiples of pi."""
     if name is not None and is_angle(name) and isinstance(v, (int, float)) and not isinstance(v, bool):
         return fmt_angle(float(v))
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    return f"{v:.4g}" if isinstance(v, float) else printable(str(v))  # a string from a spec or store
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -105,7 +107,7 @@ def point_label(params: dict[str, Any], heads: dict[str, str] | None = None) -> 
 def _fmt_any(v: Any) -> str:
     if v is None:
         return "-"
-    return fmt_num(v) if isinstance(v, float) else str(v)
+    return fmt_num(v) if isinstance(v, float) else printable(str(v))
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ def points_table(
     spec = doc["spec"]
     title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
         or f"eqvbench: {doc['spec_file']}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=printable(title), title_justify="left")  # no forged line or escape from a spec
     for j in keep:
         c = cols[j]
         table.add_column(c.head, justify="right", style="cyan" if c.priority == 0 else None, overflow="fold")
@@ -337,7 +339,7 @@ def footer_lines(doc: dict[str, Any], dropped: list[str] | None = None, width: i
                      "--json has every field)")
     lines += note_lines(doc["points"])
     lines += doc.get("summary", {}).get("lines", [])
-    return lines
+    return [printable(line) for line in lines]
 
 
 def run_summary(n_points: int, seconds: float, n_computed: int, how: str, n_reused: int | None = None,
@@ -357,7 +359,7 @@ def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
     for r in rows:
         params += [k for k in r["params"] if k not in params]
     heads = param_headers(params)
-    table = Table(title=title, title_justify="left")
+    table = Table(title=printable(title), title_justify="left")
     table.add_column("check")
     for p in params:
         table.add_column(heads[p], justify="right", style="cyan", no_wrap=True)
@@ -366,7 +368,7 @@ def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
     for r in rows:
         value = r["value"]
         table.add_row(
-            r["check"],
+            printable(r["check"]),
             *[fmt_param(r["params"].get(k, ""), k) for k in params],
             "null" if value is None else _fmt_any(value),
             "pass" if r["passed"] else "FAIL",

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from eqvbench.errors import SpecError
+from eqvbench.errors import SpecError, printable
 
 # Limits on what a spec file may hold: a few hundred bytes of YAML aliases can
 # otherwise expand to gigabytes, and deep nesting exhausts the parser's stack.
@@ -877,30 +877,44 @@ def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
     def fail(msg: str):
         raise SpecError(spec_file, field, f"{path_text}: {msg}")
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CALIBRATION_BYTES + 1)
+    import errno
+
+    from eqvbench.io import read_regular
+
+    try:  # only a regular file, read without blocking (a FIFO) and never past the limit (/dev/zero)
+        data = read_regular(path, MAX_CALIBRATION_BYTES)
     except FileNotFoundError:
         fail("file not found")
     except OSError as e:
-        fail(f"cannot read: {e.__class__.__name__}")
-    if len(data) > MAX_CALIBRATION_BYTES:
-        fail(f"larger than {MAX_CALIBRATION_BYTES // 1_000_000} MB")
+        if e.errno == errno.EFBIG:
+            fail(f"larger than {MAX_CALIBRATION_BYTES // 1_000_000} MB")
+        if e.errno == errno.EINVAL:
+            fail("not a regular file (a device, FIFO or socket)")
+        fail(f"cannot read: {e.strerror or e.__class__.__name__}")
     try:
         text = data.decode("utf-8")
         if path.suffix.lower() == ".json":
-            table = json.loads(text)
+            table = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not a number")))
         else:
             table = safe_load(text)
     except UnicodeDecodeError:
         fail("not UTF-8 text")
     except json.JSONDecodeError as e:
         fail(f"line {e.lineno}: not JSON ({e.msg})")
+    except RecursionError:
+        fail("not JSON eqvbench reads (nested too deeply)")
+    except ValueError as e:  # NaN/Infinity, an integer of thousands of digits
+        fail("not JSON eqvbench reads (" + ("an integer of thousands of digits" if "digits" in str(e)
+                                            else printable(str(e), 100)) + ")")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         fail(f"{'line ' + str(mark.line + 1) + ': ' if mark else ''}not YAML ({getattr(e, 'problem', None) or e})")
     if not isinstance(table, dict):
         fail("expected a mapping with `qubits` and/or `pairs` tables")
+    try:
+        _check_numbers(spec_file, table)  # finite numbers, integers of sane size, as in the spec itself
+    except SpecError as e:
+        fail(f"{e.field}: {e.message}" if e.field else e.message)
     unknown = sorted(set(table) - {"qubits", "pairs"})
     if unknown:
         fail(f"unknown key {unknown[0]!r} (allowed: qubits, pairs)")
@@ -1005,12 +1019,12 @@ def parse_spec(raw: dict, file: str) -> Spec:
                 raise_validation(file, merged, e, model_cls)
             except SpecError as inner:
                 err = inner
-            in_case = err.field and err.field.split(".")[0].split("[")[0] in case
+            in_case = err.field and _top_key(err.field) in {_top_key(printable(str(k), 200)) for k in case}
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         try:
             check_model(file, model)
         except SpecError as err:
-            in_case = err.field and err.field.split(".")[0] in case
+            in_case = err.field and _top_key(err.field) in {_top_key(printable(str(k), 200)) for k in case}
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         if len(points) + _count_points(model) > MAX_POINTS:
             raise SpecError(file, f"cases[{i}]", f"the sweep has more than {MAX_POINTS} points: split it into several specs")
@@ -1021,6 +1035,11 @@ def parse_spec(raw: dict, file: str) -> Spec:
         points = [Point(p.index, {"case": p.params["case"], "experiment": p.values["experiment"],
                                   **{k: v for k, v in p.params.items() if k != "case"}}, p.values) for p in points]
     return Spec(file=file, experiment=name, models=models, points=points)
+
+
+def _top_key(field: str) -> str:
+    """The top-level key a field path starts with, as error lines print it ('noise.p2' -> 'noise')."""
+    return field.split(".")[0].split("[")[0]
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import cirq
 import numpy as np
@@ -184,3 +185,40 @@ def test_bad_calibration_is_one_line_naming_spec_field_and_file(tmp_path, table,
 def test_missing_calibration_file(tmp_path):
     spec, r = _run(tmp_path, SPEC.format(cal="nowhere.yaml", method="density_matrix"))
     assert r.exit_code == 2 and f"{spec}: noise.calibration: nowhere.yaml: file not found" in r.output
+
+
+def _json_table(p1_text="0.001", qubit_text="0"):
+    rows = [f'{{"qubit": {qubit_text if q == 0 else q}, "p1": {p1_text if q == 0 else P1[q]}}}' for q in P1]
+    return '{"qubits": [' + ", ".join(rows) + "]}"
+
+
+@pytest.mark.parametrize("name,make,msg", [
+    ("cal.json", lambda p: p.write_text(_json_table(qubit_text="7" * 5000)), "an integer of thousands of digits"),
+    ("cal.json", lambda p: p.write_text(_json_table(qubit_text="7" * 40)), "qubits[0].qubit: integer with more than 30 digits"),
+    ("cal.json", lambda p: p.write_text("[" * 100_000), "nested too deeply"),
+    ("cal.json", lambda p: p.write_text(_json_table(p1_text="Infinity")), "Infinity is not a number"),
+    ("cal.json", lambda p: p.write_text(_json_table(p1_text="NaN")), "NaN is not a number"),
+    ("cal.yaml", lambda p: p.write_text(TABLE.replace("p1: 0.001,", "p1: .inf,")), "qubits[1].p1: must be a finite number"),
+    ("cal.yaml", lambda p: os.mkfifo(p), "not a regular file"),  # reading it would wait forever
+    # a link to a FIFO stands for one to /dev/zero: a node reading would block on or never finish
+    ("cal.json", lambda p: (os.mkfifo(p.parent / "node"), p.symlink_to(p.parent / "node")),
+     "not a regular file"),
+    ("cal.json", lambda p: p.write_text(" " * 10_000_001), "larger than 10 MB"),
+], ids=["5000-digits", "40-digits", "nested", "Infinity", "NaN", "yaml-inf", "fifo", "link-to-node", "10MB"])
+def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
+    """Calibration files are read as the spec is: bounded regular files, finite numbers of sane
+    size, bounded nesting; anything else is one line naming the spec, field and file, exit 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    make(tmp_path / name)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(cal=name, method="density_matrix"))
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "eqvbench", "validate", str(spec)], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path, env=env)
+    line = r.stderr.strip()
+    assert r.returncode == 2 and "Traceback" not in line and len(line.splitlines()) == 1, r.stderr[-2000:]
+    assert line.startswith(f"error: {spec}: noise.calibration: {name}: ") and msg in line, line

@@ -275,6 +275,16 @@ BAD = [
     ("broken.json", '{"cirq_type": "Circuit",\n "moments": [\n', None, "circuit.file", "line 3: malformed JSON"),
     ("code.json", '{"cirq_type": "os.system", "command": "touch pwned"}', None, "circuit.file", "not Cirq JSON"),
     ("circuit.txt", "h q[0];", None, "circuit.file", "unknown format '.txt'"),
+    ("exp.qasm", QASM_HEAD + "rx(exp(1000)) q[0];\n", None, "circuit.file", "exp() is not a finite real number"),
+    ("sqrt.qasm", QASM_HEAD + "rx(sqrt(-1)) q[0];\n", None, "circuit.file", "sqrt() is not a finite real number"),
+    ("root.qasm", QASM_HEAD + "rx((-8)^(1/3)) q[0];\n", None, "circuit.file", "'^' is not a finite real number"),
+    ("huge.qasm", QASM_HEAD + "rx(1e300*1e300) q[0];\n", None, "circuit.file", "'*' is not a finite real number"),
+    ("symbolic.qasm", QASM_HEAD + "gate g(a) x { rx(a^(9^9)) x; }\ng(3) q[0];\n", None, "circuit.file",
+     "gate Rx: its unitary cannot be computed"),
+    ("inf.json", cirq.to_json(cirq.Circuit(cirq.rx(0.25).on(cirq.LineQubit(0)))).replace("0.25", "Infinity"), None,
+     "circuit.file", "gate Rx: its unitary cannot be computed"),
+    ("nan.json", cirq.to_json(cirq.Circuit(cirq.CZ(*cirq.LineQubit.range(2)) ** 0.5)).replace("0.5", "NaN"), None,
+     "circuit.file", "gate CZPowGate has a parameter that is not a finite number"),
 ]
 
 
@@ -339,3 +349,26 @@ def test_sums_are_costed_term_by_term(write_spec):
                       "circuit: {theta_h: 0.4, steps: 2, observable: M_z}\ncost: {max_repeats: 2}\n")
     (p,) = run_json(spec, "--no-store", "--workers", 1)["points"]
     assert p["cost_flops"] > 0 and p["reproduced_value"] == pytest.approx(p["o_ideal"], abs=1e-12)
+
+
+def test_parameter_arithmetic_is_bounded(tmp_path):
+    """An integer power tower in a gate parameter (9^9^9: cirq's reader computes it exactly, for
+    ever) is one line at once; ordinary expressions keep their values."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "tower.qasm").write_text(QASM_HEAD + "rx(9^9^9) q[0];\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_text("tower.qasm"))
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "eqvbench", "validate", str(spec)], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"error: {spec}: circuit.file: 'tower.qasm': not a circuit cirq's OpenQASM reader accepts: "
+        "a gate parameter's '^' is not a finite real number"), r.stderr
+    (tmp_path / "ok.qasm").write_text(QASM_HEAD + "rx(2^10) q[0];\nrz(-pi^2/8 + sin(pi/6)*3) q[1];\n"
+                                      "gate g(a) x { ry(a^2/2) x; }\ng(3) q[2];\n")
+    angles = [op.gate.exponent * math.pi for op in load_circuit(tmp_path / "ok.qasm").circuit.all_operations()]
+    assert angles == pytest.approx([2.0**10, -math.pi**2 / 8 + 1.5, 4.5], rel=1e-12)

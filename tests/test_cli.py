@@ -270,3 +270,39 @@ def test_columns_typo_is_one_line_listing_the_columns(write_spec, tmp_path, comm
                           "columns: n_qubits, ", "xeb_exact", "verdict")
     assert_one_line_error(invoke(command, spec if command == "run" else db, "--columns", " , "),
                           "--columns: give field names")
+
+
+def test_atomic_write_never_replaces_a_node(tmp_path):
+    """Writing replaces only a regular file: a FIFO (standing for a device such as /dev/null),
+    reached directly or through a link, stays as it was."""
+    import stat
+
+    from eqvbench.io import write_atomic
+
+    fifo, link = tmp_path / "node", tmp_path / "link"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    for path, follow in ((fifo, True), (link, True), (fifo, False)):
+        with pytest.raises(OSError, match="not a regular file"):
+            write_atomic(path, "x", follow_symlinks=follow)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    write_atomic(link, "x", follow_symlinks=False)  # the link itself is replaced
+    assert not link.is_symlink() and link.read_text() == "x" and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["link", "node"]  # no temporary file left
+
+
+def test_text_from_a_spec_is_printed_literally(tmp_path):
+    """A title, a file name or a cell holding rich markup ('[/x]' stopped the run with a traceback
+    after all its work), matplotlib's '$' (an unbalanced formula stopped `plot`), or a newline and
+    an ANSI escape (a forged 'error:' line) is shown as written, escaped where it is not printable."""
+    title = "[/x] [bold]T :smile: $\\frac{1 \x1b[31mred\nerror: forged"
+    spec = tmp_path / "sp\x1b[31mec\nerror: forged.yaml"
+    spec.write_text(SMALL.replace("cycles: [2, 4]", "cycles: 2") + f"report: {{title: {json.dumps(title)}}}\n")
+    out = tmp_path / "doc.json"
+    for r in (invoke("validate", spec), invoke("run", spec, "--no-store", "--workers", 1, "--out", out),
+              invoke("show", out), invoke("plot", out, "-o", tmp_path / "p.png")):
+        assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+        assert "\x1b" not in r.output and not any(ln.startswith("error") for ln in r.output.splitlines()), r.output
+    assert "sp\\x1b[31mec\\nerror" in invoke("validate", spec).stdout  # (rich wraps a title at the table's width)
+    shown = invoke("show", out).stdout
+    assert "[/x] [bold]T :smile: $\\frac{1" in shown and "\\x1b[31mred\\nerror" in shown, shown

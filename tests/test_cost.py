@@ -222,6 +222,7 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
     size are read (a FIFO would block, a link to /dev/zero would never end)."""
     import json
     import os
+    import stat
     import threading
 
     from eqvbench.cost import CostSettings, contraction_cost
@@ -261,9 +262,18 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
     path.unlink()
     os.mkfifo(path)
     assert not load_without_hanging().cached
-    path.unlink()
-    path.symlink_to("/dev/zero")
-    assert not load_without_hanging().cached
+    # links: to a node that reading never ends or blocks on (a FIFO here stands for /dev/zero,
+    # which a test must not risk) and to a user's file: read as misses, and the entry written
+    # then replaces the link itself, never the node or file it points to
+    node, victim = tmp_path.parent / f"{tmp_path.name}-node", tmp_path.parent / f"{tmp_path.name}-victim"
+    os.mkfifo(node)
+    victim.write_text("a user's file\n")
+    for target in (node, victim):
+        path.unlink()
+        path.symlink_to(target)
+        assert not load_without_hanging().cached
+        assert not path.is_symlink() and json.loads(path.read_text())["result"]["cost_flops"] == first.cost_flops
+    assert stat.S_ISFIFO(os.stat(node).st_mode) and victim.read_text() == "a user's file\n"
     path.unlink()
     path.write_text(good[:-1] + " " * (64 * 2**20) + "}")  # over the size limit
     assert not load_without_hanging().cached
@@ -432,7 +442,7 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
     assert not any(restarted_late), "the search's processes were started again after the deadline"
     assert clock.reads_after <= 3, clock.reads_after  # the wait noticed, the forest (if not begun) asked once
     left = [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+            if p.pid not in before and "resource_tracker import main" not in " ".join(p.cmdline())]
     assert not left, left
 
 

@@ -238,6 +238,22 @@ def test_progress_lines_give_the_time_left(write_spec):
     assert len(lines) == 4 and all("left" in ln for ln in lines[:3]) and "left" not in lines[3], lines
 
 
+def test_progress_lines_are_never_wrapped(write_spec):
+    """In a log (not a terminal) each finished point is one line however long its label: a line
+    cut at 80 columns is two lines to a reader or a filter (one-line errors after a kill)."""
+    r = invoke("run", write_spec(
+        "experiment: rcs\nseed: 5\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
+        "noise: {p2: [0.005, 0.01], p1: [0.0011, 0.0021], readout: [0.011, 0.021], idle: [0.00011, 0.00021]}\n"
+        "simulation: {shots: 100}\ncost: {max_repeats: 2}\n"), "--no-store", "--workers", 1)
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    progress = [ln for ln in lines if ln.startswith("[")]
+    assert len(progress) == 16 and max(map(len, progress)) > 80
+    assert all(ln.endswith(" left") for ln in progress[:15]), progress
+    others = [ln for ln in lines if not ln.startswith("[")]
+    assert all(ln.startswith(("compiling kernels", "16 point(s) in ")) for ln in others), lines
+
+
 def test_default_workers_follow_the_work(write_spec, monkeypatch):
     """Without --workers, a sweep whose estimated work would not pay for starting a pool runs in
     this process; one with enough work gets one worker per core."""
@@ -269,7 +285,7 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
 
     def descendants():
         return {p.pid for p in psutil.Process().children(recursive=True)
-                if "resource_tracker" not in " ".join(p.cmdline())}
+                if "resource_tracker import main" not in " ".join(p.cmdline())}
 
     before = descendants()
     out = tmp_path / "out.json"

@@ -78,6 +78,8 @@ BAD = [
     ("experiment: rcs\ndescription: '" + "x" * 1_100_000 + "'\n", None, "larger than 1000 kB"),
     ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
      "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "needs about 781.3 TiB"),
+    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
+     "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "or a smaller simulation.batch"),
 ]
 
 
@@ -107,6 +109,9 @@ def test_control_characters_in_keys_are_escaped(tmp_path):
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 2 and len(lines) == 1, r.output
     assert "\x1b" not in r.output and "\\x1b[31mkey\\nerror: forged" in lines[0]
+    spec.write_text('experiment: rcs\ncases:\n  - {"bad\\e[31mkey": 1}\n')  # located in its case
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 2 and f"{spec}: cases[0].bad\\x1b[31mkey: unknown key" in r.output, r.output
 
 
 def test_long_values_are_cut_in_messages():
@@ -247,6 +252,7 @@ def test_memory_check_refuses_or_caps_workers():
     with pytest.raises(SpecError) as e:
         check_memory(spec, plans, available=need - 1)
     assert e.value.field == "simulation" and "768.0 MiB" in e.value.message and "12-qubit density matrix" in e.value.message
+    assert e.value.message.endswith("or use method: trajectories")
     assert check_memory(spec, plans, workers=8, available=3 * need) == 3
     assert check_memory(spec, plans, workers=2, available=100 * need) == 2
 
@@ -260,3 +266,60 @@ def test_bad_scheduler_fails_fast(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == "error: --scheduler bogus: not a Dask scheduler address " \
                                "(missing port number in address 'bogus')"
+
+
+def test_huge_sweep_is_refused_before_it_is_expanded(monkeypatch):
+    """4e9 points (four swept lists of 250-256 values, a few kB of YAML) are counted, not built:
+    refused without expanding a single point, in a plain spec and in a case."""
+    import eqvbench.spec as spec_mod
+
+    def expand(*a, **k):
+        raise AssertionError("the sweep was expanded")
+
+    monkeypatch.setattr(spec_mod, "expand", expand)
+    sweep = {"circuit": {"cycles": list(range(1, 251))},
+             "noise": {"p2": [k / 1e4 for k in range(1, 251)], "p1": [k / 1e5 for k in range(1, 251)],
+                       "readout": [k / 1e5 for k in range(1, 257)]}}
+    with pytest.raises(SpecError, match=f"the sweep has 4000000000 points, more than {MAX_POINTS}"):
+        parse_spec({"experiment": "rcs", **sweep}, "s.yaml")
+    with pytest.raises(SpecError, match=f"more than {MAX_POINTS} points") as e:
+        parse_spec({"experiment": "rcs", "cases": [sweep]}, "s.yaml")
+    assert e.value.field == "cases[0]"
+
+
+def test_memory_limit_is_the_least_of_machine_cgroup_and_ulimit(tmp_path, monkeypatch):
+    """A container's or batch job's cgroup limit (v2 memory.max, v1 memory.limit_in_bytes, on the
+    process's cgroup or a parent) and `ulimit -v` bound what a point may use, not the machine alone."""
+    import resource
+
+    import eqvbench.estimate as est
+    from eqvbench.pipeline import plan
+
+    gib = 2**30
+    monkeypatch.setattr(est, "physical_memory", lambda: 64 * gib)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    def tree(proc_line: str, files: dict[str, str]):
+        root = tmp_path / f"t{len(list(tmp_path.iterdir()))}"
+        root.mkdir()
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        (root / "cgroup").write_text(proc_line)
+        return est.memory_limit(str(root / "cgroup"), str(root / "fs"))
+
+    assert tree("0::/\n", {"fs/memory.max": "max\n"}) == (64 * gib, "this machine's")
+    assert tree("0::/user.slice/job_42\n", {"fs/user.slice/job_42/memory.max": f"{gib}\n",
+                                            "fs/user.slice/memory.max": "max\n"}) == (gib, "the cgroup memory limit of")
+    assert tree("12:memory:/slurm/job_7\n5:cpu,cpuacct:/x\n",
+                {"fs/memory/slurm/job_7/memory.limit_in_bytes": "9223372036854771712\n",
+                 "fs/memory/slurm/memory.limit_in_bytes": f"{2 * gib}\n"}) == (2 * gib, "the cgroup memory limit of")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * gib, resource.RLIM_INFINITY))
+    assert tree("0::/\n", {}) == (3 * gib, "the address-space ulimit (ulimit -v) of")
+
+    # and a run's memory check says which limit a point does not fit in
+    monkeypatch.setattr(est, "memory_limit", lambda: (512 * 2**20, "the cgroup memory limit of"))
+    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 3, "cols": 4},
+                       "simulation": {"method": "density_matrix", "max_qubits": 12}}, "s.yaml")
+    with pytest.raises(SpecError, match=r"needs about 768.0 MiB .* more than the cgroup memory limit of 512.0 MiB"):
+        est.check_memory(spec, plan(spec))

@@ -96,11 +96,14 @@ def _load_bytes(data: bytes, suffix: str, sha: str) -> LoadedCircuit:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CircuitFileError(f"not UTF-8 text (byte {e.start})") from None
+    import numpy as np
+
     try:
-        if suffix == ".qasm":
-            circuit, labels = _from_qasm(text)
-        else:
-            circuit, labels = _from_cirq_json(text)
+        with np.errstate(all="ignore"):  # an angle computed as inf is refused below, not warned about
+            if suffix == ".qasm":
+                circuit, labels = _from_qasm(text)
+            else:
+                circuit, labels = _from_cirq_json(text)
     except CircuitFileError:
         raise
     except Exception as e:  # noqa: BLE001 - whatever else a malformed file trips: one line, no traceback
@@ -187,7 +190,7 @@ def _only(text: str, statements: list[_Statement]) -> str:
 
 def _from_qasm(text: str):
     import cirq
-    from cirq.contrib.qasm_import import QasmException, circuit_from_qasm
+    from cirq.contrib.qasm_import import QasmException
 
     statements = qasm_statements(text)
     for st in statements:
@@ -205,12 +208,12 @@ def _from_qasm(text: str):
     kept = [st for st in statements if st.name in declarations]
     try:
         if len(pieces) == 1:
-            circuit = circuit_from_qasm(text)
+            circuit = _read_qasm(text)
         else:
             circuit = cirq.Circuit()
             for piece in pieces:
                 if piece:
-                    circuit += circuit_from_qasm(_only(text, kept + piece))
+                    circuit += _read_qasm(_only(text, kept + piece))
     except QasmException as e:
         raise _qasm_error(str(getattr(e, "message", e))) from None
     except ImportError as e:  # cirq's QASM reader needs `ply`
@@ -243,6 +246,36 @@ def _from_qasm(text: str):
 
     circuit = _checked(circuit, where, line_of_wide_gate)
     return circuit.transform_qubits(lambda q: mapping[q]), [label for _, label in order]
+
+
+def _finite(op, what: str):
+    """`op` on floats, refusing a result that is not a finite real number: cirq's reader computes
+    integer powers exactly (9^9^9 would not end) and lets exp(1000) or sqrt(-1) through as inf, nan."""
+    import numpy as np
+
+    def checked(*args):
+        if not all(isinstance(a, (int, float, np.number)) for a in args):
+            return op(*args)  # a custom gate's symbolic parameter: its value is checked once applied
+        try:
+            with np.errstate(all="ignore"):
+                value = op(*(float(a) for a in args))
+        except OverflowError:
+            value = math.inf
+        if isinstance(value, complex) or not math.isfinite(value):
+            raise ArithmeticError(f"a gate parameter's {what} is not a finite real number")
+        return float(value)
+
+    return checked
+
+
+def _read_qasm(text: str):
+    """cirq's OpenQASM 2 reader with its parameter arithmetic in checked floats."""
+    from cirq.contrib.qasm_import._parser import QasmParser
+
+    parser = QasmParser()
+    parser.binary_operators = {k: _finite(op, f"'{k}'") for k, op in parser.binary_operators.items()}
+    parser.functions = {k: _finite(f, f"{k}()") for k, f in parser.functions.items()}
+    return parser.parse(text).circuit
 
 
 def _qasm_error(message: str) -> CircuitFileError:
@@ -289,8 +322,9 @@ def _from_cirq_json(text: str):
 def _checked(circuit, where, line_of_wide_gate):
     """The circuit with sub-circuits unrolled and terminal measurements removed; CircuitFileError for
     what eqvbench cannot simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or
-    symbolic operations)."""
+    symbolic operations, angles that are not finite)."""
     import cirq
+    import numpy as np
 
     circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     if cirq.is_parameterized(circuit):
@@ -308,9 +342,16 @@ def _checked(circuit, where, line_of_wide_gate):
             if len(op.qubits) > 2:
                 raise CircuitFileError(f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
                                        "simulates one- and two-qubit gates (decompose it)", line_of_wide_gate())
-            if isinstance(op, cirq.ClassicallyControlledOperation) or not cirq.has_unitary(op):
+            try:
+                unitary = None if isinstance(op, cirq.ClassicallyControlledOperation) else cirq.unitary(op, None)
+            except (ArithmeticError, ValueError) as e:  # an angle such as 3^(9^9), computed as inf
+                raise CircuitFileError(f"gate {_op_name(op, True)}: its unitary cannot be computed "
+                                       f"({_first_line(e)}); is a parameter not a finite number?") from None
+            if unitary is None:
                 raise CircuitFileError(f"unsupported operation {_op_name(op)}: not a unitary gate",
                                        where("if") or where("reset"))
+            if not np.isfinite(unitary).all():  # an infinite or NaN angle (Infinity in Cirq JSON)
+                raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
             ops.append(op)
         moments.append(cirq.Moment(ops))
     out = cirq.Circuit(m for m in moments if len(m))
@@ -319,7 +360,10 @@ def _checked(circuit, where, line_of_wide_gate):
     return out
 
 
-def _op_name(op) -> str:
+def _op_name(op, safe: bool = False) -> str:
+    """The gate as cirq prints it (`safe`: its type, where printing an infinite angle would fail)."""
+    if safe:
+        return type(op.gate if op.gate is not None else op).__name__
     return short_repr(str(op.gate if op.gate is not None else op), 60)
 
 
