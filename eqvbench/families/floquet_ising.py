@@ -18,6 +18,7 @@ from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region,
     observable_fields, reproduction_columns,
 )
+from eqvbench.lattice import qubit_label, qubit_of
 from eqvbench.lightcone import backward_cone, structurally_diagonal
 from eqvbench.methods import MethodResult
 from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
@@ -162,16 +163,6 @@ class FloquetCircuit(Section):
     final_rx: bool = False
     instances: Annotated[int, Field(ge=1, le=1)] = 1
     region: IsingRegionSpec = IsingRegionSpec()
-
-
-def qubit_of(lattice, k: int):
-    """The lattice qubit numbered k: IBM / line number for LineQubits, row-major index on a grid."""
-    import cirq
-
-    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
-        q = cirq.LineQubit(k)
-        return q if q in set(lattice.qubits) else None
-    return lattice.qubits[k] if 0 <= k < lattice.n_qubits else None
 
 
 def resolve_observable(lattice, text: str) -> list[dict]:
@@ -396,7 +387,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
         log_f += math.log1p(-p * sens[k]) if p * sens[k] < 1 else -math.inf
         if len(op.qubits) == 2:
             v_b += sens[k]
-        per_gate.append({"moment": m, "qubits": [_qubit_label(q) for q in op.qubits], "s": round(float(sens[k]), 6)})
+        per_gate.append({"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(sens[k]), 6)})
     return {"v_butterfly": v_b, "f_butterfly": math.exp(log_f), "butterfly_map": per_gate}
 
 
@@ -645,10 +636,6 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     ref = Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
                     conv.seconds, exact=False)
     return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
-
-
-def _qubit_label(q) -> Any:
-    return q.x if hasattr(q, "x") else [q.row, q.col]
 
 
 def observable_network(instance: Instance):

@@ -28,6 +28,7 @@ from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region, ResultField,
     reproduction_columns,
 )
+from eqvbench.lattice import qubit_label, qubit_of
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
 
@@ -93,20 +94,6 @@ class OTOCCircuit(Section):
 # --------------------------------------------------------------------------- qubits
 
 
-def qubit_of_ref(lattice, ref) -> Any:
-    """The lattice qubit a reference names, or None."""
-    import cirq
-
-    if isinstance(ref, str):
-        r, c = (int(x) for x in ref.split(","))
-        q = cirq.GridQubit(r, c)
-        return q if q in set(lattice.qubits) else None
-    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
-        q = cirq.LineQubit(ref)
-        return q if q in set(lattice.qubits) else None
-    return lattice.qubits[ref] if 0 <= ref < lattice.n_qubits else None
-
-
 def distances_from(lattice, q) -> dict:
     """Coupler hops from q to every reachable qubit."""
     nb = lattice.neighbours()
@@ -125,7 +112,7 @@ def distances_from(lattice, q) -> dict:
 
 def resolve_qubits(lattice, circuit: dict[str, Any]):
     """(Q_m, ancilla, butterfly qubits) of a point; ValueError('field: message') when impossible."""
-    qm = qubit_of_ref(lattice, circuit["measurement_qubit"])
+    qm = qubit_of(lattice, circuit["measurement_qubit"])
     if qm is None:
         raise ValueError(f"circuit.measurement_qubit: {circuit['measurement_qubit']!r} is not a qubit of the lattice")
     nb = lattice.neighbours()
@@ -136,7 +123,7 @@ def resolve_qubits(lattice, circuit: dict[str, Any]):
         refs = b if isinstance(b, list) else [b]
         qbs = []
         for ref in refs:
-            q = qubit_of_ref(lattice, ref)
+            q = qubit_of(lattice, ref)
             if q is None:
                 raise ValueError(f"circuit.butterfly: {ref!r} is not a qubit of the lattice")
             if q == qm:
@@ -145,7 +132,7 @@ def resolve_qubits(lattice, circuit: dict[str, Any]):
         if len(set(qbs)) != len(qbs):
             raise ValueError("circuit.butterfly: a qubit is named twice")
     if circuit["ancilla"] is not None:
-        qa = qubit_of_ref(lattice, circuit["ancilla"])
+        qa = qubit_of(lattice, circuit["ancilla"])
         if qa is None:
             raise ValueError(f"circuit.ancilla: {circuit['ancilla']!r} is not a qubit of the lattice")
         if qa not in nb[qm]:
@@ -429,9 +416,9 @@ class OTOCFamily(Family):
             "otoc_norm_err": None,
             "f_identity": f,
             "operator": op,
-            "butterfly_qubits": [_label(q) for q in instances[0].data["qbs"]],
-            "measurement_qubit": _label(instances[0].data["qm"]),
-            "ancilla_qubit": _label(instances[0].data["qa"]),
+            "butterfly_qubits": [qubit_label(q) for q in instances[0].data["qbs"]],
+            "measurement_qubit": qubit_label(instances[0].data["qm"]),
+            "ancilla_qubit": qubit_label(instances[0].data["qa"]),
             "butterfly_distance": butterfly_distance(instances[0]),
             "shots": shots,
             "sim_method": method,
@@ -511,10 +498,6 @@ def butterfly_distance(instance: Instance) -> int | None:
 
 def _wants_map(instance: Instance) -> bool:
     return instance.data.get("butterfly_map", True)
-
-
-def _label(q) -> Any:
-    return q.x if hasattr(q, "x") else f"{q.row},{q.col}"
 
 
 def _mean_err(values, errs) -> tuple[float, float]:
@@ -777,7 +760,7 @@ def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
         if len(o.qubits) == 2:
             v_b += a
             v_m += b
-        per_gate.append({"moment": m + 1, "part": part, "cycle": cycle, "qubits": [_label(q) for q in o.qubits],
+        per_gate.append({"moment": m + 1, "part": part, "cycle": cycle, "qubits": [qubit_label(q) for q in o.qubits],
                          "s": round(a, 6), "s_identity": round(b, 6)})
     return {"v_butterfly": v_b, "f_butterfly": math.exp(log_fb), "v_measurement": v_m,
             "f_measurement": math.exp(log_fm), "butterfly_map": per_gate}
