@@ -68,7 +68,7 @@ def test_rzz_is_exp_plus_i_pi_4_zz():
 def test_theta_zero_gives_z_equal_one(sec):
     lat = build_lattice(sec)
     inst = instance(sec, 0.0, 3, "M_z")
-    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
                                            SimSettings(method="trajectories"), np.random.default_rng(0))
     np.testing.assert_allclose(vals, 1.0, atol=1e-12)
     np.testing.assert_allclose(ideal, 1.0, atol=1e-12)
@@ -81,7 +81,7 @@ def test_clifford_point_gives_minus_one_zero_or_one(sec):
     q0 = lat.qubits[0].x if hasattr(lat.qubits[0], "x") else 0
     for obs in ("M_z", f"X{q0}", f"Y{q0}"):
         inst = instance(sec, math.pi / 2, 4, obs)
-        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
                                             SimSettings(method="trajectories"), np.random.default_rng(0))
         assert np.all(np.min(np.abs(ideal[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1) < 1e-9), (obs, ideal)
 
@@ -93,7 +93,7 @@ def test_engine_cirq_and_tensor_network_agree(sec, obs):
     sv = ideal_value_statevector(inst)
     tn = ideal_value_tn(inst)
     psi = cirq.final_state_vector(inst.circuit, qubit_order=inst.qubits, dtype=np.complex128)
-    ps = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in inst.data["paulis"][0].items()})
+    ps = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in inst.paulis[0].items()})
     ref = float(np.real(ps.expectation_from_state_vector(psi, {q: i for i, q in enumerate(inst.qubits)})))
     assert sv == pytest.approx(ref, abs=1e-6)
     assert tn == pytest.approx(ref, abs=1e-6)

@@ -1,6 +1,7 @@
 """OTOC family: protocol against direct evaluation and cirq, light-cone limits, Clifford values,
 digital-model fidelity, cost network, butterfly velocity fit, bad input."""
 
+import dataclasses
 import math
 
 import cirq
@@ -11,7 +12,6 @@ import eqvbench.families.otoc as otoc_module
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
-from eqvbench.families.base import Instance
 from eqvbench.families.otoc import (
     FAMILY,
     cone_backward,
@@ -45,14 +45,13 @@ def instance(lattice, seed=1, **circuit):
 
 def cirq_protocol_otoc(inst, noise):
     """C from the four ancilla variants, each run through cirq's density-matrix simulator."""
-    d = inst.data
     p = []
     for v in range(4):
-        circ = protocol_circuit(d["u"], d["qm"], d["qa"], d["qbs"], d["operator"], v)
+        circ = protocol_circuit(inst.u, inst.qm, inst.qa, inst.qbs, inst.operator, v)
         noisy = noise.to_cirq(circ, inst.qubits)
         rho = cirq.DensityMatrixSimulator().simulate(noisy, qubit_order=inst.qubits).final_density_matrix
         n = len(inst.qubits)
-        a = inst.qubits.index(d["qa"])
+        a = inst.qubits.index(inst.qa)
         diag = np.real(np.diag(rho)).reshape([2] * n)
         p1 = float(np.moveaxis(diag, a, 0)[1].sum())
         p.append(noise.readout + (1 - 2 * noise.readout) * p1)  # readout flips the bit with probability r
@@ -92,8 +91,8 @@ def test_otoc_is_one_outside_the_light_cone():
     for cycles in (1, 2, 3, 4, 6):
         for d in (1, 2, 3, 4):
             inst = instance(lat, cycles=cycles, butterfly_distance=d, measurement_qubit="1,0")
-            u = inst.data["u"]
-            if cone_forward(u, [inst.data["qm"]]) & cone_backward(u, inst.data["qbs"]):
+            u = inst.u
+            if cone_forward(u, [inst.qm]) & cone_backward(u, inst.qbs):
                 inside += 1
                 continue
             outside += 1
@@ -118,13 +117,12 @@ def test_clifford_circuits_give_plus_or_minus_one():
                     gate="cz")
     seen = set()
     for seed in range(12):
-        system = lat.restrict(set(lat.qubits) - {base.data["qa"]})
+        system = lat.restrict(set(lat.qubits) - {base.qa})
         u = random_u(system, 5, "cz", seed, axes=4)  # pi/2 rotations about +-X, +-Y: Clifford
         for qb in system.qubits:
-            if qb == base.data["qm"]:
+            if qb == base.qm:
                 continue
-            data = dict(base.data, u=u, qbs=(qb,))
-            inst = Instance(base.circuit, base.qubits, base.measured, seed, data=data)
+            inst = dataclasses.replace(base, u=u, qbs=(qb,), seed=seed)
             c = otoc_direct(inst)
             assert min(abs(c - 1), abs(c + 1)) < 1e-9, c
             seen.add(round(c))
@@ -181,16 +179,16 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
     assert abs(m.fields["otoc_ideal"]) > 0.2
     # second order ~ (sum p s)^2 / 2 ~ 0.005 here
     assert ratio == pytest.approx(m.fields["f_butterfly"], abs=0.01)
-    assert len(m.fields["butterfly_map"]) == sum(len(mo) for mo in inst.data["u"]) * 2
+    assert len(m.fields["butterfly_map"]) == sum(len(mo) for mo in inst.u) * 2
 
 
 def test_cost_network_cancels_gates_outside_the_butterfly_cone():
     """Gates outside Q_b's backward cone drop out; those in it but outside Q_m's forward cone
     appear twice (state preparation and its mirror), the rest four times; the network still gives C."""
     inst = instance({"kind": "grid", "rows": 3, "cols": 4}, cycles=4, butterfly_distance=3, measurement_qubit="1,0")
-    u = inst.data["u"]
-    bwd = cone_backward(u, inst.data["qbs"])
-    fwd = cone_forward(u, [inst.data["qm"]])
+    u = inst.u
+    bwd = cone_backward(u, inst.qbs)
+    fwd = cone_forward(u, [inst.qm])
     n2 = lambda locs: sum(1 for m, j in locs if len(u[m].operations[j].qubits) == 2)  # noqa: E731
     n2_all = sum(1 for op in u.all_operations() if len(op.qubits) == 2)
     circ, _ = cost_circuit(inst)
@@ -275,7 +273,7 @@ def test_region_values_by_state_vector_and_by_tensor_network_agree():
     assert [h["method"] for h in ht] == ["tensor_network"] * len(ht)
     assert [h["qubits"] for h in hs] == [h["qubits"] for h in ht]
     inst = instance(lat, **kw)
-    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    system = inst.lattice.restrict(set(inst.lattice.qubits) - {inst.qa})
     from eqvbench.families.otoc import geodesic_qubits
 
     for a, b in zip(hs, ht):
@@ -316,7 +314,7 @@ def test_region_with_the_whole_cone_but_fewer_prepared_gates_is_costed_on_its_ow
     kw = dict(cycles=8, measurement_qubit="1,0", butterfly_distance=3, instances=1)
     inst = instance(lat, **kw)
     region = region_of(lat, {"f_eff": 0.8}, shots=10**4, **kw)
-    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    system = inst.lattice.restrict(set(inst.lattice.qubits) - {inst.qa})
     ball = system.ball(list(geodesic_qubits(inst)), region.fields["region_radius"])
     n2 = lambda c: sum(1 for op in c.all_operations() if len(op.qubits) == 2)  # noqa: E731
     assert region.a_eff == 11 and len(ball) == 10

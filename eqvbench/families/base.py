@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Instance:
-    """One concrete circuit of a point (without measurements)."""
+    """One concrete circuit of a point (without measurements).
+
+    A family whose hooks need more than the circuit subclasses it with typed fields
+    (:class:`eqvbench.families.observable.ObservableInstance`: the Pauli strings of an observable;
+    :class:`eqvbench.families.otoc.OtocInstance`: U, the measurement, ancilla and butterfly qubits).
+    """
 
     circuit: cirq.Circuit
     qubits: tuple[cirq.Qid, ...]
     measured: tuple[cirq.Qid, ...]
     seed: int
-    data: dict[str, Any] = field(default_factory=dict)  # family-specific extras
 
 
 @dataclass(frozen=True)

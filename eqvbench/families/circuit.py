@@ -33,6 +33,7 @@ from eqvbench.families.base import (
     Region, observable_fields, reproduction_columns,
 )
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
+from eqvbench.families.observable import ObservableInstance
 from eqvbench.spec import Section, Sweep, short_repr
 
 MAX_CIRCUIT_BYTES = 50_000_000
@@ -422,22 +423,6 @@ class CircuitLattice(Section):
 
 # --- the family --------------------------------------------------------------------------------
 
-def restricted_instance(instance: Instance, qubits) -> Instance:
-    """The circuit on `qubits` alone: the gates with every qubit among them (the rest as if they did
-    not exist), and the observable's terms that lie within them."""
-    import cirq
-
-    keep = set(qubits)
-    c = cirq.Circuit(cirq.Moment(op for op in m if all(q in keep for q in op.qubits)) for m in instance.circuit)
-    data = instance.data
-    kept = [i for i, ps in enumerate(data["paulis"]) if all(q in keep for q in ps)]
-    new = {"paulis": [data["paulis"][i] for i in kept], "lattice": data["lattice"].restrict(keep)}
-    if data.get("coefficients") is not None:
-        new["coefficients"] = [data["coefficients"][i] for i in kept]
-    support = tuple(sorted({q for ps in new["paulis"] for q in ps}))
-    return Instance(c, tuple(q for q in instance.qubits if q in keep), support, 0, data=new)
-
-
 class CircuitFamily(Family):
     name = "circuit"
     # XEB's fields without an observable, an observable's with one; the table shows what a point has
@@ -475,20 +460,17 @@ class CircuitFamily(Family):
         return []
 
     def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+        """Without an observable a plain :class:`Instance` (every qubit measured); with one an
+        :class:`ObservableInstance` (its regions: the file's gates among a ball's qubits)."""
         loaded = load_circuit(circuit["file"])
-        data: dict[str, Any] = {"lattice": lattice, "labels": loaded.labels, "sha256": loaded.sha256}
         if circuit["observable"] is None:
-            return Instance(loaded.circuit, lattice.qubits, lattice.qubits, seed, data=data)
+            return Instance(loaded.circuit, lattice.qubits, lattice.qubits, seed)
         paulis, coefficients = resolve_terms(circuit["observable"], lattice.n_qubits)
-        data["paulis"] = paulis
-        if coefficients is not None:
-            data["coefficients"] = coefficients
-        support = tuple(sorted({q for ps in paulis for q in ps}))
-        return Instance(loaded.circuit, lattice.qubits, support, seed, data=data)
+        return ObservableInstance.of(loaded.circuit, lattice.qubits, paulis, lattice, seed, coefficients)
 
     @staticmethod
     def _observable(instance: Instance) -> bool:
-        return "paulis" in instance.data
+        return isinstance(instance, ObservableInstance)
 
     def light_cone(self, instance: Instance) -> LightCone:
         from eqvbench.families import floquet_ising, rcs
@@ -509,8 +491,7 @@ class CircuitFamily(Family):
 
         if not self._observable(instance):
             return None  # every qubit is measured: the whole circuit matters
-        return find_effective_region(instance, values, f_eff, noise, rng,
-                                     restrict=lambda qs: restricted_instance(instance, qs))
+        return find_effective_region(instance, values, f_eff, noise, rng)
 
     def cost_network(self, instance: Instance):
         from eqvbench.families.floquet_ising import observable_network

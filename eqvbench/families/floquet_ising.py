@@ -15,9 +15,10 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region,
-    observable_fields, reproduction_columns,
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, Region, observable_fields,
+    reproduction_columns,
 )
+from eqvbench.families.observable import ObservableInstance
 from eqvbench.lattice import qubit_label, qubit_of
 from eqvbench.lightcone import backward_cone, structurally_diagonal
 from eqvbench.methods import MethodResult
@@ -209,32 +210,23 @@ def backward_light_cone(circuit, paulis: list[dict]):
     return cone.locations, cone.n_gates_2q, cone.qubits
 
 
-def term_sum(values, data: dict) -> float:
-    """The observable from its terms' values: their mean (M_z; a single string), or, where the
-    instance carries `coefficients`, sum_i c_i values_i."""
-    import numpy as np
+@dataclass(frozen=True, kw_only=True)
+class KickedIsingInstance(ObservableInstance):
+    """A kicked Ising circuit and its observable, with the circuit's parameters: a region is the
+    circuit rebuilt on the sub-lattice (as if the rest of the device did not exist)."""
 
-    coefficients = data.get("coefficients")
-    if coefficients is None:
-        return float(np.mean(values))
-    return float(np.dot(coefficients, values))
+    theta_h: float
+    steps: int
+    final_rx: bool
 
-
-def term_weights(data: dict):
-    """Each term's weight in the observable: 1 / terms (the mean), or the coefficients."""
-    import numpy as np
-
-    coefficients = data.get("coefficients")
-    n = len(data["paulis"])
-    return np.full(n, 1.0 / n) if coefficients is None else np.asarray(coefficients, dtype=float)
-
-
-def observable_terms(data: dict) -> list:
-    """The observable as Pauli propagation takes it: the list of strings (their mean), or
-    (coefficient, string) pairs."""
-    coefficients = data.get("coefficients")
-    paulis = data["paulis"]
-    return list(paulis) if coefficients is None else list(zip(coefficients, paulis))
+    def restrict(self, qubits) -> KickedIsingInstance:
+        """The circuit on the sub-lattice induced by `qubits`, and the observable's terms within it
+        (M_z: the full lattice's sites in it)."""
+        sub = self.lattice.restrict(set(qubits))
+        c = floquet_circuit(sub, self.theta_h, self.steps, self.final_rx)
+        keep = set(sub.qubits)
+        return KickedIsingInstance.of(c, sub.qubits, [ps for ps in self.paulis if all(q in keep for q in ps)], sub,
+                                      0, theta_h=self.theta_h, steps=self.steps, final_rx=self.final_rx)
 
 
 class FloquetIsingFamily(Family):
@@ -258,14 +250,14 @@ class FloquetIsingFamily(Family):
             return [("circuit.observable", str(e))]
         return []
 
-    def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+    def build(self, lattice, circuit: dict[str, Any], seed: int) -> KickedIsingInstance:
         c = floquet_circuit(lattice, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
-        paulis = resolve_observable(lattice, circuit["observable"])
-        support = tuple(sorted({q for ps in paulis for q in ps}))
-        return Instance(c, lattice.qubits, support, seed, data={"paulis": paulis, "lattice": lattice})
+        return KickedIsingInstance.of(c, lattice.qubits, resolve_observable(lattice, circuit["observable"]), lattice,
+                                      seed, theta_h=circuit["theta_h"], steps=circuit["steps"],
+                                      final_rx=circuit["final_rx"])
 
-    def light_cone(self, instance: Instance) -> LightCone:
-        paulis = instance.data["paulis"]
+    def light_cone(self, instance: ObservableInstance) -> LightCone:
+        paulis = instance.paulis
         cone = backward_cone(instance.circuit, paulis)
         terms = None
         if len(paulis) > 1:  # a sum: each term has its own cone and digital model
@@ -279,24 +271,23 @@ class FloquetIsingFamily(Family):
         from eqvbench.simulate import SimSettings, pauli_expectations
 
         inst = instances[0]
-        paulis = inst.data["paulis"]
+        paulis = inst.paulis
         vals, errs, ideal, info = pauli_expectations(
             inst.circuit, inst.qubits, noise, paulis, SimSettings.from_section(simulation), rng
         )
-        data = inst.data
-        weighted = data.get("coefficients") is not None
-        o_ideal, o_noisy = term_sum(ideal, data), term_sum(vals, data)
+        weighted = inst.weighted
+        o_ideal, o_noisy = inst.term_sum(ideal), inst.term_sum(vals)
         # the Paulis share trajectories: errors add linearly at worst
-        sim_err = float(np.dot(np.abs(term_weights(data)), errs)) if weighted else float(np.mean(errs))
-        scale = float(np.abs(term_weights(data)).sum()) if weighted else 1.0  # |<O>| <= scale
+        sim_err = float(np.dot(np.abs(inst.term_weights()), errs)) if weighted else float(np.mean(errs))
+        scale = float(np.abs(inst.term_weights()).sum()) if weighted else 1.0  # |<O>| <= scale
         shots = simulation["shots"]
         shot_err = math.sqrt(max(0.0, scale**2 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
         # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
         readout = np.array([noise.readout_factor(ps) for ps in paulis])
-        o_mitigated = term_sum(vals / readout, data)
+        o_mitigated = inst.term_sum(vals / readout)
         if weighted:
-            mit_err = o_err * float(np.dot(np.abs(term_weights(data)), 1.0 / readout)) / scale
+            mit_err = o_err * float(np.dot(np.abs(inst.term_weights()), 1.0 / readout)) / scale
         else:
             mit_err = o_err * float(np.mean(1.0 / readout))
         fields = {
@@ -323,7 +314,7 @@ class FloquetIsingFamily(Family):
             return Measurement(None, None, fields, notes)
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
-    def cost_network(self, instance: Instance):
+    def cost_network(self, instance: ObservableInstance):
         return observable_network(instance)
 
     def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
@@ -335,7 +326,7 @@ class FloquetIsingFamily(Family):
 
 
 
-def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
+def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[str, Any]:
     """Per-gate error sensitivity s_g = 1 - <O>_{Pauli error after g} / <O>_ideal, averaged over Paulis.
 
     Every (gate, non-identity Pauli) pair is one exactly simulated state
@@ -353,7 +344,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     qubits = instance.qubits
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
-    strings = [{index[q]: p for q, p in ps.items()} for ps in instance.data["paulis"]]
+    strings = [{index[q]: p for q, p in ps.items()} for ps in instance.paulis]
     program = tr.compile_program(instance.circuit, qubits, NoiseModel(p1=0.5, p2=0.5))
     cols, codes = [], []
     for k, item_i in enumerate(program.error_index):
@@ -364,9 +355,9 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
 
     def functional(psi):
         rows = [pauli_expectation_rows(psi, st, n) for st in strings]
-        if instance.data.get("coefficients") is None:
+        if instance.coefficients is None:
             return np.mean(rows, axis=0)
-        return np.tensordot(term_weights(instance.data), rows, axes=1)
+        return np.tensordot(instance.term_weights(), rows, axes=1)
 
     values = np.empty(cols.size)
     rows = tr.batch_rows(n)
@@ -391,23 +382,7 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     return {"v_butterfly": v_b, "f_butterfly": math.exp(log_f), "butterfly_map": per_gate}
 
 
-def region_instance(lattice, qubits: set, circuit: dict[str, Any]) -> Instance:
-    """The Floquet circuit on the sub-lattice induced by `qubits` (as if the rest did not exist)."""
-    sub = lattice.restrict(qubits)
-    c = floquet_circuit(sub, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
-    paulis = resolve_observable_on(sub, circuit["observable"], lattice)
-    support = tuple(sorted({q for ps in paulis for q in ps}))
-    return Instance(c, sub.qubits, support, 0, data={"paulis": paulis, "lattice": sub})
-
-
-def resolve_observable_on(sub, text: str, full) -> list[dict]:
-    """Observable Paulis restricted to a sub-lattice (M_z: the mean over the full lattice's qubits in it)."""
-    paulis = resolve_observable(full, text)
-    keep = set(sub.qubits)
-    return [ps for ps in paulis if all(q in keep for q in ps)]
-
-
-def ideal_value_statevector(instance: Instance) -> float:
+def ideal_value_statevector(instance: ObservableInstance) -> float:
     """<O> of the ideal circuit from eqvbench's state-vector kernels."""
 
     from eqvbench import trajectories as tr
@@ -418,20 +393,19 @@ def ideal_value_statevector(instance: Instance) -> float:
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
     psi = tr.ideal_state(tr.compile_program(instance.circuit, qubits, NoiseModel()))[None]
-    return term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
-                     for ps in instance.data["paulis"]], instance.data)
+    return instance.term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
+                              for ps in instance.paulis])
 
 
-def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
+def ideal_value_tn(instance: ObservableInstance, max_repeats: int = 16, seed: int = 0,
                    memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
     """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra
     (RegionTooCostly, nothing contracted, when a tree exceeds the memory or FLOP budget)."""
     values = []
-    for ps in instance.data["paulis"]:
-        one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
-        values.append(contract_within_budget(sandwich_network(one), len(instance.qubits), max_repeats, seed,
-                                             memory_bytes, max_flops).real)
-    return term_sum(values, instance.data)
+    for ps in instance.paulis:
+        values.append(contract_within_budget(sandwich_network(instance.circuit, ps), len(instance.qubits),
+                                             max_repeats, seed, memory_bytes, max_flops).real)
+    return instance.term_sum(values)
 
 
 def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max_repeats: int = 16,
@@ -465,16 +439,15 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
             total += w * float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
             methods.add("statevector")
         else:
-            one = Instance(circuit, tuple(qs), tuple(ps), 0, data={"paulis": [ps]})
-            total += w * contract_within_budget(sandwich_network(one, cone.gates), len(qs), max_repeats, 0,
+            total += w * contract_within_budget(sandwich_network(circuit, ps, cone.gates), len(qs), max_repeats, 0,
                                                 memory_bytes, max_flops).real
             methods.add("tensor_network")
     method = methods.pop() if len(methods) == 1 else "statevector+tensor_network"
     return (total / len(terms) if coefficients is None else total), method, widest
 
 
-def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng,
-                          restrict=None) -> Region:
+def find_effective_region(instance: ObservableInstance, values: dict[str, Any], f_eff: float | None, noise,
+                          rng) -> Region:
     """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
@@ -483,8 +456,8 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     inside the ball (:func:`cone_value`); the reference that certifies them is
     the ball holding the whole cone or, when the cone is larger than
     `region.max_qubits`, the whole cone contracted within the region's budgets.
-    `restrict(qubits)` gives the instance on a ball (default: the Floquet circuit rebuilt on the
-    sub-lattice, :func:`region_instance`).
+    A ball's instance is `instance.restrict(qubits)` (the kicked Ising circuit rebuilt on the
+    sub-lattice; a circuit file's gates among the ball's qubits).
     """
     import numpy as np
 
@@ -493,24 +466,20 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     circuit = values["circuit"]
     reg = {**IsingRegionSpec().model_dump(), **circuit["region"]}  # library callers may pass a partial dict
     sim = values["simulation"]
-    lattice = instance.data["lattice"]
-    subs: dict[frozenset, Instance] = {}
+    lattice = instance.lattice
+    subs: dict[frozenset, ObservableInstance] = {}
     budget = dict(statevector_max_qubits=reg["statevector_max_qubits"], max_repeats=reg["tn_max_repeats"],
                   memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"])
-    full_cone = backward_cone(instance.circuit, instance.data["paulis"])
-    if restrict is None:
-        restrict = lambda qs: region_instance(lattice, qs, circuit)  # noqa: E731
+    full_cone = backward_cone(instance.circuit, instance.paulis)
 
     def evaluate(qs) -> BallValue:
         key = frozenset(qs)
         if key not in subs:
-            subs[key] = restrict(qs)
+            subs[key] = instance.restrict(qs)
         inst_r = subs[key]
-        value, method, _ = cone_value(inst_r.circuit, inst_r.data["paulis"], **budget,
-                                      coefficients=inst_r.data.get("coefficients"))
-        n2 = backward_cone(inst_r.circuit, inst_r.data["paulis"]).n_gates_2q
-        return BallValue(value, method, n2,
-                         lambda: observable_network(inst_r) if inst_r.data["paulis"] else None)
+        value, method, _ = cone_value(inst_r.circuit, inst_r.paulis, **budget, coefficients=inst_r.coefficients)
+        n2 = backward_cone(inst_r.circuit, inst_r.paulis).n_gates_2q
+        return BallValue(value, method, n2, lambda: observable_network(inst_r) if inst_r.paulis else None)
 
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg["max_qubits"]:
@@ -521,13 +490,13 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
         if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
             return None
         inst_r = subs[frozenset(qs)]
-        paulis = inst_r.data["paulis"]
+        paulis = inst_r.paulis
         noisy, _, ideal, _ = pauli_expectations(
             inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
         )
         readout = [noise.readout_factor(ps) for ps in paulis]
-        if inst_r.data.get("coefficients") is not None:
-            w = inst_r.data["coefficients"]
+        if inst_r.coefficients is not None:
+            w = inst_r.coefficients
             return float(sum(c * v / r for c, v, r in zip(w, noisy, readout)) / float(np.dot(w, ideal)))
         return float(sum(v / r for v, r in zip(noisy, readout)) / ideal.sum())
 
@@ -552,7 +521,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     return region
 
 
-def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None, notes: list[str],
+def cone_reference(instance: ObservableInstance, reg: dict[str, Any], delta: float | None, notes: list[str],
                    record: dict[str, MethodResult] | None = None) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
@@ -560,7 +529,7 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     None, with the reasons in `notes`, when neither fits its budget."""
     from eqvbench.region import RegionTooCostly
 
-    paulis = instance.data["paulis"]
+    paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     # a sum is evaluated term by term (cone_value): what matters is its largest term's cone
     widest = cone if len(paulis) == 1 else max((backward_cone(instance.circuit, [ps]) for ps in paulis),
@@ -570,7 +539,7 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
         try:
             value, method, _ = cone_value(instance.circuit, paulis, reg["statevector_max_qubits"],
                                           reg["tn_max_repeats"], reg["tn_memory_bytes"], reg["tn_max_flops"],
-                                          coefficients=instance.data.get("coefficients"))
+                                          coefficients=instance.coefficients)
             return Reference(value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)",
                              time.perf_counter() - t)
         except RegionTooCostly as e:
@@ -581,7 +550,7 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     return ref
 
 
-def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
+def pauli_reference(instance: ObservableInstance, reg: dict[str, Any], delta: float | None,
                     notes: list[str], budget_field: str = "pauli_max_seconds") -> tuple[Reference | None, MethodResult]:
     """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
@@ -590,7 +559,7 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     from eqvbench.lightcone import restrict_to_cone
     from eqvbench.pauli_propagation import converge
 
-    paulis = instance.data["paulis"]
+    paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     target = delta if delta else 0.01
     budget = {"target_err": target / 2, "max_seconds": reg["pauli_max_seconds"], "max_strings": reg["pauli_max_strings"]}
@@ -600,11 +569,11 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     # 0.844, 0.840, 0.843 from 1e-3 to 3e-6, where converged methods agree on 0.850; at pi/4 0.279 ...
     # 0.177 at 3e-5 against 0.265), the same for merge-then-truncate propagation and IBM's pauli-prop,
     # and two agreeing steps certified a ball 0.029 off
-    coefficients = instance.data.get("coefficients")
+    coefficients = instance.coefficients
     # a weighted sum: relative to its smallest coefficient
     scale = 1.0 / len(paulis) if coefficients is None else min(abs(c) for c in coefficients if c) or 1.0
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
-    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), observable_terms(instance.data),
+    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), instance.propagation_terms(),
                     target, cutoffs=cutoffs,
                     max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"], agree=3)
 
@@ -638,24 +607,21 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
 
 
-def observable_network(instance: Instance):
+def observable_network(instance: ObservableInstance):
     """The network whose contraction cost is that of <O>: the sandwich network of a single Pauli
     string; for a sum (M_z, weighted sums), the terms' sandwich networks side by side (disjoint
     indices), each term's cost counted once."""
     import quimb.tensor as qtn
 
-    terms = instance.data["paulis"]
+    terms = instance.paulis
     if len(terms) == 1:
-        return sandwich_network(instance)
-    nets = []
-    for i, ps in enumerate(terms):
-        one = Instance(instance.circuit, instance.qubits, tuple(ps), 0, data={"paulis": [ps]})
-        nets.append(sandwich_network(one, prefix=f"t{i}"))
-    return qtn.TensorNetwork(nets)
+        return sandwich_network(instance.circuit, terms[0])
+    return qtn.TensorNetwork([sandwich_network(instance.circuit, ps, prefix=f"t{i}") for i, ps in enumerate(terms)])
 
 
-def sandwich_network(instance: Instance, locations=None, prefix: str = ""):
-    """quimb network of <0|U^dag O U|0> restricted to the backward light cone.
+def sandwich_network(circuit, pauli: dict, locations=None, prefix: str = ""):
+    """quimb network of <0|U^dag O U|0> for the Pauli string O = `pauli` ({qubit: 'X'|'Y'|'Z'}) of the
+    circuit U, restricted to the backward light cone (`locations`: its gates, found if not given).
 
     Gates outside the cone (and diagonal gates that commute with a diagonal O)
     cancel against their inverses in U^dag and are left out before any
@@ -669,17 +635,14 @@ def sandwich_network(instance: Instance, locations=None, prefix: str = ""):
     import quimb.tensor as qtn
 
     if locations is None:
-        locations = backward_cone(instance.circuit, instance.data["paulis"]).gates
-    terms = instance.data["paulis"]
-    if len(terms) != 1:
-        raise ValueError("the sandwich network is built for one Pauli string; cost M_z per site")
-    cone_qubits = sorted({q for _, qs in locations for q in qs} | {q for q in terms[0]})
+        locations = backward_cone(circuit, [pauli]).gates
+    cone_qubits = sorted({q for _, qs in locations for q in qs} | {q for q in pauli})
     index = {q: i for i, q in enumerate(cone_qubits)}
     n = len(cone_qubits)
     wire = list(range(n))  # current wire label per qubit
     fresh = n
     ket: list[tuple[np.ndarray, tuple[int, ...]]] = [(np.array([1.0 + 0j, 0.0]), (i,)) for i in range(n)]
-    for m, moment in enumerate(instance.circuit):
+    for m, moment in enumerate(circuit):
         for op in moment:
             if (m, tuple(op.qubits)) not in locations:
                 continue
@@ -693,7 +656,7 @@ def sandwich_network(instance: Instance, locations=None, prefix: str = ""):
             ket.append((u.reshape([2] * (2 * len(qs))), tuple(new) + tuple(wire[k] for k in qs)))
             for k, w in zip(qs, new):
                 wire[k] = w
-    ops = {index[q]: p for q, p in terms[0].items()}
+    ops = {index[q]: p for q, p in pauli.items()}
     # the bra is the ket's conjugate on its own labels, except the final wires of qubits whose O is
     # diagonal (I or Z): there <b|O|k> = delta(b, k) O_kk, so bra and ket share the label
     shared = {wire[i] for i in range(n) if ops.get(i, "I") in ("I", "Z")}
