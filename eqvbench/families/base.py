@@ -28,6 +28,14 @@ class Instance:
     measured: tuple[cirq.Qid, ...]
     seed: int
 
+    def network(self) -> Any:
+        """The quimb network whose contraction gives the measured quantity: the one place a circuit, or an
+        effective region's restriction of it, becomes what is costed. Here every qubit is measured: one
+        amplitude <0...0|C|0...0> (:func:`eqvbench.networks.amplitude_network`)."""
+        from eqvbench.networks import amplitude_network
+
+        return amplitude_network(self.circuit, self.qubits)
+
 
 @dataclass(frozen=True)
 class LightCone:
@@ -138,8 +146,9 @@ class Family:
         return None
 
     def cost_network(self, instance: Instance) -> Any:
-        """A quimb TensorNetwork whose full contraction gives the measured quantity."""
-        raise NotImplementedError
+        """A quimb TensorNetwork whose full contraction gives the measured quantity (default: the instance
+        record's own, :meth:`Instance.network`, which the effective region's balls use too)."""
+        return instance.network()
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         """The parts of a point that fix its circuits' structure.

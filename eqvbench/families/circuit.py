@@ -493,14 +493,6 @@ class CircuitFamily(Family):
             return None  # every qubit is measured: the whole circuit matters
         return find_effective_region(instance, values, f_eff, noise, rng)
 
-    def cost_network(self, instance: Instance):
-        from eqvbench.families.floquet_ising import observable_network
-        from eqvbench.networks import amplitude_network
-
-        if self._observable(instance):
-            return observable_network(instance)
-        return amplitude_network(instance.circuit, instance.qubits)
-
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # by content, not by path: the same circuit anywhere has the same seeds and cost
         c = values["circuit"]

@@ -18,9 +18,10 @@ from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, Region, observable_fields,
     reproduction_columns,
 )
-from eqvbench.families.observable import ObservableInstance
+from eqvbench.families.observable import ObservableInstance, error_sensitivities, first_order
 from eqvbench.lattice import qubit_label, qubit_of
-from eqvbench.lightcone import backward_cone, structurally_diagonal
+from eqvbench.lightcone import backward_cone
+from eqvbench.networks import sandwich_network
 from eqvbench.methods import MethodResult
 from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
@@ -314,9 +315,6 @@ class FloquetIsingFamily(Family):
             return Measurement(None, None, fields, notes)
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
-    def cost_network(self, instance: ObservableInstance):
-        return observable_network(instance)
-
     def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
         return find_effective_region(instance, values, f_eff, noise, rng)
 
@@ -346,12 +344,6 @@ def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[
     index = {q: i for i, q in enumerate(qubits)}
     strings = [{index[q]: p for q, p in ps.items()} for ps in instance.paulis]
     program = tr.compile_program(instance.circuit, qubits, NoiseModel(p1=0.5, p2=0.5))
-    cols, codes = [], []
-    for k, item_i in enumerate(program.error_index):
-        n_codes = 3 if len(program.items[item_i].targets) == 1 else 15
-        cols += [k] * n_codes
-        codes += list(range(1, n_codes + 1))
-    cols, codes = np.array(cols), np.array(codes)
 
     def functional(psi):
         rows = [pauli_expectation_rows(psi, st, n) for st in strings]
@@ -359,27 +351,14 @@ def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[
             return np.mean(rows, axis=0)
         return np.tensordot(instance.term_weights(), rows, axes=1)
 
-    values = np.empty(cols.size)
-    rows = tr.batch_rows(n)
-    for start in range(0, cols.size, rows):
-        sl = slice(start, start + rows)
-        hit, pauli = tr.single_errors(program, cols[sl], codes[sl])
-        values[sl] = tr.run_batch(program, hit, pauli, functional)
-    sens = np.zeros(program.rates.size)
-    np.add.at(sens, cols, 1.0 - values / o_ideal)
-    sens /= np.bincount(cols, minlength=program.rates.size)
-    # map error locations back to (moment, qubits): items follow the circuit moment by moment
-    gate_moment = []
-    for m, moment in enumerate(instance.circuit):
-        gate_moment += [(m, op) for op in moment]
-    per_gate, v_b, log_f = [], 0.0, 0.0
-    for k, (m, op) in enumerate(gate_moment):
-        p = noise.gate_error_on(op.qubits)
-        log_f += math.log1p(-p * sens[k]) if p * sens[k] < 1 else -math.inf
-        if len(op.qubits) == 2:
-            v_b += sens[k]
-        per_gate.append({"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(sens[k]), 6)})
-    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_f), "butterfly_map": per_gate}
+    sens = error_sensitivities(program, range(len(program.error_index)), o_ideal,
+                               lambda hit, pauli: tr.run_batch(program, hit, pauli, functional), tr.batch_rows(n))
+    # error location k is the circuit's k-th gate, moment by moment
+    gates = [(m, op) for m, moment in enumerate(instance.circuit) for op in moment]
+    v_b, f_b = first_order([op for _, op in gates], sens, noise)
+    per_gate = [{"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(s), 6)}
+                for (m, op), s in zip(gates, sens)]
+    return {"v_butterfly": v_b, "f_butterfly": f_b, "butterfly_map": per_gate}
 
 
 def ideal_value_statevector(instance: ObservableInstance) -> float:
@@ -479,7 +458,7 @@ def find_effective_region(instance: ObservableInstance, values: dict[str, Any], 
         inst_r = subs[key]
         value, method, _ = cone_value(inst_r.circuit, inst_r.paulis, **budget, coefficients=inst_r.coefficients)
         n2 = backward_cone(inst_r.circuit, inst_r.paulis).n_gates_2q
-        return BallValue(value, method, n2, lambda: observable_network(inst_r) if inst_r.paulis else None)
+        return BallValue(value, method, n2, inst_r.network if inst_r.paulis else lambda: None)
 
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg["max_qubits"]:
@@ -605,74 +584,6 @@ def pauli_reference(instance: ObservableInstance, reg: dict[str, Any], delta: fl
     ref = Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
                     conv.seconds, exact=False)
     return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
-
-
-def observable_network(instance: ObservableInstance):
-    """The network whose contraction cost is that of <O>: the sandwich network of a single Pauli
-    string; for a sum (M_z, weighted sums), the terms' sandwich networks side by side (disjoint
-    indices), each term's cost counted once."""
-    import quimb.tensor as qtn
-
-    terms = instance.paulis
-    if len(terms) == 1:
-        return sandwich_network(instance.circuit, terms[0])
-    return qtn.TensorNetwork([sandwich_network(instance.circuit, ps, prefix=f"t{i}") for i, ps in enumerate(terms)])
-
-
-def sandwich_network(circuit, pauli: dict, locations=None, prefix: str = ""):
-    """quimb network of <0|U^dag O U|0> for the Pauli string O = `pauli` ({qubit: 'X'|'Y'|'Z'}) of the
-    circuit U, restricted to the backward light cone (`locations`: its gates, found if not given).
-
-    Gates outside the cone (and diagonal gates that commute with a diagonal O)
-    cancel against their inverses in U^dag and are left out before any
-    contraction; qubits outside the cone contribute <0|0> = 1. Diagonal gates
-    (the RZZ couplers) are rank-2 tensors on the qubits' wire indices, which
-    they share with the other diagonal gates between two RX layers (hyper-
-    indices): no new index per gate, as in quimb's diagonal reduction.
-    """
-    import cirq
-    import numpy as np
-    import quimb.tensor as qtn
-
-    if locations is None:
-        locations = backward_cone(circuit, [pauli]).gates
-    cone_qubits = sorted({q for _, qs in locations for q in qs} | {q for q in pauli})
-    index = {q: i for i, q in enumerate(cone_qubits)}
-    n = len(cone_qubits)
-    wire = list(range(n))  # current wire label per qubit
-    fresh = n
-    ket: list[tuple[np.ndarray, tuple[int, ...]]] = [(np.array([1.0 + 0j, 0.0]), (i,)) for i in range(n)]
-    for m, moment in enumerate(circuit):
-        for op in moment:
-            if (m, tuple(op.qubits)) not in locations:
-                continue
-            u = cirq.unitary(op)
-            qs = [index[q] for q in op.qubits]
-            if structurally_diagonal(op):  # by gate type, never by value: the network's structure is the cost's key
-                ket.append((np.diag(u).reshape([2] * len(qs)), tuple(wire[k] for k in qs)))
-                continue
-            new = list(range(fresh, fresh + len(qs)))
-            fresh += len(qs)
-            ket.append((u.reshape([2] * (2 * len(qs))), tuple(new) + tuple(wire[k] for k in qs)))
-            for k, w in zip(qs, new):
-                wire[k] = w
-    ops = {index[q]: p for q, p in pauli.items()}
-    # the bra is the ket's conjugate on its own labels, except the final wires of qubits whose O is
-    # diagonal (I or Z): there <b|O|k> = delta(b, k) O_kk, so bra and ket share the label
-    shared = {wire[i] for i in range(n) if ops.get(i, "I") in ("I", "Z")}
-    bra_label = lambda w: f"{prefix}w{w}" if w in shared else f"{prefix}b{w}"  # noqa: E731
-    # order: ket in time order, O, bra in reverse time order (contracting them in this order is
-    # the state-vector sweep, the cost engine's baseline)
-    tensors = [qtn.Tensor(d, inds=tuple(f"{prefix}w{w}" for w in ws)) for d, ws in ket]
-    pauli_mats = {"X": np.array([[0, 1], [1, 0]], complex), "Y": np.array([[0, -1j], [1j, 0]])}
-    for i in range(n):
-        p, w = ops.get(i, "I"), wire[i]
-        if p == "Z":
-            tensors.append(qtn.Tensor(np.array([1.0 + 0j, -1.0]), inds=(f"{prefix}w{w}",)))
-        elif p in pauli_mats:  # <b|P|k>
-            tensors.append(qtn.Tensor(pauli_mats[p], inds=(f"{prefix}b{w}", f"{prefix}w{w}")))
-    tensors += [qtn.Tensor(d.conj(), inds=tuple(bra_label(w) for w in ws)) for d, ws in reversed(ket)]
-    return qtn.TensorNetwork(tensors)
 
 
 FAMILY = FloquetIsingFamily()

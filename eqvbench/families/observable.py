@@ -1,9 +1,11 @@
-"""What the families that measure a Pauli observable share (floquet_ising, circuit): the instance record
-that carries the observable's Pauli strings and how its terms combine."""
+"""What the families that measure an expectation value share: the instance record of a Pauli observable
+and how its terms combine (floquet_ising, circuit), and the per-gate error sensitivity behind the
+butterfly map (those two and the OTOC)."""
 
 from __future__ import annotations
 
-import dataclasses
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,8 +13,11 @@ from eqvbench.families.base import Instance
 
 if TYPE_CHECKING:
     import cirq
+    import numpy as np
 
     from eqvbench.lattice import Lattice
+    from eqvbench.noise import NoiseModel
+    from eqvbench.trajectories import Program
 
 PauliString = dict  # {qubit: 'X' | 'Y' | 'Z'}
 
@@ -63,10 +68,12 @@ class ObservableInstance(Instance):
             return list(self.paulis)
         return list(zip(self.coefficients, self.paulis))
 
-    def term(self, i: int) -> ObservableInstance:
-        """The instance measuring the i-th Pauli string alone."""
-        return dataclasses.replace(self, measured=tuple(sorted(self.paulis[i])), seed=0,
-                                   paulis=(self.paulis[i],), coefficients=None)
+    def network(self):
+        """<O>'s light-cone sandwich network (a sum: its terms' side by side,
+        :func:`eqvbench.networks.observable_network`)."""
+        from eqvbench.networks import observable_network
+
+        return observable_network(self.circuit, self.paulis)
 
     def restrict(self, qubits) -> ObservableInstance:
         """The circuit on `qubits` alone: the gates with every qubit among them (the rest as if they did
@@ -79,3 +86,51 @@ class ObservableInstance(Instance):
         coefficients = None if self.coefficients is None else [self.coefficients[i] for i in kept]
         return ObservableInstance.of(c, (q for q in self.qubits if q in keep), [self.paulis[i] for i in kept],
                                      self.lattice.restrict(keep), 0, coefficients)
+
+
+def error_sensitivities(program: Program, locations: Iterable[int], ideal: float,
+                        evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: int) -> np.ndarray:
+    """s_k = 1 - mean over the non-identity Paulis P of value(P at error location k) / `ideal`, per error
+    location k of `program` (docs/physics.md, `v_butterfly`); 0 at locations not in `locations`.
+
+    Every (location, Pauli) pair is one exactly simulated circuit with that single error:
+    `evaluate(hit, pauli)` gets `rows` of them at a time as :func:`eqvbench.trajectories.single_errors`
+    writes them and returns the family's value for each (a Pauli string's expectation, the OTOC's
+    overlap of two echoes). Compile `program` with every gate an error location (e.g.
+    ``NoiseModel(p1=0.5, p2=0.5)``): location k is then the k-th gate in moment order.
+    """
+    import numpy as np
+
+    from eqvbench import trajectories as tr
+
+    size = program.rates.size
+    cols: list[int] = []
+    codes: list[int] = []
+    for k in locations:
+        n_codes = 3 if len(program.items[program.error_index[k]].targets) == 1 else 15
+        cols += [k] * n_codes
+        codes += list(range(1, n_codes + 1))
+    col, code = np.array(cols, int), np.array(codes, int)
+    values = np.empty(col.size)
+    for start in range(0, col.size, rows):
+        sl = slice(start, start + rows)
+        hit, pauli = tr.single_errors(program, col[sl], code[sl])
+        values[sl] = evaluate(hit, pauli)
+    sens = np.zeros(size)
+    if col.size:
+        np.add.at(sens, col, 1.0 - values / ideal)
+        counts = np.bincount(col, minlength=size)
+        sens = np.divide(sens, counts, out=np.zeros_like(sens), where=counts > 0)
+    return sens
+
+
+def first_order(ops, sens, noise: NoiseModel) -> tuple[float, float]:
+    """(v, f) of per-gate sensitivities `sens` of the operations `ops`: v = sum of s_g over the two-qubit
+    gates, f = prod over gates of (1 - p_g s_g), the first-order fidelity prediction (gate errors only)."""
+    v, log_f = 0.0, 0.0
+    for op, s in zip(ops, sens):
+        p = noise.gate_error_on(op.qubits)
+        log_f += math.log1p(-p * s) if p * s < 1 else -math.inf
+        if len(op.qubits) == 2:
+            v += s
+    return v, math.exp(log_f)

@@ -29,6 +29,7 @@ from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region, ResultField,
     reproduction_columns,
 )
+from eqvbench.families.observable import error_sensitivities, first_order
 from eqvbench.lattice import Lattice, qubit_label, qubit_of
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
@@ -184,6 +185,13 @@ class OtocInstance(Instance):
     lattice: Lattice  # the whole lattice, ancilla included
     cycles: int
     butterfly_map: bool  # whether measure computes the per-gate sensitivity map
+
+    def network(self):
+        """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
+        (see :func:`cost_circuit`); one closed amplitude network."""
+        from eqvbench.networks import amplitude_network
+
+        return amplitude_network(*cost_circuit(self))
 
 
 def two_qubit_gate(name: str):
@@ -470,13 +478,6 @@ class OTOCFamily(Family):
     def effective_region(self, instance, values, f_eff, noise, rng):
         return find_effective_region(instance, values, f_eff, noise, rng)
 
-    def cost_network(self, instance: OtocInstance):
-        """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
-        (see :func:`cost_circuit`); one closed amplitude network."""
-        from eqvbench.networks import amplitude_network
-
-        return amplitude_network(*cost_circuit(instance))
-
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # U's instances do not depend on the butterfly: every butterfly position sees the same circuits
         c = values["circuit"]
@@ -702,7 +703,6 @@ def find_effective_region(instance: OtocInstance, values: dict[str, Any], f_eff:
     from a state vector over the qubits it touches, up to
     `region.statevector_max_qubits` of them; the cost network contracted above.
     """
-    from eqvbench.networks import amplitude_network
     from eqvbench.simulate import SimSettings
 
     circuit, sim = values["circuit"], values["simulation"]
@@ -721,12 +721,12 @@ def find_effective_region(instance: OtocInstance, values: dict[str, Any], f_eff:
         if len(cc[0].all_qubits()) <= reg["statevector_max_qubits"]:
             value, method = otoc_cone_value(inst_r, cc), "statevector"
         else:
-            value = contract_within_budget(amplitude_network(*cc), len(qs), reg["tn_max_repeats"],
+            value = contract_within_budget(inst_r.network(), len(qs), reg["tn_max_repeats"],
                                            memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
             method = "tensor_network"
         # the ball's cost circuit is a sub-circuit of the point's: as many operations means the same network
         whole = sum(1 for _ in cc[0].all_operations()) == full_ops
-        return BallValue(value, method, cone_gates_2q(inst_r), lambda: amplitude_network(*cc), whole=whole)
+        return BallValue(value, method, cone_gates_2q(inst_r), inst_r.network, whole=whole)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
         if len(qs) + 1 > sim["max_qubits"]:
@@ -755,19 +755,14 @@ def butterfly_cone(instance: OtocInstance, noise, c_ideal: float) -> dict[str, A
     """
     sb = gate_sensitivity(instance, c_ideal, instance.operator)
     si = gate_sensitivity(instance, 1.0, "I") if instance.operator != "I" else sb
-    per_gate, v_b, v_m, log_fb, log_fm = [], 0.0, 0.0, 0.0, 0.0
-    for g, a, b in zip(_echo_gates(instance), sb, si):
-        m, o, part, cycle = g
-        p = noise.gate_error_on(o.qubits)
-        log_fb += math.log1p(-p * a) if p * a < 1 else -math.inf
-        log_fm += math.log1p(-p * b) if p * b < 1 else -math.inf
-        if len(o.qubits) == 2:
-            v_b += a
-            v_m += b
-        per_gate.append({"moment": m + 1, "part": part, "cycle": cycle, "qubits": [qubit_label(q) for q in o.qubits],
-                         "s": round(a, 6), "s_identity": round(b, 6)})
-    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_fb), "v_measurement": v_m,
-            "f_measurement": math.exp(log_fm), "butterfly_map": per_gate}
+    gates = _echo_gates(instance)
+    ops = [o for _, o, _, _ in gates]
+    v_b, f_b = first_order(ops, sb, noise)
+    v_m, f_m = first_order(ops, si, noise)
+    per_gate = [{"moment": m + 1, "part": part, "cycle": cycle, "qubits": [qubit_label(q) for q in o.qubits],
+                 "s": round(a, 6), "s_identity": round(b, 6)} for (m, o, part, cycle), a, b in zip(gates, sb, si)]
+    return {"v_butterfly": v_b, "f_butterfly": f_b, "v_measurement": v_m, "f_measurement": f_m,
+            "butterfly_map": per_gate}
 
 
 def _echo_gates(instance: OtocInstance) -> list[tuple]:
@@ -806,7 +801,7 @@ def gate_sensitivity(instance: OtocInstance, c_ideal: float, operator: str) -> l
     prog_b = tr.compile_program(echo_circuit(u, qm, qbs, op, True), system, every_gate)
     echo = echo_circuit(u, qm, qbs, op, False)
     cones = cone_forward(u, [qm]) | (cone_backward(u, qbs) if op != "I" else set())
-    # error columns follow the echo circuit's ops, moment by moment
+    # error locations follow the echo circuit's ops, moment by moment (both echoes have the same)
     gates = []  # (echo moment, op, part, in cones)
     for m, moment in enumerate(echo):
         for j, o in enumerate(moment):
@@ -819,27 +814,16 @@ def gate_sensitivity(instance: OtocInstance, c_ideal: float, operator: str) -> l
             else:
                 part, inside = None, False
             gates.append((m, o, part, inside))
-    cols, codes = [], []
-    for k, (_m, o, _part, inside) in enumerate(gates):
-        if inside:
-            nc = 3 if len(o.qubits) == 1 else 15
-            cols += [k] * nc
-            codes += list(range(1, nc + 1))
-    cols, codes = np.array(cols, int), np.array(codes, int)
-    values = np.empty(cols.size)
-    rows = max(1, tr.batch_rows(n) // 4)  # two passes held at once, each copied once
     keep = lambda psi: psi  # noqa: E731
-    for start in range(0, cols.size, rows):
-        sl = slice(start, start + rows)
-        hit, pauli = tr.single_errors(prog_a, cols[sl], codes[sl])
+
+    def overlap(hit, pauli):  # the same error in both echoes: Re <F psi| M |F M psi>
         fa = tr.run_batch(prog_a, hit, pauli, keep)
         fb = tr.run_batch(prog_b, hit, pauli, keep)
-        values[sl] = np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
-    sens = np.zeros(len(gates))
-    if cols.size:
-        np.add.at(sens, cols, 1.0 - values / c_ideal)
-        counts = np.bincount(cols, minlength=len(gates))
-        sens = np.divide(sens, counts, out=np.zeros_like(sens), where=counts > 0)
+        return np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
+
+    inside = [k for k, g in enumerate(gates) if g[3]]
+    rows = max(1, tr.batch_rows(n) // 4)  # two passes held at once, each copied once
+    sens = error_sensitivities(prog_a, inside, c_ideal, overlap, rows)
     return [float(sens[k]) for k, g in enumerate(gates) if g[2] is not None]
 
 

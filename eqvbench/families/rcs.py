@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported: the families share it)
+from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
 from eqvbench.families.base import (
     Family, Instance, LightCone, Measurement, SIM_FIELDS, XEB_FIELDS,
 )
@@ -114,9 +114,6 @@ class RCSFamily(Family):
 
     def effective_region(self, instance, values, f_eff, noise, rng):
         return None  # every qubit is measured: the whole circuit matters
-
-    def cost_network(self, instance: Instance):
-        return amplitude_network(instance.circuit, instance.qubits)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # the random single-qubit gates do not change the network's structure
