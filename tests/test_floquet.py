@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
+from eqvbench.families.base import PointSettings
 from eqvbench.families.floquet_ising import (
     FAMILY,
     backward_light_cone,
@@ -22,6 +23,7 @@ from eqvbench.families.floquet_ising import (
 from eqvbench.lattice import build_lattice, heavy_hex_127
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings, pauli_expectations
+from eqvbench.spec import SimulationSpec
 from sweep_util import assert_spec_error
 
 LATTICES = [
@@ -104,9 +106,8 @@ def test_butterfly_volume_matches_effective_volume_when_errors_are_rare():
     sec = {"kind": "heavy_hex", "center": 62, "radius": 2}
     inst = instance(sec, 0.5, 4, "Z62")
     noise = NoiseModel(p1=0.0, p2=0.004)
-    sim = {"method": "trajectories", "target_err": 0.0005, "max_trajectories": 200000, "batch": None,
-           "shots": 0, "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
-    m = FAMILY.measure([inst], noise, sim, np.random.default_rng(1))
+    sim = SimulationSpec(method="trajectories", target_err=0.0005, max_trajectories=200000, shots=0)
+    m = FAMILY.measure([inst], noise, PointSettings(simulation=sim), np.random.default_rng(1))
     eps = -math.log(1 - 0.004)
     v_eff = math.log(1 / m.f_eff) / eps
     v_eff_err = m.f_eff_err / m.f_eff / eps
@@ -176,7 +177,8 @@ def test_given_region_fidelity_sets_delta():
                                      "tn_max_repeats": 4, "tn_memory_bytes": 2**31, "tn_max_flops": 1e11,
                                      "f_eff": 0.25}},
               "simulation": {"shots": 400, "max_qubits": 20}}
-    region = FAMILY.effective_region(inst, values, None, NoiseModel(p2=0.01), np.random.default_rng(0))
+    region = FAMILY.effective_region(inst, PointSettings.from_values(values, FAMILY), None, NoiseModel(p2=0.01),
+                                     np.random.default_rng(0))
     assert region.fields["region_f_source"] == "circuit.region.f_eff"
     assert region.fields["region_delta"] == pytest.approx(1 / (0.25 * 20))
     hist = region.fields["region_history"]

@@ -12,6 +12,7 @@ import eqvbench.families.otoc as otoc_module
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
+from eqvbench.families.base import PointSettings
 from eqvbench.families.otoc import (
     FAMILY,
     cone_backward,
@@ -26,11 +27,16 @@ from eqvbench.families.otoc import (
 from eqvbench.lattice import build_lattice
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings
-from eqvbench.spec import parse_spec
+from eqvbench.spec import SimulationSpec, parse_spec
 from sweep_util import assert_spec_error
 
 SIM = {"method": "auto", "target_err": 0.002, "max_trajectories": 200000, "batch": None, "shots": 0,
        "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
+
+
+def settings(**kw):
+    """The settings a point's hooks get, with the `simulation:` section SIM changed by kw."""
+    return PointSettings(simulation=SimulationSpec(**{**SIM, **kw}))
 
 
 def point(lattice, **circuit):
@@ -142,7 +148,7 @@ def test_f_eff_from_identity_run_matches_digital_model():
               instances=1)
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
     noise = NoiseModel(p1=0.001, p2=0.008, readout=0.01)
-    m = FAMILY.measure([inst], noise, dict(SIM, target_err=0.003), np.random.default_rng(2))
+    m = FAMILY.measure([inst], noise, settings(target_err=0.003), np.random.default_rng(2))
     f_model = noise.f_model(inst.circuit, inst.qubits, inst.measured, FAMILY.light_cone(inst).locations)
     assert 0.5 < f_model < 1 and 0.5 < m.f_eff < 1
     assert m.f_eff == pytest.approx(m.fields["f_identity"] / (1 - 2 * noise.readout))
@@ -159,7 +165,7 @@ def test_one_identity_normalisation_per_u():
         inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 7)
         for rng_seed in (1, 2):
             otoc_module._IDENTITY_CACHE.clear()  # the seeding, not the memo, must make them equal
-            m = FAMILY.measure([inst], noise, dict(SIM, method="trajectories", target_err=0.02),
+            m = FAMILY.measure([inst], noise, settings(method="trajectories", target_err=0.02),
                                np.random.default_rng(rng_seed))
             fs.add(m.f_eff)
     assert len(fs) == 1
@@ -174,7 +180,7 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
               instances=1, gate="fsim")
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 11)
     noise = NoiseModel(p1=0.0, p2=0.004)
-    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix"), np.random.default_rng(0))
+    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14), np.random.default_rng(0))
     ratio = m.fields["otoc_noisy"] / m.fields["otoc_ideal"]
     assert abs(m.fields["otoc_ideal"]) > 0.2
     # second order ~ (sum p s)^2 / 2 ~ 0.005 here
@@ -244,8 +250,8 @@ def test_shipped_config_runs_and_fits_a_positive_velocity(tmp_path):
 def region_of(lattice, region, shots, f_eff=None, seed=1, max_qubits=20, **circuit):
     v = point(lattice, region=region, **circuit)
     v["simulation"] = dict(SIM, shots=shots, max_qubits=max_qubits)
-    return FAMILY.effective_region(instance(lattice, seed, **circuit), v, f_eff, NoiseModel(p2=0.01),
-                                   np.random.default_rng(0))
+    return FAMILY.effective_region(instance(lattice, seed, **circuit), PointSettings.from_values(v, FAMILY), f_eff,
+                                   NoiseModel(p2=0.01), np.random.default_rng(0))
 
 
 def test_geodesic_qubits_are_the_shortest_paths_between_qm_and_the_butterfly():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +11,12 @@ if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
+    from eqvbench.cost import CostSettings
     from eqvbench.lattice import Lattice
     from eqvbench.noise import Location, NoiseModel
+    from eqvbench.region import RegionSpec
+    from eqvbench.simulate import SimSettings
+    from eqvbench.spec import SimulationSpec
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,61 @@ class Instance:
         from eqvbench.networks import amplitude_network
 
         return amplitude_network(self.circuit, self.qubits)
+
+
+def _default_simulation() -> SimulationSpec:
+    from eqvbench.spec import SimulationSpec
+
+    return SimulationSpec()
+
+
+def _default_cost() -> CostSettings:
+    from eqvbench.cost import CostSettings
+
+    return CostSettings()
+
+
+@dataclass(frozen=True)
+class PointSettings:
+    """A point's run settings, parsed once per point (:func:`eqvbench.pipeline.point_settings`) into typed
+    objects and passed to the family hooks that need them (`measure`, `effective_region`).
+
+    `simulation` is the `simulation:` section (attributes: `shots`, `max_qubits`, `method`, ...),
+    `cost` the contraction search's settings (seeded for the point), `cost_enabled` its `cost.enabled`,
+    `region` the family's `circuit.region` model (None where the family has none).
+    """
+
+    simulation: SimulationSpec = field(default_factory=_default_simulation)
+    cost: CostSettings = field(default_factory=_default_cost)
+    cost_enabled: bool = True
+    region: RegionSpec | None = None
+
+    @property
+    def engine(self) -> SimSettings:
+        """How the noisy simulation runs: method and trajectory budget (:class:`eqvbench.simulate.SimSettings`)."""
+        from eqvbench.simulate import SimSettings
+
+        s = self.simulation
+        return SimSettings(s.method, s.target_err, s.max_trajectories, s.batch)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], family: Family | None = None, cost_seed: int = 0) -> PointSettings:
+        """Parse a point's sections (`values`, as in :class:`eqvbench.spec.Point`; a missing section or key
+        takes its default): `simulation`, `cost` (its search seeded with `cost_seed`) and, where `family`'s
+        circuit section has a `region` field, `circuit.region` as that field's model."""
+        from pydantic import TypeAdapter
+
+        from eqvbench.cost import CostSettings
+        from eqvbench.spec import CostSpec, SimulationSpec
+
+        simulation = SimulationSpec.model_validate(values.get("simulation") or {})
+        cost = values.get("cost") or CostSpec().model_dump()
+        region = None
+        spec_field = family.circuit_spec.model_fields.get("region") if family is not None else None
+        if spec_field is not None:
+            section = (values.get("circuit") or {}).get("region")
+            region = spec_field.default if section is None else TypeAdapter(spec_field.annotation).validate_python(section)
+        return cls(simulation, CostSettings.from_section(cost, seed=cost_seed), cost["enabled"], region)
 
 
 @dataclass(frozen=True)
@@ -135,12 +195,15 @@ class Family:
         raise NotImplementedError
 
     def measure(
-        self, instances: list[Instance], noise: NoiseModel, simulation: dict[str, Any], rng: np.random.Generator
+        self, instances: list[Instance], noise: NoiseModel, settings: PointSettings, rng: np.random.Generator
     ) -> Measurement:
+        """f_eff and the family's fields from the noisy simulation of `instances` (`settings.simulation`:
+        shots, method; `settings.engine`: the engine's settings)."""
         raise NotImplementedError
 
     def effective_region(
-        self, instance: Instance, values: dict[str, Any], f_eff: float | None, noise: NoiseModel, rng: np.random.Generator
+        self, instance: Instance, settings: PointSettings, f_eff: float | None, noise: NoiseModel,
+        rng: np.random.Generator,
     ) -> Region | None:
         """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
         return None

@@ -30,7 +30,7 @@ from pydantic import BeforeValidator, ValidationInfo, field_validator
 
 from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement,
-    Region, observable_fields, reproduction_columns,
+    PointSettings, Region, observable_fields, reproduction_columns,
 )
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
 from eqvbench.families.observable import ObservableInstance
@@ -479,19 +479,19 @@ class CircuitFamily(Family):
             return floquet_ising.FAMILY.light_cone(instance)
         return rcs.FAMILY.light_cone(instance)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         from eqvbench.families import floquet_ising, rcs
 
         if self._observable(instances[0]):
-            return floquet_ising.FAMILY.measure(instances, noise, simulation, rng)
-        return rcs.FAMILY.measure(instances, noise, simulation, rng)
+            return floquet_ising.FAMILY.measure(instances, noise, settings, rng)
+        return rcs.FAMILY.measure(instances, noise, settings, rng)
 
-    def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng) -> Region | None:
         from eqvbench.families.floquet_ising import find_effective_region
 
         if not self._observable(instance):
             return None  # every qubit is measured: the whole circuit matters
-        return find_effective_region(instance, values, f_eff, noise, rng)
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # by content, not by path: the same circuit anywhere has the same seeds and cost

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, Region, observable_fields,
-    reproduction_columns,
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, PointSettings, Region,
+    observable_fields, reproduction_columns,
 )
 from eqvbench.families.observable import ObservableInstance, error_sensitivities, first_order
 from eqvbench.lattice import qubit_label, qubit_of
@@ -266,22 +266,22 @@ class FloquetIsingFamily(Family):
         return LightCone(v_light=cone.n_gates_2q, qubits=cone.qubits, locations=cone.locations,
                          term_locations=terms, readout_is_volume=False)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
 
-        from eqvbench.simulate import SimSettings, pauli_expectations
+        from eqvbench.simulate import pauli_expectations
 
         inst = instances[0]
         paulis = inst.paulis
         vals, errs, ideal, info = pauli_expectations(
-            inst.circuit, inst.qubits, noise, paulis, SimSettings.from_section(simulation), rng
+            inst.circuit, inst.qubits, noise, paulis, settings.engine, rng
         )
         weighted = inst.weighted
         o_ideal, o_noisy = inst.term_sum(ideal), inst.term_sum(vals)
         # the Paulis share trajectories: errors add linearly at worst
         sim_err = float(np.dot(np.abs(inst.term_weights()), errs)) if weighted else float(np.mean(errs))
         scale = float(np.abs(inst.term_weights()).sum()) if weighted else 1.0  # |<O>| <= scale
-        shots = simulation["shots"]
+        shots = settings.simulation.shots
         shot_err = math.sqrt(max(0.0, scale**2 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
         # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
@@ -315,8 +315,8 @@ class FloquetIsingFamily(Family):
             return Measurement(None, None, fields, notes)
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
-    def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
-        return find_effective_region(instance, values, f_eff, noise, rng)
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng) -> Region | None:
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         c = values["circuit"]
@@ -425,7 +425,7 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
     return (total / len(terms) if coefficients is None else total), method, widest
 
 
-def find_effective_region(instance: ObservableInstance, values: dict[str, Any], f_eff: float | None, noise,
+def find_effective_region(instance: ObservableInstance, settings: PointSettings, f_eff: float | None, noise,
                           rng) -> Region:
     """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
@@ -440,15 +440,14 @@ def find_effective_region(instance: ObservableInstance, values: dict[str, Any], 
     """
     import numpy as np
 
-    from eqvbench.simulate import SimSettings, pauli_expectations
+    from eqvbench.simulate import pauli_expectations
 
-    circuit = values["circuit"]
-    reg = {**IsingRegionSpec().model_dump(), **circuit["region"]}  # library callers may pass a partial dict
-    sim = values["simulation"]
+    reg = settings.region or IsingRegionSpec()
+    sim = settings.simulation
     lattice = instance.lattice
     subs: dict[frozenset, ObservableInstance] = {}
-    budget = dict(statevector_max_qubits=reg["statevector_max_qubits"], max_repeats=reg["tn_max_repeats"],
-                  memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"])
+    budget = dict(statevector_max_qubits=reg.statevector_max_qubits, max_repeats=reg.tn_max_repeats,
+                  memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops)
     full_cone = backward_cone(instance.circuit, instance.paulis)
 
     def evaluate(qs) -> BallValue:
@@ -461,17 +460,17 @@ def find_effective_region(instance: ObservableInstance, values: dict[str, Any], 
         return BallValue(value, method, n2, inst_r.network if inst_r.paulis else lambda: None)
 
     def reference(delta: float | None) -> Reference | None:
-        if len(full_cone.qubits) <= reg["max_qubits"]:
+        if len(full_cone.qubits) <= reg.max_qubits:
             return None  # the balls reach the whole cone themselves
         return cone_reference(instance, reg, delta, notes, ran)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
-        if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
+        if len(qs) > sim.max_qubits or abs(ball.value) <= 0.05:
             return None
         inst_r = subs[frozenset(qs)]
         paulis = inst_r.paulis
         noisy, _, ideal, _ = pauli_expectations(
-            inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
+            inst_r.circuit, inst_r.qubits, noise, paulis, settings.engine, rng
         )
         readout = [noise.readout_factor(ps) for ps in paulis]
         if inst_r.coefficients is not None:
@@ -482,15 +481,16 @@ def find_effective_region(instance: ObservableInstance, values: dict[str, Any], 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
     notes: list[str] = []
     ran: dict[str, MethodResult] = {}
-    region = grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f,
+    region = grow_region(lattice, instance.measured, reg, sim.shots, f, source, evaluate, simulate_f,
                          cone_qubits=set(full_cone.qubits), reference=reference)
     region.notes[:0] = notes
     if "pauli_propagation" not in ran:
-        if reg["pauli_propagation"]:
+        if reg.pauli_propagation:
             delta = region.fields.get("region_delta")
             if delta is None and f:
-                delta = 1.0 / (f * sim["shots"] ** 0.5) if sim["shots"] else None
-            method_reg = {**reg, "pauli_max_seconds": min(reg["pauli_max_seconds"], reg["pauli_method_max_seconds"])}
+                delta = 1.0 / (f * sim.shots ** 0.5) if sim.shots else None
+            method_reg = reg.model_copy(
+                update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)})
             _, ran["pauli_propagation"] = pauli_reference(instance, method_reg, delta, [],
                                                           budget_field="pauli_method_max_seconds")
         else:
@@ -500,7 +500,7 @@ def find_effective_region(instance: ObservableInstance, values: dict[str, Any], 
     return region
 
 
-def cone_reference(instance: ObservableInstance, reg: dict[str, Any], delta: float | None, notes: list[str],
+def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: float | None, notes: list[str],
                    record: dict[str, MethodResult] | None = None) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
@@ -513,11 +513,11 @@ def cone_reference(instance: ObservableInstance, reg: dict[str, Any], delta: flo
     # a sum is evaluated term by term (cone_value): what matters is its largest term's cone
     widest = cone if len(paulis) == 1 else max((backward_cone(instance.circuit, [ps]) for ps in paulis),
                                                key=lambda c: c.n_gates_2q)
-    if widest.n_gates_2q <= reg["tn_reference_max_gates"]:
+    if widest.n_gates_2q <= reg.tn_reference_max_gates:
         t = time.perf_counter()
         try:
-            value, method, _ = cone_value(instance.circuit, paulis, reg["statevector_max_qubits"],
-                                          reg["tn_max_repeats"], reg["tn_memory_bytes"], reg["tn_max_flops"],
+            value, method, _ = cone_value(instance.circuit, paulis, reg.statevector_max_qubits,
+                                          reg.tn_max_repeats, reg.tn_memory_bytes, reg.tn_max_flops,
                                           coefficients=instance.coefficients)
             return Reference(value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)",
                              time.perf_counter() - t)
@@ -529,7 +529,7 @@ def cone_reference(instance: ObservableInstance, reg: dict[str, Any], delta: flo
     return ref
 
 
-def pauli_reference(instance: ObservableInstance, reg: dict[str, Any], delta: float | None,
+def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float | None,
                     notes: list[str], budget_field: str = "pauli_max_seconds") -> tuple[Reference | None, MethodResult]:
     """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
@@ -541,7 +541,7 @@ def pauli_reference(instance: ObservableInstance, reg: dict[str, Any], delta: fl
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     target = delta if delta else 0.01
-    budget = {"target_err": target / 2, "max_seconds": reg["pauli_max_seconds"], "max_strings": reg["pauli_max_strings"]}
+    budget = {"target_err": target / 2, "max_seconds": reg.pauli_max_seconds, "max_strings": reg.pauli_max_strings}
     # cut-offs relative to a term's coefficient (1/terms: M_z's are 1/127), from 1e-3 down; the value
     # must agree within delta/2 with the three coarser cut-offs before it (1.5 decades): the value drifts
     # slowly and not monotonically with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848,
@@ -554,7 +554,7 @@ def pauli_reference(instance: ObservableInstance, reg: dict[str, Any], delta: fl
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
     conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), instance.propagation_terms(),
                     target, cutoffs=cutoffs,
-                    max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"], agree=3)
+                    max_seconds=reg.pauli_max_seconds, max_strings=reg.pauli_max_strings, agree=3)
 
     def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
         return MethodResult("pauli_propagation", status, value=value, err=err, flops=conv.flops,

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, model_validator
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region, ResultField,
-    reproduction_columns,
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, PointSettings, Region,
+    ResultField, reproduction_columns,
 )
 from eqvbench.families.observable import error_sensitivities, first_order
 from eqvbench.lattice import Lattice, qubit_label, qubit_of
@@ -404,24 +404,21 @@ class OTOCFamily(Family):
         return LightCone(v_light=cone_gates_2q(instance), qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
                          locations=frozenset(measurement_cone_locations(instance)), readout_is_volume=False)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
 
-        from eqvbench.simulate import SimSettings
-
-        settings = SimSettings.from_section(simulation)
-        shots = simulation["shots"]
+        engine, shots = settings.engine, settings.simulation.shots
         op = instances[0].operator
         c_ideal, c_b, c_i, err_b, err_i, n_traj, method = [], [], [], [], [], 0, None
         for inst in instances:
             c_ideal.append(otoc_direct(inst))
             # the B = I normalisation depends on U, noise and settings only: one per U, shared by every
             # butterfly position and operator (its random stream is seeded from those, not from the point)
-            vi, ei, info_i = identity_signal(inst, noise, settings, shots)
+            vi, ei, info_i = identity_signal(inst, noise, engine, shots)
             if op == "I":
                 vb, eb, info = vi, ei, info_i
             else:
-                vb, eb, info = otoc_protocol(inst, op, noise, settings, shots, rng)
+                vb, eb, info = otoc_protocol(inst, op, noise, engine, shots, rng)
                 n_traj += info_i["n_trajectories"]
             c_b.append(vb), err_b.append(eb), c_i.append(vi), err_i.append(ei)
             n_traj += info["n_trajectories"]
@@ -475,8 +472,8 @@ class OTOCFamily(Family):
                              "no per-gate sensitivity map (v_butterfly null)")
         return Measurement(f if f > 0 else None, f_err, fields, notes)
 
-    def effective_region(self, instance, values, f_eff, noise, rng):
-        return find_effective_region(instance, values, f_eff, noise, rng)
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng):
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # U's instances do not depend on the butterfly: every butterfly position sees the same circuits
@@ -691,7 +688,8 @@ def cone_gates_2q(instance: OtocInstance) -> int:
     return 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
 
 
-def find_effective_region(instance: OtocInstance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
+def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff: float | None, noise,
+                          rng) -> Region:
     """The effective region of C (see :func:`eqvbench.region.grow_region`), first instance.
 
     Balls grow around the qubits on shortest paths from Q_m to the butterfly
@@ -703,10 +701,8 @@ def find_effective_region(instance: OtocInstance, values: dict[str, Any], f_eff:
     from a state vector over the qubits it touches, up to
     `region.statevector_max_qubits` of them; the cost network contracted above.
     """
-    from eqvbench.simulate import SimSettings
-
-    circuit, sim = values["circuit"], values["simulation"]
-    reg = circuit["region"]
+    sim = settings.simulation
+    reg = settings.region or RegionSpec()
     system = instance.lattice.restrict(set(instance.lattice.qubits) - {instance.qa})
     subs: dict[frozenset, OtocInstance] = {}
 
@@ -718,25 +714,25 @@ def find_effective_region(instance: OtocInstance, values: dict[str, Any], f_eff:
             subs[key] = region_instance(instance, set(qs))
         inst_r = subs[key]
         cc = cost_circuit(inst_r)
-        if len(cc[0].all_qubits()) <= reg["statevector_max_qubits"]:
+        if len(cc[0].all_qubits()) <= reg.statevector_max_qubits:
             value, method = otoc_cone_value(inst_r, cc), "statevector"
         else:
-            value = contract_within_budget(inst_r.network(), len(qs), reg["tn_max_repeats"],
-                                           memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
+            value = contract_within_budget(inst_r.network(), len(qs), reg.tn_max_repeats,
+                                           memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops).real
             method = "tensor_network"
         # the ball's cost circuit is a sub-circuit of the point's: as many operations means the same network
         whole = sum(1 for _ in cc[0].all_operations()) == full_ops
         return BallValue(value, method, cone_gates_2q(inst_r), inst_r.network, whole=whole)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
-        if len(qs) + 1 > sim["max_qubits"]:
+        if len(qs) + 1 > sim.max_qubits:
             return None
-        f, _, _ = otoc_protocol(subs[frozenset(qs)], "I", noise, SimSettings.from_section(sim), sim["shots"], rng)
+        f, _, _ = otoc_protocol(subs[frozenset(qs)], "I", noise, settings.engine, sim.shots, rng)
         return f if f > 0 else None
 
     f, source = (f_eff, "f_eff (B = I signal)") if f_eff and f_eff > 0 else (None, None)
     cone = set(cost_circuit(instance)[0].all_qubits())
-    region = grow_region(system, geodesic_qubits(instance), reg, sim["shots"], f, source, evaluate, simulate_f,
+    region = grow_region(system, geodesic_qubits(instance), reg, sim.shots, f, source, evaluate, simulate_f,
                          cone_qubits=cone)
     if region.a_eff is None:
         return region
