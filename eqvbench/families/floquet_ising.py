@@ -442,7 +442,7 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
 
     from eqvbench.simulate import pauli_expectations
 
-    reg = settings.region or IsingRegionSpec()
+    reg = settings.region if settings.region is not None else IsingRegionSpec()
     sim = settings.simulation
     lattice = instance.lattice
     subs: dict[frozenset, ObservableInstance] = {}

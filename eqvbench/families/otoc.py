@@ -702,7 +702,7 @@ def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff
     `region.statevector_max_qubits` of them; the cost network contracted above.
     """
     sim = settings.simulation
-    reg = settings.region or RegionSpec()
+    reg = settings.region if settings.region is not None else RegionSpec()
     system = instance.lattice.restrict(set(instance.lattice.qubits) - {instance.qa})
     subs: dict[frozenset, OtocInstance] = {}
 
