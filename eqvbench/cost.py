@@ -713,9 +713,11 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         if "tree" not in opt.best:
             return None, None
         tree = opt.best["tree"]
-        if isinstance(parallel, _BudgetedExecutor) and parallel.abandon():
+        reconfigure = len(inputs) <= RECONF_MAX_TENSORS
+        if (isinstance(parallel, _BudgetedExecutor) and parallel.abandon() and reconfigure
+                and not (budget is not None and budget.over())):
             procs.restart()  # trials still run there: the reconfiguration needs the processes now
-        if len(inputs) <= RECONF_MAX_TENSORS:
+        if reconfigure:
             if progress:
                 progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
             tree = _reconfigure(tree, settings, budget, procs)

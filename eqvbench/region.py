@@ -147,6 +147,17 @@ def _reproduction(value: float | None, err: float | None, method: str | None, se
             "reproduced_seconds": seconds}
 
 
+def _certified_ball(balls: list, certified: Callable[[BallValue], bool], ref: Reference | None):
+    """The smallest certified ball (None when there is none). Against an estimated (not exact) reference
+    it must be corroborated: every larger ball evaluated agrees too, and there is at least one."""
+    if ref is None or ref.exact:
+        return next((b for b in balls if certified(b[0])), None)
+    tail = len(balls)
+    while tail > 0 and certified(balls[tail - 1][0]):
+        tail -= 1
+    return balls[tail] if len(balls) - tail >= 2 else None
+
+
 def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f_source: str | None,
                 evaluate: Callable[[set], BallValue],
                 simulate_f: Callable[[set, BallValue], float | None] | None = None,
@@ -163,7 +174,10 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
     holds every qubit of the cone (`cone_qubits`: its value is exact), or
     `reference(delta)` (computed once, when needed: the whole cone by another method).
     A reference from a truncated method (Pauli propagation) carries an error
-    estimate, not a bound: `region_certificate` says which kind certified.
+    estimate, not a bound: `region_certificate` says which kind certified, and
+    such a ball must be corroborated: the next larger ball agrees with the
+    reference too (a ball that is within delta only transiently, between two
+    swings of the oscillation, is not claimed).
     Without a reference within the budgets, or without a fidelity for delta, no
     region is claimed (a_eff None) and the notes say why; the balls' values stay
     in `region_history`.
@@ -233,7 +247,7 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
                 ref = reference(delta)
             except RegionTooCostly as e:
                 notes.append(f"no reference value of the whole light cone: {e}")
-        if any(certified(b) for b, _, _ in balls) or holds_cone:
+        if _certified_ball(balls, certified, ref) is not None or holds_cone:
             break
         r += 1
     if ref is None and not ref_tried and reference is not None:  # stopped before the first ball
@@ -248,7 +262,10 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
         fields.update({"reference_value": ref.value, "reference_err": ref.err, "reference_method": ref.method,
                        "reference_seconds": ref.seconds,
                        "region_certificate": "rigorous" if ref.exact else "estimate"})
-    chosen = next(((b, qs, rad) for b, qs, rad in balls if certified(b)), None)
+    chosen = _certified_ball(balls, certified, ref)
+    if chosen is None and ref is not None and not ref.exact and balls and certified(balls[-1][0]):
+        notes.append(f"the {len(balls[-1][1])}-qubit ball agrees with the reference estimate, but no larger ball "
+                     "could be evaluated to corroborate it" + (f" ({stop_reason})" if stop_reason else ""))
     if chosen is not None:
         ball, qs, rad = chosen
         err = abs(ball.value - ref.value) + ref.err

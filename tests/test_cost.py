@@ -293,8 +293,8 @@ class StoppedClock:
 @pytest.mark.parametrize("processes", [1, 2])
 def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     """cost.max_time, checked by counting, not timing: once the budget's clock passes the
-    deadline no trial or reconfiguration starts; with processes, the trials in flight are
-    abandoned (never waited for) and the search's processes are gone when it returns."""
+    deadline no trial or reconfiguration starts, nor a process; with processes, the trials in
+    flight are abandoned (never waited for) and the search's processes are gone when it returns."""
     import psutil
 
     import eqvbench.cost as cost
@@ -302,6 +302,7 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     clock = StoppedClock()
     monkeypatch.setattr(cost, "_clock", clock)
     started_late, finished = [], [0]
+    restarted_late = record_restarts(monkeypatch, clock)
 
     class Recorded:
         def __init__(self, fut):
@@ -337,6 +338,99 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     else:
         assert len(started_late) > 3  # trials were in flight at the deadline, and were abandoned
     assert clock.reads_after <= 6, clock.reads_after  # the phases each asked once and stopped
+    assert not any(restarted_late), "the search's processes were started again after the deadline"
+    left = [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+    assert not left, left
+
+
+def record_restarts(monkeypatch, clock) -> list:
+    """Whether the clock had passed the deadline at each (re)start of a search's processes."""
+    import eqvbench.cost as cost
+
+    restarted_late, restart = [], cost._SearchProcesses.restart
+
+    def recorded(self):
+        restarted_late.append(clock.expired)
+        return restart(self)
+
+    monkeypatch.setattr(cost._SearchProcesses, "restart", recorded)
+    return restarted_late
+
+
+def never_returns(*args, **kwargs):
+    """Work that never finishes, run in a search's process in place of a reconfiguration step."""
+    import threading
+
+    threading.Event().wait()
+
+
+@pytest.mark.parametrize("phase", ["_subtree_reconfigure", "_reconfigure_tree"])
+def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
+    """cost.max_time with processes, counted, not timed: the deadline passes while the search waits
+    for the subtree reconfiguration (`_subtree_reconfigure`) or a forest round's trees
+    (`_reconfigure_tree`), here work that never finishes. The search returns the tree it had,
+    starts no work and no process after the deadline, asks the budget a bounded number of
+    times, and kills its processes, the stuck one included."""
+    import threading
+
+    import psutil
+
+    import eqvbench.cost as cost
+
+    clock = StoppedClock()
+    monkeypatch.setattr(cost, "_clock", clock)
+    submitted = []
+    restarted_late = record_restarts(monkeypatch, clock)
+
+    class Stuck:
+        """The never-finishing work's future: the deadline passes once the search waits for it."""
+
+        def __init__(self, fut):
+            self._fut = fut
+
+        def done(self):
+            return self._fut.done()
+
+        def cancel(self):
+            return self._fut.cancel()
+
+        def result(self):
+            clock.expire()
+            return self._fut.result()
+
+    class Recording(cost._BudgetedExecutor):
+        def submit(self, fn, *args, **kwargs):
+            name = getattr(fn, "__name__", "")
+            fut = super().submit(never_returns if name == phase else fn, *args, **kwargs)
+            submitted.append((name, clock.expired))
+            return Stuck(fut) if name == phase else fut
+
+    monkeypatch.setattr(cost, "_BudgetedExecutor", Recording)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    got = []
+    # 4 trials end the trial phase (the clock stands still until the stuck work is waited for)
+    settings = CostSettings(max_repeats=4, max_time=60.0, seed=1, parallel=2)
+    th = threading.Thread(target=lambda: got.append(contraction_cost(*network(3, 4, 8), settings)), daemon=True)
+    th.start()
+    th.join(300)  # a search that waited for the stuck work would never return
+    if th.is_alive():  # kill the stuck processes, or Python's exit would wait for them forever
+        for p in psutil.Process().children(recursive=True):
+            if p.pid not in before:
+                p.kill()
+        pytest.fail("the search waited for work past its deadline")
+    assert len(got) == 1
+    r = got[0]
+    assert r.budget["search"] == "hyper" and r.budget["max_time_s"] == 60.0
+    names = [name for name, _ in submitted]
+    assert phase in names and clock.expired
+    assert not any(late for _, late in submitted), "work started after the deadline"
+    if phase == "_subtree_reconfigure":
+        assert "_reconfigure_tree" not in names  # no forest round after the deadline
+    else:
+        assert names.count("_reconfigure_tree") == 8  # one round of 8 trees, abandoned; no second one
+    assert not any(restarted_late), "the search's processes were started again after the deadline"
+    assert clock.reads_after <= 3, clock.reads_after  # the wait noticed, the forest (if not begun) asked once
     left = [p for p in psutil.Process().children(recursive=True)
             if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
     assert not left, left

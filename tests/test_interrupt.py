@@ -229,14 +229,20 @@ cost: {max_repeats: 6, processes: 2}
 """
 
 
-def test_sweep_with_search_processes_on_the_pool_finishes(write_spec, tmp_path):
-    """cost.processes: 2 on a 2-worker pool: the run ends, prints its table, writes --out, and
-    leaves no process behind (each pool worker used to keep cotengra's pool and never exit)."""
+# the same with a time budget: trials, then reconfiguration in processes restarted for it, then forest rounds
+PROCESSES_TIMED_SWEEP = PROCESSES_SWEEP.replace("max_repeats: 6,", "max_repeats: 100000, max_time: 3,")
+
+
+@pytest.mark.parametrize("timed", [False, True])
+def test_sweep_with_search_processes_on_the_pool_finishes(write_spec, tmp_path, timed):
+    """cost.processes: 2 on a 2-worker pool, with a trial budget or a time budget: the run ends,
+    prints its table, writes --out, and leaves no process behind (each pool worker used to keep
+    cotengra's pool and never exit)."""
     import uuid
 
     mark = uuid.uuid4().hex
     out = tmp_path / "out.json"
-    proc = start_run(write_spec(PROCESSES_SWEEP), None, 2, "--out", out, mark=mark)
+    proc = start_run(write_spec(PROCESSES_TIMED_SWEEP if timed else PROCESSES_SWEEP), None, 2, "--out", out, mark=mark)
     try:
         stdout, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -247,7 +253,10 @@ def test_sweep_with_search_processes_on_the_pool_finishes(write_spec, tmp_path):
     doc = json.loads(out.read_text())
     leaders = [p["cost"] for p in doc["points"] if not p["cost_cached"]]
     assert len(leaders) == 2 and all(c["budget"].get("processes") == 2 for c in leaders)
-    assert {c["budget"]["search"] for c in leaders} == {"hyper"}
+    if timed:  # what a time-budgeted search finds depends on the machine's speed
+        assert all(c["budget"]["max_time_s"] == 3 for c in leaders)
+    else:
+        assert {c["budget"]["search"] for c in leaders} == {"hyper"}
     assert wait_until_gone(mark) == []
 
 

@@ -33,13 +33,34 @@ def test_neighbouring_balls_that_agree_are_not_a_certificate():
 
 
 def test_reference_error_counts_against_delta():
-    vals = [1.0, 0.5, 0.29, 0.28]
+    vals = [1.0, 0.5, 0.29, 0.28, 0.275]
     ref = Reference(0.27, 0.015, "pauli_propagation", 1.0, exact=False)
     region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals), reference=lambda d: ref)
-    # r = 2: 0.02 + 0.015 > 0.027; r = 3: 0.01 + 0.015 <= 0.027
+    # r = 2: 0.02 + 0.015 > 0.027; r = 3: 0.01 + 0.015 <= 0.027, corroborated by r = 4
     assert region.fields["region_radius"] == 3
     assert region.fields["region_err"] == pytest.approx(0.025)
     assert region.fields["region_certificate"] == "estimate"
+    assert [h["radius"] for h in region.fields["region_history"]] == [0, 1, 2, 3, 4]
+
+
+def test_against_an_estimated_reference_a_transient_agreement_is_not_claimed():
+    """Against a reference that is only an estimate (Pauli propagation), a ball counts when the larger
+    balls evaluated after it agree too: Z_62 after 20 steps at pi/8 had a 4-qubit ball 0.824 within
+    delta of the reference 0.843 +- 0.006, a 7-qubit one at 0.905, while converged methods give 0.850."""
+    ref = Reference(0.843, 0.006, "pauli_propagation", 1.0, exact=False)
+    vals = [0.0, 0.824, 0.905, 0.862, 0.842, 0.845]
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals), reference=lambda d: ref)
+    assert region.fields["region_radius"] == 3 and region.fields["reproduced_value"] == 0.862
+    assert region.fields["region_err"] == pytest.approx(0.019 + 0.006)
+    assert [h["radius"] for h in region.fields["region_history"]] == [0, 1, 2, 3, 4]
+    # the same values against an exact reference: the first ball within delta is the region
+    exact = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals),
+                        reference=lambda d: Reference(0.843, 0.0, "exact", 1.0))
+    assert exact.fields["region_radius"] == 1
+    # no larger ball to corroborate it: no region, the reference is the reproduction, a note says why
+    alone = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=4), reference=lambda d: ref)
+    assert alone.a_eff is None and alone.fields["reproduced_value"] == 0.843
+    assert any("corroborate" in n for n in alone.notes)
 
 
 def test_no_reference_no_region():
