@@ -24,6 +24,7 @@ EXACT = {  # k: (M_z, W_10, W_17), exact.csv columns 4a, 4b, 4c
 def reproduce(observable: str, k: int) -> dict:
     import numpy as np
 
+    from eqvbench.families.base import PointSettings
     from eqvbench.families.floquet_ising import FAMILY
     from eqvbench.lattice import build_lattice
     from eqvbench.noise import NoiseModel
@@ -35,7 +36,8 @@ def reproduce(observable: str, k: int) -> dict:
                        "simulation": {"shots": 10000, "simulate": "never"}}, "bench_published_exact")
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
-    return FAMILY.effective_region(inst, v, None, NoiseModel(), np.random.default_rng(0)).fields
+    return FAMILY.effective_region(inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(),
+                                   np.random.default_rng(0)).fields
 
 
 def main() -> None:

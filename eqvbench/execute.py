@@ -430,10 +430,10 @@ def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: O
 def _search_costs_on_cluster(spec, plans, sched: Scheduler, client, on_event: OnEvent) -> None:
     import dataclasses
 
-    from eqvbench.cost import CostSettings, MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.cost import MemoryLimitError, contraction_cost, network_structure
     from eqvbench.errors import SpecError
     from eqvbench.families import get_family
-    from eqvbench.pipeline import derive_seed
+    from eqvbench.pipeline import derive_seed, point_settings
 
     for key, i in sched.leaders().items():
         pp = plans[i]
@@ -445,7 +445,7 @@ def _search_costs_on_cluster(spec, plans, sched: Scheduler, client, on_event: On
         on_event("progress", i, "cost search on the cluster")
         # as in pipeline.run_point: the first instance's network, seeded from the structure
         first = family.build(pp.lattice, values["circuit"], derive_seed(seed, "instance", pp.structure, 0))
-        settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
+        settings = point_settings(pp).cost
         inputs, output, sizes = network_structure(family.cost_network(first))
         try:
             cost = contraction_cost(inputs, output, sizes, dataclasses.replace(settings, parallel=client))

@@ -166,3 +166,27 @@ def qubit_numbers(lattice: Lattice) -> dict[cirq.Qid, int]:
     if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
         return {q: q.x for q in lattice.qubits}
     return {q: i for i, q in enumerate(lattice.qubits)}
+
+
+def qubit_of(lattice: Lattice, ref: int | str) -> cirq.Qid | None:
+    """The lattice qubit a spec's reference names, or None: an integer is numbered as in
+    :func:`qubit_numbers` (the IBM / line number of a LineQubit, else the index in the lattice's sorted
+    qubit order); a string 'row,col' is a grid qubit."""
+    if isinstance(ref, str):
+        r, c = (int(x) for x in ref.split(","))
+        q = cirq.GridQubit(r, c)
+        return q if q in set(lattice.qubits) else None
+    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
+        q = cirq.LineQubit(ref)
+        return q if q in set(lattice.qubits) else None
+    return lattice.qubits[ref] if 0 <= ref < lattice.n_qubits else None
+
+
+def qubit_label(q: cirq.Qid) -> int | str:
+    """A qubit as the JSON names it: the number of a LineQubit, 'row,col' of a GridQubit (the forms a
+    spec refers to qubits by, see :func:`qubit_of`); hashable, so plots and tables can key on it."""
+    if isinstance(q, cirq.LineQubit):
+        return q.x
+    if isinstance(q, cirq.GridQubit):
+        return f"{q.row},{q.col}"
+    return str(q)

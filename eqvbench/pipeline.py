@@ -12,10 +12,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eqvbench.errors import SpecError
 from eqvbench.spec import Point, Spec, check_calibration
+
+if TYPE_CHECKING:
+    from eqvbench.families.base import PointSettings
 
 Progress = Callable[[str], None]
 
@@ -151,11 +154,22 @@ def plan(spec: Spec) -> list[PointPlan]:
     return plans
 
 
+def point_settings(pp: PointPlan) -> PointSettings:
+    """The point's simulation, cost and region settings, parsed once into typed objects; the cost search
+    is seeded from the point's seed and circuit structure (points sharing a structure share a tree)."""
+    from eqvbench.families import get_family
+    from eqvbench.families.base import PointSettings
+
+    values = pp.point.values
+    return PointSettings.from_values(values, get_family(values["experiment"]),
+                                     cost_seed=derive_seed(values["seed"], "cost", pp.structure))
+
+
 def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: Progress | None = None) -> PointResult:
     """Run one point through every stage."""
     import numpy as np
 
-    from eqvbench.cost import CostSettings, MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.cost import MemoryLimitError, contraction_cost, network_structure
     from eqvbench.families import get_family
     from eqvbench.noise import NoiseModel
 
@@ -163,6 +177,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     values = pp.point.values
     family = get_family(values["experiment"])
     seed = values["seed"]
+    settings = point_settings(pp)
     timings: dict[str, float] = {}
 
     # circuits
@@ -211,7 +226,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         t = time.perf_counter()
         say(f"simulating {n_inst} instance(s), {pp.n_qubits} qubits")
         rng = np.random.default_rng(derive_seed(seed, "shots", physics_of(values)))
-        meas = family.measure(instances, noise, values["simulation"], rng)
+        meas = family.measure(instances, noise, settings, rng)
         result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
         result.fields.update(meas.fields)
         result.notes.extend(meas.notes)
@@ -222,15 +237,16 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             else:
                 result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
     else:
-        reason = "simulation.simulate is 'never'" if values["simulation"]["simulate"] == "never" else (
-            f"{pp.n_qubits} qubits > simulation.max_qubits = {values['simulation']['max_qubits']}"
+        reason = "simulation.simulate is 'never'" if settings.simulation.simulate == "never" else (
+            f"{pp.n_qubits} qubits > simulation.max_qubits = {settings.simulation.max_qubits}"
         )
         result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
 
     # effective region (docs/physics.md, "Effective region")
     t = time.perf_counter()
     say("effective region")
-    region = family.effective_region(first, values, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values))))
+    region = family.effective_region(first, settings, result.f_eff, noise,
+                                     np.random.default_rng(derive_seed(seed, "region", physics_of(values))))
     if region is None:
         result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": n_gates_2q})
     else:
@@ -239,19 +255,19 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     timings["region"] = time.perf_counter() - t
 
     # cost
-    if values["cost"]["enabled"]:
+    if settings.cost_enabled:
         t = time.perf_counter()
-        settings = CostSettings.from_section(values["cost"], seed=derive_seed(seed, "cost", pp.structure))
+        cost_settings = settings.cost
         key = cost_cache_key(pp)
         if key in cost_cache:
             result.cost = cost_cache[key]
             result.fields["cost_cached"] = True
         else:
-            limit = f" within {settings.max_time:g} s" if settings.max_time else ""
-            say(f"cost search (budget {settings.max_repeats} trials{limit})")
+            limit = f" within {cost_settings.max_time:g} s" if cost_settings.max_time else ""
+            say(f"cost search (budget {cost_settings.max_repeats} trials{limit})")
             inputs, output, sizes = network_structure(family.cost_network(first))
             try:
-                result.cost = contraction_cost(inputs, output, sizes, settings, progress=say)
+                result.cost = contraction_cost(inputs, output, sizes, cost_settings, progress=say)
             except MemoryLimitError as e:
                 raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
             cost_cache[key] = result.cost
@@ -265,22 +281,23 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         if not whole_cone and region.network is not None:
             say("cost of the effective region")
             r_in, r_out, r_sizes = network_structure(region.network)
-            result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, settings).cost_flops
+            result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, cost_settings).cost_flops
         timings["cost"] = time.perf_counter() - t
         fid = result.f_eff if pp.simulate else f_model
         if fid is not None and fid > 0:
             result.resource_flops = fid * result.cost.cost_flops
-    result.methods = classical_methods(family, result, region, values["circuit"].get("region") or {})
+    result.methods = classical_methods(family, result, region, settings.region)
     fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
     result.fields.update(verdict(values, result.methods, fid, result.fields.get("region_delta"),
-                                 CostSettings.from_section(values["cost"], seed=0).machines))
+                                 settings.cost.machines))
     return result
 
 
-def classical_methods(family, result: PointResult, region, reg: dict[str, Any]) -> list[Any]:
+def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any]:
     """Every method of eqvbench.methods for this point: the contraction from the cost search (with the
     value where the whole cone was contracted as the region's reference), the region from its
-    certificate, and what the family ran (Pauli propagation); the rest not applicable, with why."""
+    certificate (its budget from `reg`, the point's region settings), and what the family ran (Pauli
+    propagation); the rest not applicable, with why."""
     from eqvbench.methods import METHODS, contraction_entry, not_applicable, region_entry
 
     why = family.not_applicable
@@ -292,7 +309,7 @@ def classical_methods(family, result: PointResult, region, reg: dict[str, Any]) 
         contraction.note = f"the whole cone computed exactly as the region's reference: {fields['reference_method']}"
     entries = {"contraction": contraction}
     if region is not None:
-        budget = {k: reg[k] for k in ("max_qubits", "tn_max_flops", "tn_memory_bytes") if k in reg}
+        budget = {k: getattr(reg, k) for k in ("max_qubits", "tn_max_flops", "tn_memory_bytes") if hasattr(reg, k)}
         entries["region"] = region_entry(fields, fields.get("cost_eff_flops"), budget, result.notes)
         for m in region.methods:
             entries[m.method] = m

@@ -220,7 +220,9 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
 
 
 def qubit_key(q: Any) -> Any:
-    """A qubit label from the JSON as a hashable key: grid qubits arrive as [row, col] lists."""
+    """A qubit label from the JSON as a hashable key. Labels are :func:`eqvbench.lattice.qubit_label`'s
+    (a number, or 'row,col'); documents written by earlier versions hold grid qubits as [row, col] lists,
+    made tuples here."""
     return tuple(qubit_key(x) for x in q) if isinstance(q, list) else q
 
 
@@ -231,7 +233,7 @@ def qubit_text(q: Any) -> str:
 def butterfly_grid(point: dict[str, Any]):
     """(qubit labels, moments, array[qubit, moment] of s_g; NaN where no gate acts).
 
-    Labels are as in the JSON, with [row, col] lists made tuples."""
+    Labels are as in the JSON, with [row, col] lists (earlier documents) made tuples."""
     import numpy as np
 
     gates = point["butterfly_map"]

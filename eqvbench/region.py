@@ -158,7 +158,7 @@ def _certified_ball(balls: list, certified: Callable[[BallValue], bool], ref: Re
     return balls[tail] if len(balls) - tail >= 2 else None
 
 
-def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | None, f_source: str | None,
+def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f_source: str | None,
                 evaluate: Callable[[set], BallValue],
                 simulate_f: Callable[[set, BallValue], float | None] | None = None,
                 cone_qubits: set | None = None,
@@ -183,7 +183,7 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     in `region_history`.
 
     `f` (with `f_source` saying where it came from) is the fidelity for delta;
-    when it is None and `reg['f_eff']` is a number, that number is used; when
+    when it is None and `reg.f_eff` is a number, that number is used; when
     both are missing, `simulate_f(qubits, ball)` is asked on every ball (it
     returns None where it cannot simulate) and the latest answer is used.
     `evaluate` may raise RegionTooCostly. The returned Region's fields carry the
@@ -193,13 +193,13 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
     """
     import time
 
-    if not reg["enabled"]:
+    if not reg.enabled:
         return Region(None, None, None, _reproduction(None, None, None, None),
                       ["effective region disabled (circuit.region.enabled: false)"])
     if not (f and f > 0):
         f, f_source = None, None
-        if reg["f_eff"] != "auto":
-            f, f_source = float(reg["f_eff"]), "circuit.region.f_eff"
+        if reg.f_eff != "auto":
+            f, f_source = float(reg.f_eff), "circuit.region.f_eff"
     auto_f = f_source is None
     history: list[dict[str, Any]] = []
     balls: list[tuple[BallValue, set, int]] = []
@@ -219,8 +219,8 @@ def grow_region(lattice, centre, reg: dict[str, Any], shots: int, f: float | Non
         qs = lattice.ball(list(centre), r)
         if balls and len(qs) == len(balls[-1][1]):
             break  # holds all the centre reaches
-        if len(qs) > reg["max_qubits"]:
-            stop_reason = f"the next ball has {len(qs)} qubits, over circuit.region.max_qubits = {reg['max_qubits']}"
+        if len(qs) > reg.max_qubits:
+            stop_reason = f"the next ball has {len(qs)} qubits, over circuit.region.max_qubits = {reg.max_qubits}"
             break
         t = time.perf_counter()
         try:

@@ -74,12 +74,12 @@ def test_density_matrix_with_calibrated_rates_matches_cirq(tmp_path):
     # f_model: prod (1 - p) over the error locations in the light cone (readout is not volume), each
     # location's rate read from the table by hand
     from eqvbench.families import get_family
-    from eqvbench.families.base import Instance
     from eqvbench.families.floquet_ising import resolve_observable
+    from eqvbench.families.observable import ObservableInstance
     from eqvbench.lattice import build_lattice
 
     lat = build_lattice({"kind": "line", "n": 4})
-    inst = Instance(ideal, lat.qubits, lat.qubits, 0, {"paulis": resolve_observable(lat, "Z1 Z2"), "lattice": lat})
+    inst = ObservableInstance.of(ideal, lat.qubits, resolve_observable(lat, "Z1 Z2"), lat)
     cone = get_family("floquet_ising").light_cone(inst)
     rate = {1: lambda qs: P1[qs[0].x], 2: lambda qs: P2[tuple(sorted(x.x for x in qs))]}
     want_f = 1.0

@@ -6,6 +6,7 @@ import cirq
 import numpy as np
 import pytest
 
+from eqvbench.families.base import PointSettings
 from eqvbench.fidelity import sample_bitstrings, xeb_exact, xeb_sampled
 from eqvbench.families.rcs import FAMILY
 from eqvbench.lattice import build_lattice
@@ -15,8 +16,8 @@ from eqvbench.spec import SimulationSpec
 
 
 def sim(**kw):
-    """A resolved `simulation:` section (exact density matrix unless told otherwise)."""
-    return SimulationSpec(**{"method": "density_matrix", "max_qubits": 12, "shots": 0, **kw}).model_dump()
+    """The settings a point's hooks get: the `simulation:` section (exact density matrix unless told otherwise)."""
+    return PointSettings(simulation=SimulationSpec(**{"method": "density_matrix", "max_qubits": 12, "shots": 0, **kw}))
 
 
 SIM = sim()

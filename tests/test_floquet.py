@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
+from eqvbench.families.base import PointSettings
 from eqvbench.families.floquet_ising import (
     FAMILY,
     backward_light_cone,
@@ -22,6 +23,7 @@ from eqvbench.families.floquet_ising import (
 from eqvbench.lattice import build_lattice, heavy_hex_127
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings, pauli_expectations
+from eqvbench.spec import SimulationSpec
 from sweep_util import assert_spec_error
 
 LATTICES = [
@@ -68,7 +70,7 @@ def test_rzz_is_exp_plus_i_pi_4_zz():
 def test_theta_zero_gives_z_equal_one(sec):
     lat = build_lattice(sec)
     inst = instance(sec, 0.0, 3, "M_z")
-    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
                                            SimSettings(method="trajectories"), np.random.default_rng(0))
     np.testing.assert_allclose(vals, 1.0, atol=1e-12)
     np.testing.assert_allclose(ideal, 1.0, atol=1e-12)
@@ -81,7 +83,7 @@ def test_clifford_point_gives_minus_one_zero_or_one(sec):
     q0 = lat.qubits[0].x if hasattr(lat.qubits[0], "x") else 0
     for obs in ("M_z", f"X{q0}", f"Y{q0}"):
         inst = instance(sec, math.pi / 2, 4, obs)
-        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.data["paulis"],
+        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
                                             SimSettings(method="trajectories"), np.random.default_rng(0))
         assert np.all(np.min(np.abs(ideal[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1) < 1e-9), (obs, ideal)
 
@@ -93,7 +95,7 @@ def test_engine_cirq_and_tensor_network_agree(sec, obs):
     sv = ideal_value_statevector(inst)
     tn = ideal_value_tn(inst)
     psi = cirq.final_state_vector(inst.circuit, qubit_order=inst.qubits, dtype=np.complex128)
-    ps = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in inst.data["paulis"][0].items()})
+    ps = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in inst.paulis[0].items()})
     ref = float(np.real(ps.expectation_from_state_vector(psi, {q: i for i, q in enumerate(inst.qubits)})))
     assert sv == pytest.approx(ref, abs=1e-6)
     assert tn == pytest.approx(ref, abs=1e-6)
@@ -104,9 +106,8 @@ def test_butterfly_volume_matches_effective_volume_when_errors_are_rare():
     sec = {"kind": "heavy_hex", "center": 62, "radius": 2}
     inst = instance(sec, 0.5, 4, "Z62")
     noise = NoiseModel(p1=0.0, p2=0.004)
-    sim = {"method": "trajectories", "target_err": 0.0005, "max_trajectories": 200000, "batch": None,
-           "shots": 0, "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
-    m = FAMILY.measure([inst], noise, sim, np.random.default_rng(1))
+    sim = SimulationSpec(method="trajectories", target_err=0.0005, max_trajectories=200000, shots=0)
+    m = FAMILY.measure([inst], noise, PointSettings(simulation=sim), np.random.default_rng(1))
     eps = -math.log(1 - 0.004)
     v_eff = math.log(1 / m.f_eff) / eps
     v_eff_err = m.f_eff_err / m.f_eff / eps
@@ -176,7 +177,8 @@ def test_given_region_fidelity_sets_delta():
                                      "tn_max_repeats": 4, "tn_memory_bytes": 2**31, "tn_max_flops": 1e11,
                                      "f_eff": 0.25}},
               "simulation": {"shots": 400, "max_qubits": 20}}
-    region = FAMILY.effective_region(inst, values, None, NoiseModel(p2=0.01), np.random.default_rng(0))
+    region = FAMILY.effective_region(inst, PointSettings.from_values(values, FAMILY), None, NoiseModel(p2=0.01),
+                                     np.random.default_rng(0))
     assert region.fields["region_f_source"] == "circuit.region.f_eff"
     assert region.fields["region_delta"] == pytest.approx(1 / (0.25 * 20))
     hist = region.fields["region_history"]

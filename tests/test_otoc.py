@@ -1,6 +1,7 @@
 """OTOC family: protocol against direct evaluation and cirq, light-cone limits, Clifford values,
 digital-model fidelity, cost network, butterfly velocity fit, bad input."""
 
+import dataclasses
 import math
 
 import cirq
@@ -11,7 +12,7 @@ import eqvbench.families.otoc as otoc_module
 from typer.testing import CliRunner
 
 from eqvbench.cli import app
-from eqvbench.families.base import Instance
+from eqvbench.families.base import PointSettings
 from eqvbench.families.otoc import (
     FAMILY,
     cone_backward,
@@ -26,11 +27,16 @@ from eqvbench.families.otoc import (
 from eqvbench.lattice import build_lattice
 from eqvbench.noise import NoiseModel
 from eqvbench.simulate import SimSettings
-from eqvbench.spec import parse_spec
+from eqvbench.spec import SimulationSpec, parse_spec
 from sweep_util import assert_spec_error
 
 SIM = {"method": "auto", "target_err": 0.002, "max_trajectories": 200000, "batch": None, "shots": 0,
        "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
+
+
+def settings(**kw):
+    """The settings a point's hooks get, with the `simulation:` section SIM changed by kw."""
+    return PointSettings(simulation=SimulationSpec(**{**SIM, **kw}))
 
 
 def point(lattice, **circuit):
@@ -45,14 +51,13 @@ def instance(lattice, seed=1, **circuit):
 
 def cirq_protocol_otoc(inst, noise):
     """C from the four ancilla variants, each run through cirq's density-matrix simulator."""
-    d = inst.data
     p = []
     for v in range(4):
-        circ = protocol_circuit(d["u"], d["qm"], d["qa"], d["qbs"], d["operator"], v)
+        circ = protocol_circuit(inst.u, inst.qm, inst.qa, inst.qbs, inst.operator, v)
         noisy = noise.to_cirq(circ, inst.qubits)
         rho = cirq.DensityMatrixSimulator().simulate(noisy, qubit_order=inst.qubits).final_density_matrix
         n = len(inst.qubits)
-        a = inst.qubits.index(d["qa"])
+        a = inst.qubits.index(inst.qa)
         diag = np.real(np.diag(rho)).reshape([2] * n)
         p1 = float(np.moveaxis(diag, a, 0)[1].sum())
         p.append(noise.readout + (1 - 2 * noise.readout) * p1)  # readout flips the bit with probability r
@@ -92,8 +97,8 @@ def test_otoc_is_one_outside_the_light_cone():
     for cycles in (1, 2, 3, 4, 6):
         for d in (1, 2, 3, 4):
             inst = instance(lat, cycles=cycles, butterfly_distance=d, measurement_qubit="1,0")
-            u = inst.data["u"]
-            if cone_forward(u, [inst.data["qm"]]) & cone_backward(u, inst.data["qbs"]):
+            u = inst.u
+            if cone_forward(u, [inst.qm]) & cone_backward(u, inst.qbs):
                 inside += 1
                 continue
             outside += 1
@@ -118,13 +123,12 @@ def test_clifford_circuits_give_plus_or_minus_one():
                     gate="cz")
     seen = set()
     for seed in range(12):
-        system = lat.restrict(set(lat.qubits) - {base.data["qa"]})
+        system = lat.restrict(set(lat.qubits) - {base.qa})
         u = random_u(system, 5, "cz", seed, axes=4)  # pi/2 rotations about +-X, +-Y: Clifford
         for qb in system.qubits:
-            if qb == base.data["qm"]:
+            if qb == base.qm:
                 continue
-            data = dict(base.data, u=u, qbs=(qb,))
-            inst = Instance(base.circuit, base.qubits, base.measured, seed, data=data)
+            inst = dataclasses.replace(base, u=u, qbs=(qb,), seed=seed)
             c = otoc_direct(inst)
             assert min(abs(c - 1), abs(c + 1)) < 1e-9, c
             seen.add(round(c))
@@ -144,7 +148,7 @@ def test_f_eff_from_identity_run_matches_digital_model():
               instances=1)
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
     noise = NoiseModel(p1=0.001, p2=0.008, readout=0.01)
-    m = FAMILY.measure([inst], noise, dict(SIM, target_err=0.003), np.random.default_rng(2))
+    m = FAMILY.measure([inst], noise, settings(target_err=0.003), np.random.default_rng(2))
     f_model = noise.f_model(inst.circuit, inst.qubits, inst.measured, FAMILY.light_cone(inst).locations)
     assert 0.5 < f_model < 1 and 0.5 < m.f_eff < 1
     assert m.f_eff == pytest.approx(m.fields["f_identity"] / (1 - 2 * noise.readout))
@@ -161,7 +165,7 @@ def test_one_identity_normalisation_per_u():
         inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 7)
         for rng_seed in (1, 2):
             otoc_module._IDENTITY_CACHE.clear()  # the seeding, not the memo, must make them equal
-            m = FAMILY.measure([inst], noise, dict(SIM, method="trajectories", target_err=0.02),
+            m = FAMILY.measure([inst], noise, settings(method="trajectories", target_err=0.02),
                                np.random.default_rng(rng_seed))
             fs.add(m.f_eff)
     assert len(fs) == 1
@@ -176,12 +180,12 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
               instances=1, gate="fsim")
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 11)
     noise = NoiseModel(p1=0.0, p2=0.004)
-    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix"), np.random.default_rng(0))
+    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14), np.random.default_rng(0))
     ratio = m.fields["otoc_noisy"] / m.fields["otoc_ideal"]
     assert abs(m.fields["otoc_ideal"]) > 0.2
     # second order ~ (sum p s)^2 / 2 ~ 0.005 here
     assert ratio == pytest.approx(m.fields["f_butterfly"], abs=0.01)
-    assert len(m.fields["butterfly_map"]) == sum(len(mo) for mo in inst.data["u"]) * 2
+    assert len(m.fields["butterfly_map"]) == sum(len(mo) for mo in inst.u) * 2
 
 
 def test_map_note_compares_c_with_no_threshold_past_its_range():
@@ -210,9 +214,9 @@ def test_cost_network_cancels_gates_outside_the_butterfly_cone():
     """Gates outside Q_b's backward cone drop out; those in it but outside Q_m's forward cone
     appear twice (state preparation and its mirror), the rest four times; the network still gives C."""
     inst = instance({"kind": "grid", "rows": 3, "cols": 4}, cycles=4, butterfly_distance=3, measurement_qubit="1,0")
-    u = inst.data["u"]
-    bwd = cone_backward(u, inst.data["qbs"])
-    fwd = cone_forward(u, [inst.data["qm"]])
+    u = inst.u
+    bwd = cone_backward(u, inst.qbs)
+    fwd = cone_forward(u, [inst.qm])
     n2 = lambda locs: sum(1 for m, j in locs if len(u[m].operations[j].qubits) == 2)  # noqa: E731
     n2_all = sum(1 for op in u.all_operations() if len(op.qubits) == 2)
     circ, _ = cost_circuit(inst)
@@ -268,8 +272,8 @@ def test_shipped_config_runs_and_fits_a_positive_velocity(tmp_path):
 def region_of(lattice, region, shots, f_eff=None, seed=1, max_qubits=20, **circuit):
     v = point(lattice, region=region, **circuit)
     v["simulation"] = dict(SIM, shots=shots, max_qubits=max_qubits)
-    return FAMILY.effective_region(instance(lattice, seed, **circuit), v, f_eff, NoiseModel(p2=0.01),
-                                   np.random.default_rng(0))
+    return FAMILY.effective_region(instance(lattice, seed, **circuit), PointSettings.from_values(v, FAMILY), f_eff,
+                                   NoiseModel(p2=0.01), np.random.default_rng(0))
 
 
 def test_geodesic_qubits_are_the_shortest_paths_between_qm_and_the_butterfly():
@@ -297,7 +301,7 @@ def test_region_values_by_state_vector_and_by_tensor_network_agree():
     assert [h["method"] for h in ht] == ["tensor_network"] * len(ht)
     assert [h["qubits"] for h in hs] == [h["qubits"] for h in ht]
     inst = instance(lat, **kw)
-    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    system = inst.lattice.restrict(set(inst.lattice.qubits) - {inst.qa})
     from eqvbench.families.otoc import geodesic_qubits
 
     for a, b in zip(hs, ht):
@@ -338,7 +342,7 @@ def test_region_with_the_whole_cone_but_fewer_prepared_gates_is_costed_on_its_ow
     kw = dict(cycles=8, measurement_qubit="1,0", butterfly_distance=3, instances=1)
     inst = instance(lat, **kw)
     region = region_of(lat, {"f_eff": 0.8}, shots=10**4, **kw)
-    system = inst.data["lattice"].restrict(set(inst.data["lattice"].qubits) - {inst.data["qa"]})
+    system = inst.lattice.restrict(set(inst.lattice.qubits) - {inst.qa})
     ball = system.ball(list(geodesic_qubits(inst)), region.fields["region_radius"])
     n2 = lambda c: sum(1 for op in c.all_operations() if len(op.qubits) == 2)  # noqa: E731
     assert region.a_eff == 11 and len(ball) == 10

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pytest
 
+from eqvbench.families.base import PointSettings
 from eqvbench.families.floquet_ising import FAMILY
 from eqvbench.lattice import build_lattice
 from eqvbench.noise import NoiseModel
@@ -37,7 +38,8 @@ def reproduce(observable: str, k: int):
                        "simulation": {"shots": 10000, "simulate": "never"}}, "t.yaml")
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
-    return FAMILY.effective_region(inst, v, None, NoiseModel(), np.random.default_rng(0)).fields
+    return FAMILY.effective_region(inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(),
+                                   np.random.default_rng(0)).fields
 
 
 @pytest.mark.parametrize("k", [4, 8, 12])

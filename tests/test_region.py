@@ -7,7 +7,7 @@ from eqvbench.region import BallValue, Reference, RegionSpec, RegionTooCostly, g
 
 LINE = build_lattice({"kind": "line", "n": 21})
 CENTRE = [LINE.qubits[10]]
-REG = RegionSpec(f_eff=0.37).model_dump()  # delta = 1 / (0.37 x 100) = 0.027 with 10^4 shots
+REG = RegionSpec(f_eff=0.37)  # delta = 1 / (0.37 x 100) = 0.027 with 10^4 shots
 
 
 def balls(values, fail_at=None):
@@ -83,7 +83,7 @@ def test_ball_holding_the_cone_is_its_own_reference():
 
 def test_no_fidelity_no_region_but_a_reproduction():
     vals = [1.0, 0.5, 0.31, 0.3]
-    reg = RegionSpec().model_dump()  # f_eff 'auto' and nothing to simulate
+    reg = RegionSpec()  # f_eff 'auto' and nothing to simulate
     region = grow_region(LINE, CENTRE, reg, 10_000, None, None, balls(vals), cone_qubits=set(LINE.ball(CENTRE, 3)))
     assert region.a_eff is None and region.fields["reproduced_value"] == 0.3
     assert region.fields["reproduced_err"] == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,19 +11,90 @@ if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
+    from eqvbench.cost import CostSettings
     from eqvbench.lattice import Lattice
     from eqvbench.noise import Location, NoiseModel
+    from eqvbench.region import RegionSpec
+    from eqvbench.simulate import SimSettings
+    from eqvbench.spec import SimulationSpec
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One concrete circuit of a point (without measurements)."""
+    """One concrete circuit of a point (without measurements).
+
+    A family whose hooks need more than the circuit subclasses it with typed fields
+    (:class:`eqvbench.families.observable.ObservableInstance`: the Pauli strings of an observable;
+    :class:`eqvbench.families.otoc.OtocInstance`: U, the measurement, ancilla and butterfly qubits).
+    """
 
     circuit: cirq.Circuit
     qubits: tuple[cirq.Qid, ...]
     measured: tuple[cirq.Qid, ...]
     seed: int
-    data: dict[str, Any] = field(default_factory=dict)  # family-specific extras
+
+    def network(self) -> Any:
+        """The quimb network whose contraction gives the measured quantity: the one place a circuit, or an
+        effective region's restriction of it, becomes what is costed. Here every qubit is measured: one
+        amplitude <0...0|C|0...0> (:func:`eqvbench.networks.amplitude_network`)."""
+        from eqvbench.networks import amplitude_network
+
+        return amplitude_network(self.circuit, self.qubits)
+
+
+def _default_simulation() -> SimulationSpec:
+    from eqvbench.spec import SimulationSpec
+
+    return SimulationSpec()
+
+
+def _default_cost() -> CostSettings:
+    from eqvbench.cost import CostSettings
+
+    return CostSettings()
+
+
+@dataclass(frozen=True)
+class PointSettings:
+    """A point's run settings, parsed once per point (:func:`eqvbench.pipeline.point_settings`) into typed
+    objects and passed to the family hooks that need them (`measure`, `effective_region`).
+
+    `simulation` is the `simulation:` section (attributes: `shots`, `max_qubits`, `method`, ...),
+    `cost` the contraction search's settings (seeded for the point), `cost_enabled` its `cost.enabled`,
+    `region` the family's `circuit.region` model (None where the family has none).
+    """
+
+    simulation: SimulationSpec = field(default_factory=_default_simulation)
+    cost: CostSettings = field(default_factory=_default_cost)
+    cost_enabled: bool = True
+    region: RegionSpec | None = None
+
+    @property
+    def engine(self) -> SimSettings:
+        """How the noisy simulation runs: method and trajectory budget (:class:`eqvbench.simulate.SimSettings`)."""
+        from eqvbench.simulate import SimSettings
+
+        s = self.simulation
+        return SimSettings(s.method, s.target_err, s.max_trajectories, s.batch)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], family: Family | None = None, cost_seed: int = 0) -> PointSettings:
+        """Parse a point's sections (`values`, as in :class:`eqvbench.spec.Point`; a missing section or key
+        takes its default): `simulation`, `cost` (its search seeded with `cost_seed`) and, where `family`'s
+        circuit section has a `region` field, `circuit.region` as that field's model."""
+        from pydantic import TypeAdapter
+
+        from eqvbench.cost import CostSettings
+        from eqvbench.spec import CostSpec, SimulationSpec
+
+        simulation = SimulationSpec.model_validate(values.get("simulation") or {})
+        cost = values.get("cost") or CostSpec().model_dump()
+        region = None
+        spec_field = family.circuit_spec.model_fields.get("region") if family is not None else None
+        if spec_field is not None:
+            section = (values.get("circuit") or {}).get("region")
+            region = spec_field.default if section is None else TypeAdapter(spec_field.annotation).validate_python(section)
+        return cls(simulation, CostSettings.from_section(cost, seed=cost_seed), cost["enabled"], region)
 
 
 @dataclass(frozen=True)
@@ -123,19 +195,23 @@ class Family:
         raise NotImplementedError
 
     def measure(
-        self, instances: list[Instance], noise: NoiseModel, simulation: dict[str, Any], rng: np.random.Generator
+        self, instances: list[Instance], noise: NoiseModel, settings: PointSettings, rng: np.random.Generator
     ) -> Measurement:
+        """f_eff and the family's fields from the noisy simulation of `instances` (`settings.simulation`:
+        shots, method; `settings.engine`: the engine's settings)."""
         raise NotImplementedError
 
     def effective_region(
-        self, instance: Instance, values: dict[str, Any], f_eff: float | None, noise: NoiseModel, rng: np.random.Generator
+        self, instance: Instance, settings: PointSettings, f_eff: float | None, noise: NoiseModel,
+        rng: np.random.Generator,
     ) -> Region | None:
         """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
         return None
 
     def cost_network(self, instance: Instance) -> Any:
-        """A quimb TensorNetwork whose full contraction gives the measured quantity."""
-        raise NotImplementedError
+        """A quimb TensorNetwork whose full contraction gives the measured quantity (default: the instance
+        record's own, :meth:`Instance.network`, which the effective region's balls use too)."""
+        return instance.network()
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         """The parts of a point that fix its circuits' structure.

@@ -30,9 +30,10 @@ from pydantic import BeforeValidator, ValidationInfo, field_validator
 
 from eqvbench.families.base import (
     BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement,
-    Region, observable_fields, reproduction_columns,
+    PointSettings, Region, observable_fields, reproduction_columns,
 )
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
+from eqvbench.families.observable import ObservableInstance
 from eqvbench.spec import Section, Sweep, short_repr
 
 MAX_CIRCUIT_BYTES = 50_000_000
@@ -466,22 +467,6 @@ class CircuitLattice(Section):
 
 # --- the family --------------------------------------------------------------------------------
 
-def restricted_instance(instance: Instance, qubits) -> Instance:
-    """The circuit on `qubits` alone: the gates with every qubit among them (the rest as if they did
-    not exist), and the observable's terms that lie within them."""
-    import cirq
-
-    keep = set(qubits)
-    c = cirq.Circuit(cirq.Moment(op for op in m if all(q in keep for q in op.qubits)) for m in instance.circuit)
-    data = instance.data
-    kept = [i for i, ps in enumerate(data["paulis"]) if all(q in keep for q in ps)]
-    new = {"paulis": [data["paulis"][i] for i in kept], "lattice": data["lattice"].restrict(keep)}
-    if data.get("coefficients") is not None:
-        new["coefficients"] = [data["coefficients"][i] for i in kept]
-    support = tuple(sorted({q for ps in new["paulis"] for q in ps}))
-    return Instance(c, tuple(q for q in instance.qubits if q in keep), support, 0, data=new)
-
-
 class CircuitFamily(Family):
     name = "circuit"
     # XEB's fields without an observable, an observable's with one; the table shows what a point has
@@ -519,20 +504,17 @@ class CircuitFamily(Family):
         return []
 
     def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+        """Without an observable a plain :class:`Instance` (every qubit measured); with one an
+        :class:`ObservableInstance` (its regions: the file's gates among a ball's qubits)."""
         loaded = load_circuit(circuit["file"])
-        data: dict[str, Any] = {"lattice": lattice, "labels": loaded.labels, "sha256": loaded.sha256}
         if circuit["observable"] is None:
-            return Instance(loaded.circuit, lattice.qubits, lattice.qubits, seed, data=data)
+            return Instance(loaded.circuit, lattice.qubits, lattice.qubits, seed)
         paulis, coefficients = resolve_terms(circuit["observable"], lattice.n_qubits)
-        data["paulis"] = paulis
-        if coefficients is not None:
-            data["coefficients"] = coefficients
-        support = tuple(sorted({q for ps in paulis for q in ps}))
-        return Instance(loaded.circuit, lattice.qubits, support, seed, data=data)
+        return ObservableInstance.of(loaded.circuit, lattice.qubits, paulis, lattice, seed, coefficients)
 
     @staticmethod
     def _observable(instance: Instance) -> bool:
-        return "paulis" in instance.data
+        return isinstance(instance, ObservableInstance)
 
     def light_cone(self, instance: Instance) -> LightCone:
         from eqvbench.families import floquet_ising, rcs
@@ -541,28 +523,19 @@ class CircuitFamily(Family):
             return floquet_ising.FAMILY.light_cone(instance)
         return rcs.FAMILY.light_cone(instance)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         from eqvbench.families import floquet_ising, rcs
 
         if self._observable(instances[0]):
-            return floquet_ising.FAMILY.measure(instances, noise, simulation, rng)
-        return rcs.FAMILY.measure(instances, noise, simulation, rng)
+            return floquet_ising.FAMILY.measure(instances, noise, settings, rng)
+        return rcs.FAMILY.measure(instances, noise, settings, rng)
 
-    def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng) -> Region | None:
         from eqvbench.families.floquet_ising import find_effective_region
 
         if not self._observable(instance):
             return None  # every qubit is measured: the whole circuit matters
-        return find_effective_region(instance, values, f_eff, noise, rng,
-                                     restrict=lambda qs: restricted_instance(instance, qs))
-
-    def cost_network(self, instance: Instance):
-        from eqvbench.families.floquet_ising import observable_network
-        from eqvbench.networks import amplitude_network
-
-        if self._observable(instance):
-            return observable_network(instance)
-        return amplitude_network(instance.circuit, instance.qubits)
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # by content, not by path: the same circuit anywhere has the same seeds and cost

@@ -15,10 +15,13 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region,
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, PointSettings, Region,
     observable_fields, reproduction_columns,
 )
-from eqvbench.lightcone import backward_cone, structurally_diagonal
+from eqvbench.families.observable import ObservableInstance, error_sensitivities, first_order
+from eqvbench.lattice import qubit_label, qubit_of
+from eqvbench.lightcone import backward_cone
+from eqvbench.networks import sandwich_network
 from eqvbench.methods import MethodResult
 from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
@@ -164,16 +167,6 @@ class FloquetCircuit(Section):
     region: IsingRegionSpec = IsingRegionSpec()
 
 
-def qubit_of(lattice, k: int):
-    """The lattice qubit numbered k: IBM / line number for LineQubits, row-major index on a grid."""
-    import cirq
-
-    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
-        q = cirq.LineQubit(k)
-        return q if q in set(lattice.qubits) else None
-    return lattice.qubits[k] if 0 <= k < lattice.n_qubits else None
-
-
 def resolve_observable(lattice, text: str) -> list[dict]:
     """Pauli strings {qubit: 'X'|'Y'|'Z'} whose mean is the observable; ValueError if off the lattice."""
     obs = parse_observable(text)
@@ -218,32 +211,23 @@ def backward_light_cone(circuit, paulis: list[dict]):
     return cone.locations, cone.n_gates_2q, cone.qubits
 
 
-def term_sum(values, data: dict) -> float:
-    """The observable from its terms' values: their mean (M_z; a single string), or, where the
-    instance carries `coefficients`, sum_i c_i values_i."""
-    import numpy as np
+@dataclass(frozen=True, kw_only=True)
+class KickedIsingInstance(ObservableInstance):
+    """A kicked Ising circuit and its observable, with the circuit's parameters: a region is the
+    circuit rebuilt on the sub-lattice (as if the rest of the device did not exist)."""
 
-    coefficients = data.get("coefficients")
-    if coefficients is None:
-        return float(np.mean(values))
-    return float(np.dot(coefficients, values))
+    theta_h: float
+    steps: int
+    final_rx: bool
 
-
-def term_weights(data: dict):
-    """Each term's weight in the observable: 1 / terms (the mean), or the coefficients."""
-    import numpy as np
-
-    coefficients = data.get("coefficients")
-    n = len(data["paulis"])
-    return np.full(n, 1.0 / n) if coefficients is None else np.asarray(coefficients, dtype=float)
-
-
-def observable_terms(data: dict) -> list:
-    """The observable as Pauli propagation takes it: the list of strings (their mean), or
-    (coefficient, string) pairs."""
-    coefficients = data.get("coefficients")
-    paulis = data["paulis"]
-    return list(paulis) if coefficients is None else list(zip(coefficients, paulis))
+    def restrict(self, qubits) -> KickedIsingInstance:
+        """The circuit on the sub-lattice induced by `qubits`, and the observable's terms within it
+        (M_z: the full lattice's sites in it)."""
+        sub = self.lattice.restrict(set(qubits))
+        c = floquet_circuit(sub, self.theta_h, self.steps, self.final_rx)
+        keep = set(sub.qubits)
+        return KickedIsingInstance.of(c, sub.qubits, [ps for ps in self.paulis if all(q in keep for q in ps)], sub,
+                                      0, theta_h=self.theta_h, steps=self.steps, final_rx=self.final_rx)
 
 
 class FloquetIsingFamily(Family):
@@ -267,14 +251,14 @@ class FloquetIsingFamily(Family):
             return [("circuit.observable", str(e))]
         return []
 
-    def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+    def build(self, lattice, circuit: dict[str, Any], seed: int) -> KickedIsingInstance:
         c = floquet_circuit(lattice, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
-        paulis = resolve_observable(lattice, circuit["observable"])
-        support = tuple(sorted({q for ps in paulis for q in ps}))
-        return Instance(c, lattice.qubits, support, seed, data={"paulis": paulis, "lattice": lattice})
+        return KickedIsingInstance.of(c, lattice.qubits, resolve_observable(lattice, circuit["observable"]), lattice,
+                                      seed, theta_h=circuit["theta_h"], steps=circuit["steps"],
+                                      final_rx=circuit["final_rx"])
 
-    def light_cone(self, instance: Instance) -> LightCone:
-        paulis = instance.data["paulis"]
+    def light_cone(self, instance: ObservableInstance) -> LightCone:
+        paulis = instance.paulis
         cone = backward_cone(instance.circuit, paulis)
         terms = None
         if len(paulis) > 1:  # a sum: each term has its own cone and digital model
@@ -282,30 +266,29 @@ class FloquetIsingFamily(Family):
         return LightCone(v_light=cone.n_gates_2q, qubits=cone.qubits, locations=cone.locations,
                          term_locations=terms, readout_is_volume=False)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
 
-        from eqvbench.simulate import SimSettings, pauli_expectations
+        from eqvbench.simulate import pauli_expectations
 
         inst = instances[0]
-        paulis = inst.data["paulis"]
+        paulis = inst.paulis
         vals, errs, ideal, info = pauli_expectations(
-            inst.circuit, inst.qubits, noise, paulis, SimSettings.from_section(simulation), rng
+            inst.circuit, inst.qubits, noise, paulis, settings.engine, rng
         )
-        data = inst.data
-        weighted = data.get("coefficients") is not None
-        o_ideal, o_noisy = term_sum(ideal, data), term_sum(vals, data)
+        weighted = inst.weighted
+        o_ideal, o_noisy = inst.term_sum(ideal), inst.term_sum(vals)
         # the Paulis share trajectories: errors add linearly at worst
-        sim_err = float(np.dot(np.abs(term_weights(data)), errs)) if weighted else float(np.mean(errs))
-        scale = float(np.abs(term_weights(data)).sum()) if weighted else 1.0  # |<O>| <= scale
-        shots = simulation["shots"]
+        sim_err = float(np.dot(np.abs(inst.term_weights()), errs)) if weighted else float(np.mean(errs))
+        scale = float(np.abs(inst.term_weights()).sum()) if weighted else 1.0  # |<O>| <= scale
+        shots = settings.simulation.shots
         shot_err = math.sqrt(max(0.0, scale**2 - o_noisy**2) / shots) if shots else 0.0
         o_err = math.hypot(sim_err, shot_err)
         # readout attenuates each term by exactly (1 - 2r)^w: divided out (readout is not volume)
         readout = np.array([noise.readout_factor(ps) for ps in paulis])
-        o_mitigated = term_sum(vals / readout, data)
+        o_mitigated = inst.term_sum(vals / readout)
         if weighted:
-            mit_err = o_err * float(np.dot(np.abs(term_weights(data)), 1.0 / readout)) / scale
+            mit_err = o_err * float(np.dot(np.abs(inst.term_weights()), 1.0 / readout)) / scale
         else:
             mit_err = o_err * float(np.mean(1.0 / readout))
         fields = {
@@ -332,11 +315,8 @@ class FloquetIsingFamily(Family):
             return Measurement(None, None, fields, notes)
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
-    def cost_network(self, instance: Instance):
-        return observable_network(instance)
-
-    def effective_region(self, instance, values, f_eff, noise, rng) -> Region | None:
-        return find_effective_region(instance, values, f_eff, noise, rng)
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng) -> Region | None:
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         c = values["circuit"]
@@ -344,7 +324,7 @@ class FloquetIsingFamily(Family):
 
 
 
-def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
+def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[str, Any]:
     """Per-gate error sensitivity s_g = 1 - <O>_{Pauli error after g} / <O>_ideal, averaged over Paulis.
 
     Every (gate, non-identity Pauli) pair is one exactly simulated state
@@ -362,61 +342,26 @@ def butterfly_cone(instance: Instance, noise, o_ideal: float) -> dict[str, Any]:
     qubits = instance.qubits
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
-    strings = [{index[q]: p for q, p in ps.items()} for ps in instance.data["paulis"]]
+    strings = [{index[q]: p for q, p in ps.items()} for ps in instance.paulis]
     program = tr.compile_program(instance.circuit, qubits, NoiseModel(p1=0.5, p2=0.5))
-    cols, codes = [], []
-    for k, item_i in enumerate(program.error_index):
-        n_codes = 3 if len(program.items[item_i].targets) == 1 else 15
-        cols += [k] * n_codes
-        codes += list(range(1, n_codes + 1))
-    cols, codes = np.array(cols), np.array(codes)
 
     def functional(psi):
         rows = [pauli_expectation_rows(psi, st, n) for st in strings]
-        if instance.data.get("coefficients") is None:
+        if instance.coefficients is None:
             return np.mean(rows, axis=0)
-        return np.tensordot(term_weights(instance.data), rows, axes=1)
+        return np.tensordot(instance.term_weights(), rows, axes=1)
 
-    values = np.empty(cols.size)
-    rows = tr.batch_rows(n)
-    for start in range(0, cols.size, rows):
-        sl = slice(start, start + rows)
-        hit, pauli = tr.single_errors(program, cols[sl], codes[sl])
-        values[sl] = tr.run_batch(program, hit, pauli, functional)
-    sens = np.zeros(program.rates.size)
-    np.add.at(sens, cols, 1.0 - values / o_ideal)
-    sens /= np.bincount(cols, minlength=program.rates.size)
-    # map error locations back to (moment, qubits): items follow the circuit moment by moment
-    gate_moment = []
-    for m, moment in enumerate(instance.circuit):
-        gate_moment += [(m, op) for op in moment]
-    per_gate, v_b, log_f = [], 0.0, 0.0
-    for k, (m, op) in enumerate(gate_moment):
-        p = noise.gate_error_on(op.qubits)
-        log_f += math.log1p(-p * sens[k]) if p * sens[k] < 1 else -math.inf
-        if len(op.qubits) == 2:
-            v_b += sens[k]
-        per_gate.append({"moment": m, "qubits": [_qubit_label(q) for q in op.qubits], "s": round(float(sens[k]), 6)})
-    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_f), "butterfly_map": per_gate}
+    sens = error_sensitivities(program, range(len(program.error_index)), o_ideal,
+                               lambda hit, pauli: tr.run_batch(program, hit, pauli, functional), tr.batch_rows(n))
+    # error location k is the circuit's k-th gate, moment by moment
+    gates = [(m, op) for m, moment in enumerate(instance.circuit) for op in moment]
+    v_b, f_b = first_order([op for _, op in gates], sens, noise)
+    per_gate = [{"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(s), 6)}
+                for (m, op), s in zip(gates, sens)]
+    return {"v_butterfly": v_b, "f_butterfly": f_b, "butterfly_map": per_gate}
 
 
-def region_instance(lattice, qubits: set, circuit: dict[str, Any]) -> Instance:
-    """The Floquet circuit on the sub-lattice induced by `qubits` (as if the rest did not exist)."""
-    sub = lattice.restrict(qubits)
-    c = floquet_circuit(sub, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
-    paulis = resolve_observable_on(sub, circuit["observable"], lattice)
-    support = tuple(sorted({q for ps in paulis for q in ps}))
-    return Instance(c, sub.qubits, support, 0, data={"paulis": paulis, "lattice": sub})
-
-
-def resolve_observable_on(sub, text: str, full) -> list[dict]:
-    """Observable Paulis restricted to a sub-lattice (M_z: the mean over the full lattice's qubits in it)."""
-    paulis = resolve_observable(full, text)
-    keep = set(sub.qubits)
-    return [ps for ps in paulis if all(q in keep for q in ps)]
-
-
-def ideal_value_statevector(instance: Instance) -> float:
+def ideal_value_statevector(instance: ObservableInstance) -> float:
     """<O> of the ideal circuit from eqvbench's state-vector kernels."""
 
     from eqvbench import trajectories as tr
@@ -427,20 +372,19 @@ def ideal_value_statevector(instance: Instance) -> float:
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
     psi = tr.ideal_state(tr.compile_program(instance.circuit, qubits, NoiseModel()))[None]
-    return term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
-                     for ps in instance.data["paulis"]], instance.data)
+    return instance.term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
+                              for ps in instance.paulis])
 
 
-def ideal_value_tn(instance: Instance, max_repeats: int = 16, seed: int = 0,
+def ideal_value_tn(instance: ObservableInstance, max_repeats: int = 16, seed: int = 0,
                    memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
     """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra
     (RegionTooCostly, nothing contracted, when a tree exceeds the memory or FLOP budget)."""
     values = []
-    for ps in instance.data["paulis"]:
-        one = Instance(instance.circuit, instance.qubits, instance.measured, 0, data={"paulis": [ps]})
-        values.append(contract_within_budget(sandwich_network(one), len(instance.qubits), max_repeats, seed,
-                                             memory_bytes, max_flops).real)
-    return term_sum(values, instance.data)
+    for ps in instance.paulis:
+        values.append(contract_within_budget(sandwich_network(instance.circuit, ps), len(instance.qubits),
+                                             max_repeats, seed, memory_bytes, max_flops).real)
+    return instance.term_sum(values)
 
 
 def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max_repeats: int = 16,
@@ -474,16 +418,15 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
             total += w * float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
             methods.add("statevector")
         else:
-            one = Instance(circuit, tuple(qs), tuple(ps), 0, data={"paulis": [ps]})
-            total += w * contract_within_budget(sandwich_network(one, cone.gates), len(qs), max_repeats, 0,
+            total += w * contract_within_budget(sandwich_network(circuit, ps, cone.gates), len(qs), max_repeats, 0,
                                                 memory_bytes, max_flops).real
             methods.add("tensor_network")
     method = methods.pop() if len(methods) == 1 else "statevector+tensor_network"
     return (total / len(terms) if coefficients is None else total), method, widest
 
 
-def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng,
-                          restrict=None) -> Region:
+def find_effective_region(instance: ObservableInstance, settings: PointSettings, f_eff: float | None, noise,
+                          rng) -> Region:
     """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
@@ -492,66 +435,62 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     inside the ball (:func:`cone_value`); the reference that certifies them is
     the ball holding the whole cone or, when the cone is larger than
     `region.max_qubits`, the whole cone contracted within the region's budgets.
-    `restrict(qubits)` gives the instance on a ball (default: the Floquet circuit rebuilt on the
-    sub-lattice, :func:`region_instance`).
+    A ball's instance is `instance.restrict(qubits)` (the kicked Ising circuit rebuilt on the
+    sub-lattice; a circuit file's gates among the ball's qubits).
     """
     import numpy as np
 
-    from eqvbench.simulate import SimSettings, pauli_expectations
+    from eqvbench.simulate import pauli_expectations
 
-    circuit = values["circuit"]
-    reg = {**IsingRegionSpec().model_dump(), **circuit["region"]}  # library callers may pass a partial dict
-    sim = values["simulation"]
-    lattice = instance.data["lattice"]
-    subs: dict[frozenset, Instance] = {}
-    budget = dict(statevector_max_qubits=reg["statevector_max_qubits"], max_repeats=reg["tn_max_repeats"],
-                  memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"])
-    full_cone = backward_cone(instance.circuit, instance.data["paulis"])
-    if restrict is None:
-        restrict = lambda qs: region_instance(lattice, qs, circuit)  # noqa: E731
+    reg = settings.region if settings.region is not None else IsingRegionSpec()
+    sim = settings.simulation
+    lattice = instance.lattice
+    subs: dict[frozenset, ObservableInstance] = {}
+    budget = dict(statevector_max_qubits=reg.statevector_max_qubits, max_repeats=reg.tn_max_repeats,
+                  memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops)
+    full_cone = backward_cone(instance.circuit, instance.paulis)
 
     def evaluate(qs) -> BallValue:
         key = frozenset(qs)
         if key not in subs:
-            subs[key] = restrict(qs)
+            subs[key] = instance.restrict(qs)
         inst_r = subs[key]
-        value, method, _ = cone_value(inst_r.circuit, inst_r.data["paulis"], **budget,
-                                      coefficients=inst_r.data.get("coefficients"))
-        n2 = backward_cone(inst_r.circuit, inst_r.data["paulis"]).n_gates_2q
-        return BallValue(value, method, n2,
-                         lambda: observable_network(inst_r) if inst_r.data["paulis"] else None)
+        value, method, _ = cone_value(inst_r.circuit, inst_r.paulis, **budget, coefficients=inst_r.coefficients)
+        n2 = backward_cone(inst_r.circuit, inst_r.paulis).n_gates_2q
+        return BallValue(value, method, n2, inst_r.network if inst_r.paulis else lambda: None)
 
     def reference(delta: float | None) -> Reference | None:
-        if len(full_cone.qubits) <= reg["max_qubits"]:
+        if len(full_cone.qubits) <= reg.max_qubits:
             return None  # the balls reach the whole cone themselves
         return cone_reference(instance, reg, delta, notes, ran)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
-        if len(qs) > sim["max_qubits"] or abs(ball.value) <= 0.05:
+        if len(qs) > sim.max_qubits or abs(ball.value) <= 0.05:
             return None
         inst_r = subs[frozenset(qs)]
-        paulis = inst_r.data["paulis"]
+        paulis = inst_r.paulis
         noisy, _, ideal, _ = pauli_expectations(
-            inst_r.circuit, inst_r.qubits, noise, paulis, SimSettings.from_section(sim), rng
+            inst_r.circuit, inst_r.qubits, noise, paulis, settings.engine, rng
         )
         readout = [noise.readout_factor(ps) for ps in paulis]
-        if inst_r.data.get("coefficients") is not None:
-            w = inst_r.data["coefficients"]
+        if inst_r.coefficients is not None:
+            w = inst_r.coefficients
             return float(sum(c * v / r for c, v, r in zip(w, noisy, readout)) / float(np.dot(w, ideal)))
         return float(sum(v / r for v, r in zip(noisy, readout)) / ideal.sum())
 
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
     notes: list[str] = []
     ran: dict[str, MethodResult] = {}
-    region = grow_region(lattice, instance.measured, reg, sim["shots"], f, source, evaluate, simulate_f,
+    region = grow_region(lattice, instance.measured, reg, sim.shots, f, source, evaluate, simulate_f,
                          cone_qubits=set(full_cone.qubits), reference=reference)
     region.notes[:0] = notes
     if "pauli_propagation" not in ran:
-        if reg["pauli_propagation"]:
+        if reg.pauli_propagation:
             delta = region.fields.get("region_delta")
             if delta is None and f:
-                delta = 1.0 / (f * sim["shots"] ** 0.5) if sim["shots"] else None
-            method_reg = {**reg, "pauli_max_seconds": min(reg["pauli_max_seconds"], reg["pauli_method_max_seconds"])}
+                delta = 1.0 / (f * sim.shots ** 0.5) if sim.shots else None
+            method_reg = reg.model_copy(
+                update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)})
             _, ran["pauli_propagation"] = pauli_reference(instance, method_reg, delta, [],
                                                           budget_field="pauli_method_max_seconds")
         else:
@@ -561,7 +500,7 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     return region
 
 
-def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None, notes: list[str],
+def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: float | None, notes: list[str],
                    record: dict[str, MethodResult] | None = None) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
@@ -569,17 +508,17 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     None, with the reasons in `notes`, when neither fits its budget."""
     from eqvbench.region import RegionTooCostly
 
-    paulis = instance.data["paulis"]
+    paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     # a sum is evaluated term by term (cone_value): what matters is its largest term's cone
     widest = cone if len(paulis) == 1 else max((backward_cone(instance.circuit, [ps]) for ps in paulis),
                                                key=lambda c: c.n_gates_2q)
-    if widest.n_gates_2q <= reg["tn_reference_max_gates"]:
+    if widest.n_gates_2q <= reg.tn_reference_max_gates:
         t = time.perf_counter()
         try:
-            value, method, _ = cone_value(instance.circuit, paulis, reg["statevector_max_qubits"],
-                                          reg["tn_max_repeats"], reg["tn_memory_bytes"], reg["tn_max_flops"],
-                                          coefficients=instance.data.get("coefficients"))
+            value, method, _ = cone_value(instance.circuit, paulis, reg.statevector_max_qubits,
+                                          reg.tn_max_repeats, reg.tn_memory_bytes, reg.tn_max_flops,
+                                          coefficients=instance.coefficients)
             return Reference(value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)",
                              time.perf_counter() - t)
         except RegionTooCostly as e:
@@ -590,7 +529,7 @@ def cone_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
     return ref
 
 
-def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None,
+def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float | None,
                     notes: list[str], budget_field: str = "pauli_max_seconds") -> tuple[Reference | None, MethodResult]:
     """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
@@ -599,23 +538,23 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     from eqvbench.lightcone import restrict_to_cone
     from eqvbench.pauli_propagation import converge
 
-    paulis = instance.data["paulis"]
+    paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     target = delta if delta else 0.01
-    budget = {"target_err": target / 2, "max_seconds": reg["pauli_max_seconds"], "max_strings": reg["pauli_max_strings"]}
+    budget = {"target_err": target / 2, "max_seconds": reg.pauli_max_seconds, "max_strings": reg.pauli_max_strings}
     # cut-offs relative to a term's coefficient (1/terms: M_z's are 1/127), from 1e-3 down; the value
     # must agree within delta/2 with the three coarser cut-offs before it (1.5 decades): the value drifts
     # slowly and not monotonically with the cut-off (Z_62 after 20 steps at pi/8: 0.868, 0.860, 0.848,
     # 0.844, 0.840, 0.843 from 1e-3 to 3e-6, where converged methods agree on 0.850; at pi/4 0.279 ...
     # 0.177 at 3e-5 against 0.265), the same for merge-then-truncate propagation and IBM's pauli-prop,
     # and two agreeing steps certified a ball 0.029 off
-    coefficients = instance.data.get("coefficients")
+    coefficients = instance.coefficients
     # a weighted sum: relative to its smallest coefficient
     scale = 1.0 / len(paulis) if coefficients is None else min(abs(c) for c in coefficients if c) or 1.0
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
-    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), observable_terms(instance.data),
+    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), instance.propagation_terms(),
                     target, cutoffs=cutoffs,
-                    max_seconds=reg["pauli_max_seconds"], max_strings=reg["pauli_max_strings"], agree=3)
+                    max_seconds=reg.pauli_max_seconds, max_strings=reg.pauli_max_strings, agree=3)
 
     def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
         return MethodResult("pauli_propagation", status, value=value, err=err, flops=conv.flops,
@@ -645,84 +584,6 @@ def pauli_reference(instance: Instance, reg: dict[str, Any], delta: float | None
     ref = Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
                     conv.seconds, exact=False)
     return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
-
-
-def _qubit_label(q) -> Any:
-    return q.x if hasattr(q, "x") else [q.row, q.col]
-
-
-def observable_network(instance: Instance):
-    """The network whose contraction cost is that of <O>: the sandwich network of a single Pauli
-    string; for a sum (M_z, weighted sums), the terms' sandwich networks side by side (disjoint
-    indices), each term's cost counted once."""
-    import quimb.tensor as qtn
-
-    terms = instance.data["paulis"]
-    if len(terms) == 1:
-        return sandwich_network(instance)
-    nets = []
-    for i, ps in enumerate(terms):
-        one = Instance(instance.circuit, instance.qubits, tuple(ps), 0, data={"paulis": [ps]})
-        nets.append(sandwich_network(one, prefix=f"t{i}"))
-    return qtn.TensorNetwork(nets)
-
-
-def sandwich_network(instance: Instance, locations=None, prefix: str = ""):
-    """quimb network of <0|U^dag O U|0> restricted to the backward light cone.
-
-    Gates outside the cone (and diagonal gates that commute with a diagonal O)
-    cancel against their inverses in U^dag and are left out before any
-    contraction; qubits outside the cone contribute <0|0> = 1. Diagonal gates
-    (the RZZ couplers) are rank-2 tensors on the qubits' wire indices, which
-    they share with the other diagonal gates between two RX layers (hyper-
-    indices): no new index per gate, as in quimb's diagonal reduction.
-    """
-    import cirq
-    import numpy as np
-    import quimb.tensor as qtn
-
-    if locations is None:
-        locations = backward_cone(instance.circuit, instance.data["paulis"]).gates
-    terms = instance.data["paulis"]
-    if len(terms) != 1:
-        raise ValueError("the sandwich network is built for one Pauli string; cost M_z per site")
-    cone_qubits = sorted({q for _, qs in locations for q in qs} | {q for q in terms[0]})
-    index = {q: i for i, q in enumerate(cone_qubits)}
-    n = len(cone_qubits)
-    wire = list(range(n))  # current wire label per qubit
-    fresh = n
-    ket: list[tuple[np.ndarray, tuple[int, ...]]] = [(np.array([1.0 + 0j, 0.0]), (i,)) for i in range(n)]
-    for m, moment in enumerate(instance.circuit):
-        for op in moment:
-            if (m, tuple(op.qubits)) not in locations:
-                continue
-            u = cirq.unitary(op)
-            qs = [index[q] for q in op.qubits]
-            if structurally_diagonal(op):  # by gate type, never by value: the network's structure is the cost's key
-                ket.append((np.diag(u).reshape([2] * len(qs)), tuple(wire[k] for k in qs)))
-                continue
-            new = list(range(fresh, fresh + len(qs)))
-            fresh += len(qs)
-            ket.append((u.reshape([2] * (2 * len(qs))), tuple(new) + tuple(wire[k] for k in qs)))
-            for k, w in zip(qs, new):
-                wire[k] = w
-    ops = {index[q]: p for q, p in terms[0].items()}
-    # the bra is the ket's conjugate on its own labels, except the final wires of qubits whose O is
-    # diagonal (I or Z): there <b|O|k> = delta(b, k) O_kk, so bra and ket share the label
-    shared = {wire[i] for i in range(n) if ops.get(i, "I") in ("I", "Z")}
-    bra_label = lambda w: f"{prefix}w{w}" if w in shared else f"{prefix}b{w}"  # noqa: E731
-    # order: ket in time order, O, bra in reverse time order (contracting them in this order is
-    # the state-vector sweep, the cost engine's baseline)
-    tensors = [qtn.Tensor(d, inds=tuple(f"{prefix}w{w}" for w in ws)) for d, ws in ket]
-    pauli_mats = {"X": np.array([[0, 1], [1, 0]], complex), "Y": np.array([[0, -1j], [1j, 0]])}
-    for i in range(n):
-        p, w = ops.get(i, "I"), wire[i]
-        if p == "Z":
-            tensors.append(qtn.Tensor(np.array([1.0 + 0j, -1.0]), inds=(f"{prefix}w{w}",)))
-        elif p in pauli_mats:  # <b|P|k>
-            tensors.append(qtn.Tensor(pauli_mats[p], inds=(f"{prefix}b{w}", f"{prefix}w{w}")))
-    tensors += [qtn.Tensor(d.conj(), inds=tuple(bra_label(w) for w in ws)) for d, ws in reversed(ket)]
-    return qtn.TensorNetwork(tensors)
 
 
 FAMILY = FloquetIsingFamily()

@@ -20,16 +20,22 @@ import dataclasses
 import json
 import math
 import re
-from typing import Annotated, Any, Literal, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, Region, ResultField,
-    reproduction_columns,
+    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, PointSettings, Region,
+    ResultField, reproduction_columns,
 )
+from eqvbench.families.observable import error_sensitivities, first_order
+from eqvbench.lattice import Lattice, qubit_label, qubit_of
 from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
+
+if TYPE_CHECKING:
+    import cirq
 
 GATES = ("sqrt_iswap", "fsim", "cz")
 OPERATORS = ("I", "X", "Y", "Z")
@@ -93,20 +99,6 @@ class OTOCCircuit(Section):
 # --------------------------------------------------------------------------- qubits
 
 
-def qubit_of_ref(lattice, ref) -> Any:
-    """The lattice qubit a reference names, or None."""
-    import cirq
-
-    if isinstance(ref, str):
-        r, c = (int(x) for x in ref.split(","))
-        q = cirq.GridQubit(r, c)
-        return q if q in set(lattice.qubits) else None
-    if lattice.qubits and isinstance(lattice.qubits[0], cirq.LineQubit):
-        q = cirq.LineQubit(ref)
-        return q if q in set(lattice.qubits) else None
-    return lattice.qubits[ref] if 0 <= ref < lattice.n_qubits else None
-
-
 def distances_from(lattice, q) -> dict:
     """Coupler hops from q to every reachable qubit."""
     nb = lattice.neighbours()
@@ -125,7 +117,7 @@ def distances_from(lattice, q) -> dict:
 
 def resolve_qubits(lattice, circuit: dict[str, Any]):
     """(Q_m, ancilla, butterfly qubits) of a point; ValueError('field: message') when impossible."""
-    qm = qubit_of_ref(lattice, circuit["measurement_qubit"])
+    qm = qubit_of(lattice, circuit["measurement_qubit"])
     if qm is None:
         raise ValueError(f"circuit.measurement_qubit: {circuit['measurement_qubit']!r} is not a qubit of the lattice")
     nb = lattice.neighbours()
@@ -136,7 +128,7 @@ def resolve_qubits(lattice, circuit: dict[str, Any]):
         refs = b if isinstance(b, list) else [b]
         qbs = []
         for ref in refs:
-            q = qubit_of_ref(lattice, ref)
+            q = qubit_of(lattice, ref)
             if q is None:
                 raise ValueError(f"circuit.butterfly: {ref!r} is not a qubit of the lattice")
             if q == qm:
@@ -145,7 +137,7 @@ def resolve_qubits(lattice, circuit: dict[str, Any]):
         if len(set(qbs)) != len(qbs):
             raise ValueError("circuit.butterfly: a qubit is named twice")
     if circuit["ancilla"] is not None:
-        qa = qubit_of_ref(lattice, circuit["ancilla"])
+        qa = qubit_of(lattice, circuit["ancilla"])
         if qa is None:
             raise ValueError(f"circuit.ancilla: {circuit['ancilla']!r} is not a qubit of the lattice")
         if qa not in nb[qm]:
@@ -177,6 +169,29 @@ def resolve_qubits(lattice, circuit: dict[str, Any]):
 
 
 # --------------------------------------------------------------------------- circuits
+
+
+@dataclass(frozen=True, kw_only=True)
+class OtocInstance(Instance):
+    """One OTOC circuit: `circuit` is the hardware protocol (variant 0, see the module docstring) on
+    `qubits` (the system and the ancilla); `measured` is the ancilla."""
+
+    u: cirq.Circuit  # U on the system qubits
+    qm: cirq.Qid  # Q_m, the measurement qubit
+    qa: cirq.Qid  # the ancilla read out
+    qbs: tuple[cirq.Qid, ...]  # the qubits the butterfly operator acts on
+    operator: str  # B: 'I', 'X', 'Y' or 'Z'
+    system: tuple[cirq.Qid, ...]  # the qubits of U (the lattice without the ancilla), in lattice order
+    lattice: Lattice  # the whole lattice, ancilla included
+    cycles: int
+    butterfly_map: bool  # whether measure computes the per-gate sensitivity map
+
+    def network(self):
+        """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
+        (see :func:`cost_circuit`); one closed amplitude network."""
+        from eqvbench.networks import amplitude_network
+
+        return amplitude_network(*cost_circuit(self))
 
 
 def two_qubit_gate(name: str):
@@ -249,23 +264,22 @@ def echo_circuit(u, qm, qbs, operator: str, m_first: bool):
     ])
 
 
-def otoc_direct(instance: Instance, operator: str | None = None) -> float:
+def otoc_direct(instance: OtocInstance, operator: str | None = None) -> float:
     """Ideal C = Re <F psi| M |F M psi> from two state vectors (eqvbench's kernels)."""
     import numpy as np
 
     from eqvbench.simulate import state_vector
 
-    d = instance.data
-    op = operator or d["operator"]
-    system = d["system"]
+    op = operator or instance.operator
+    system = instance.system
     n = len(system)
-    a = state_vector(echo_circuit(d["u"], d["qm"], d["qbs"], op, False), system)
-    b = state_vector(echo_circuit(d["u"], d["qm"], d["qbs"], op, True), system)
-    m = system.index(d["qm"])
+    a = state_vector(echo_circuit(instance.u, instance.qm, instance.qbs, op, False), system)
+    b = state_vector(echo_circuit(instance.u, instance.qm, instance.qbs, op, True), system)
+    m = system.index(instance.qm)
     return float(np.real(np.vdot(a, _apply_z(b, m, n))))
 
 
-def otoc_cone_value(instance: Instance, circuit=None) -> float:
+def otoc_cone_value(instance: OtocInstance, circuit=None) -> float:
     """Ideal C as the amplitude <0|c|0> of the cost circuit c (U cut to the cones, see
     :func:`cost_circuit`; pass it if already built): one state vector over the qubits c touches."""
     from eqvbench import trajectories as tr
@@ -367,51 +381,44 @@ class OTOCFamily(Family):
             return [(field, msg)]
         return []
 
-    def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
+    def build(self, lattice, circuit: dict[str, Any], seed: int) -> OtocInstance:
         qm, qa, qbs = resolve_qubits(lattice, circuit)
         system_lattice = lattice.restrict(set(lattice.qubits) - {qa})
         u = random_u(system_lattice, circuit["cycles"], circuit["gate"], seed)
         op = circuit["operator"]
-        data = {
-            "u": u, "qm": qm, "qa": qa, "qbs": qbs, "operator": op,
-            "system": list(system_lattice.qubits), "lattice": lattice,
-            "cycles": circuit["cycles"], "butterfly_map": circuit["butterfly_map"],
-        }
-        return Instance(protocol_circuit(u, qm, qa, qbs, op, 0), lattice.qubits, (qa,), seed, data=data)
+        return OtocInstance(protocol_circuit(u, qm, qa, qbs, op, 0), lattice.qubits, (qa,), seed, u=u, qm=qm, qa=qa,
+                            qbs=qbs, operator=op, system=system_lattice.qubits, lattice=lattice,
+                            cycles=circuit["cycles"], butterfly_map=circuit["butterfly_map"])
 
-    def light_cone(self, instance: Instance) -> LightCone:
+    def light_cone(self, instance: OtocInstance) -> LightCone:
         """v_light: 2q gates of U in both Q_m's forward and Q_b's backward cone, counted in U and U^dag.
 
         `locations` (for f_model, the digital prediction of the B = I signal) are the
         error locations in Q_m's cone: U's forward cone, its mirror in U^dag, and
         the ancilla's gates.
         """
-        d = instance.data
-        u = d["u"]
-        fwd = cone_forward(u, [d["qm"]])
-        bwd = cone_backward(u, d["qbs"])
+        u = instance.u
+        fwd = cone_forward(u, [instance.qm])
+        bwd = cone_backward(u, instance.qbs)
         both = fwd & bwd
         return LightCone(v_light=cone_gates_2q(instance), qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
                          locations=frozenset(measurement_cone_locations(instance)), readout_is_volume=False)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
 
-        from eqvbench.simulate import SimSettings
-
-        settings = SimSettings.from_section(simulation)
-        shots = simulation["shots"]
-        op = instances[0].data["operator"]
+        engine, shots = settings.engine, settings.simulation.shots
+        op = instances[0].operator
         c_ideal, c_b, c_i, err_b, err_i, n_traj, method = [], [], [], [], [], 0, None
         for inst in instances:
             c_ideal.append(otoc_direct(inst))
             # the B = I normalisation depends on U, noise and settings only: one per U, shared by every
             # butterfly position and operator (its random stream is seeded from those, not from the point)
-            vi, ei, info_i = identity_signal(inst, noise, settings, shots)
+            vi, ei, info_i = identity_signal(inst, noise, engine, shots)
             if op == "I":
                 vb, eb, info = vi, ei, info_i
             else:
-                vb, eb, info = otoc_protocol(inst, op, noise, settings, shots, rng)
+                vb, eb, info = otoc_protocol(inst, op, noise, engine, shots, rng)
                 n_traj += info_i["n_trajectories"]
             c_b.append(vb), err_b.append(eb), c_i.append(vi), err_i.append(ei)
             n_traj += info["n_trajectories"]
@@ -429,15 +436,15 @@ class OTOCFamily(Family):
             "otoc_norm_err": None,
             "f_identity": f,
             "operator": op,
-            "butterfly_qubits": [_label(q) for q in instances[0].data["qbs"]],
-            "measurement_qubit": _label(instances[0].data["qm"]),
-            "ancilla_qubit": _label(instances[0].data["qa"]),
+            "butterfly_qubits": [qubit_label(q) for q in instances[0].qbs],
+            "measurement_qubit": qubit_label(instances[0].qm),
+            "ancilla_qubit": qubit_label(instances[0].qa),
             "butterfly_distance": butterfly_distance(instances[0]),
             "shots": shots,
             "sim_method": method,
             "n_trajectories": n_traj,
             "instances": k,
-            "cycles": instances[0].data["cycles"],
+            "cycles": instances[0].cycles,
         }
         notes = []
         if f > 3 * f_err and f > 0:
@@ -446,9 +453,9 @@ class OTOCFamily(Family):
         else:
             notes.append(f"B = I signal {f:.3g} +- {f_err:.2g} is within 3 errors of 0: OTOC not normalised")
         # readout (the ancilla's X, weight 1) attenuates the B = I signal by exactly 1 - 2r: not volume
-        ro = noise.readout_factor([instances[0].data["qa"]])
+        ro = noise.readout_factor([instances[0].qa])
         f, f_err = f / ro, f_err / ro
-        if _wants_map(instances[0]):
+        if instances[0].butterfly_map:
             # s_g divides by C_ideal: near 0 the map is noise (|s_g| up to 7 seen at C = 0.09)
             thr = max(0.2, 3 * noisy_err)
             if abs(c_ideal[0]) >= thr:
@@ -465,15 +472,8 @@ class OTOCFamily(Family):
                              "no per-gate sensitivity map (v_butterfly null)")
         return Measurement(f if f > 0 else None, f_err, fields, notes)
 
-    def effective_region(self, instance, values, f_eff, noise, rng):
-        return find_effective_region(instance, values, f_eff, noise, rng)
-
-    def cost_network(self, instance: Instance):
-        """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
-        (see :func:`cost_circuit`); one closed amplitude network."""
-        from eqvbench.networks import amplitude_network
-
-        return amplitude_network(*cost_circuit(instance))
+    def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng):
+        return find_effective_region(instance, settings, f_eff, noise, rng)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # U's instances do not depend on the butterfly: every butterfly position sees the same circuits
@@ -500,21 +500,12 @@ class OTOCFamily(Family):
         return fit_butterfly_velocity(points)
 
 
-def butterfly_distance(instance: Instance) -> int | None:
+def butterfly_distance(instance: OtocInstance) -> int | None:
     """Couplers of U between Q_m and the nearest butterfly qubit (None: not connected)."""
-    d = instance.data
-    lat = d["lattice"]
-    dist = distances_from(lat.restrict(set(lat.qubits) - {d["qa"]}), d["qm"])
-    ds = [dist[q] for q in d["qbs"] if q in dist]
+    lat = instance.lattice
+    dist = distances_from(lat.restrict(set(lat.qubits) - {instance.qa}), instance.qm)
+    ds = [dist[q] for q in instance.qbs if q in dist]
     return min(ds) if ds else None
-
-
-def _wants_map(instance: Instance) -> bool:
-    return instance.data.get("butterfly_map", True)
-
-
-def _label(q) -> Any:
-    return q.x if hasattr(q, "x") else f"{q.row},{q.col}"
 
 
 def _mean_err(values, errs) -> tuple[float, float]:
@@ -530,7 +521,7 @@ def _mean_err(values, errs) -> tuple[float, float]:
 # --------------------------------------------------------------------------- evaluation
 
 
-def otoc_protocol(instance: Instance, operator: str, noise, settings, shots: int, rng):
+def otoc_protocol(instance: OtocInstance, operator: str, noise, settings, shots: int, rng):
     """Noisy C as measured from the four ancilla variants: (value, error, info).
 
     Under eqvbench's noise model (Pauli channels, symmetric readout flips) the
@@ -546,10 +537,10 @@ def otoc_protocol(instance: Instance, operator: str, noise, settings, shots: int
     """
     from eqvbench.simulate import pauli_expectations
 
-    d = instance.data
-    circ = protocol_circuit(d["u"], d["qm"], d["qa"], d["qbs"], operator, 0)[:-1]  # up to the readout rotation
-    vals, errs, _, info = pauli_expectations(circ, instance.qubits, noise, [{d["qa"]: "X"}], settings, rng)
-    shrink = 1.0 - 4.0 * noise.gate_error_on((d["qa"],)) / 3.0
+    qa = instance.qa
+    circ = protocol_circuit(instance.u, instance.qm, qa, instance.qbs, operator, 0)[:-1]  # up to the readout rotation
+    vals, errs, _, info = pauli_expectations(circ, instance.qubits, noise, [{qa: "X"}], settings, rng)
+    shrink = 1.0 - 4.0 * noise.gate_error_on((qa,)) / 3.0
     x, x_err = shrink * float(vals[0]), shrink * float(errs[0])
     p = [(1 + x) / 2, (1 - x) / 2, (1 - x) / 2, (1 + x) / 2]  # variants 0..3
     shot_var = sum(pv * (1 - pv) / shots for pv in p) if shots else 0.0
@@ -560,7 +551,7 @@ def otoc_protocol(instance: Instance, operator: str, noise, settings, shots: int
 _IDENTITY_CACHE: dict[str, tuple] = {}  # B = I signals by U and settings
 
 
-def identity_signal(instance: Instance, noise, settings, shots: int):
+def identity_signal(instance: OtocInstance, noise, settings, shots: int):
     """The B = I protocol signal of an instance's U: (value, error, info), as :func:`otoc_protocol`.
 
     Seeded from U's instance seed, the noise and the settings, so every point
@@ -596,12 +587,11 @@ def _reach_after(u, start) -> list[set]:
     return out
 
 
-def measurement_cone_locations(instance: Instance) -> set:
+def measurement_cone_locations(instance: OtocInstance) -> set:
     """Error locations of the protocol circuit that can reach the ancilla's readout with B = I:
     the ancilla's own gates and idles, U's gates in Q_m's forward cone and their mirror in U^dag
     (the butterfly gate itself is left out)."""
-    d = instance.data
-    u, qm, qa = d["u"], d["qm"], d["qa"]
+    u, qm, qa = instance.u, instance.qm, instance.qa
     L = len(u)
     u0, b0, ud0 = _protocol_offsets(u)
     fwd = cone_forward(u, [qm])
@@ -628,7 +618,7 @@ def measurement_cone_locations(instance: Instance) -> set:
     return locs
 
 
-def cost_circuit(instance: Instance):
+def cost_circuit(instance: OtocInstance):
     """(circuit, system qubits) whose <0|.|0> amplitude is C.
 
     U is cut to Q_b's backward cone (the rest cancels against U^dag) and split
@@ -641,8 +631,7 @@ def cost_circuit(instance: Instance):
     import cirq
     import numpy as np
 
-    d = instance.data
-    u, qm, qbs, op = d["u"], d["qm"], d["qbs"], d["operator"]
+    u, qm, qbs, op = instance.u, instance.qm, instance.qbs, instance.operator
     bwd = cone_backward(u, qbs) if op != "I" else set()
     fwd = cone_forward(u, [qm])
     a = _nonempty(restrict_u(u, bwd & fwd))
@@ -658,7 +647,7 @@ def cost_circuit(instance: Instance):
         *cirq.inverse(g).moments,
         cirq.Moment(cirq.ry(-np.pi / 2).on(qm)),
     ])
-    return _nonempty(c), d["system"]
+    return _nonempty(c), instance.system
 
 
 def _nonempty(circuit):
@@ -667,14 +656,13 @@ def _nonempty(circuit):
     return cirq.Circuit(m for m in circuit if len(m))
 
 
-def geodesic_qubits(instance: Instance) -> set:
+def geodesic_qubits(instance: OtocInstance) -> set:
     """Qubits of U on a shortest coupler path from Q_m to a butterfly qubit (all such paths)."""
-    d = instance.data
-    lat = d["lattice"]
-    system = lat.restrict(set(lat.qubits) - {d["qa"]})
-    from_m = distances_from(system, d["qm"])
-    out = {d["qm"]}
-    for qb in d["qbs"]:
+    lat = instance.lattice
+    system = lat.restrict(set(lat.qubits) - {instance.qa})
+    from_m = distances_from(system, instance.qm)
+    out = {instance.qm}
+    for qb in instance.qbs:
         if qb not in from_m:
             out.add(qb)  # not connected: C = 1 on every region
             continue
@@ -683,26 +671,25 @@ def geodesic_qubits(instance: Instance) -> set:
     return out
 
 
-def region_instance(instance: Instance, qubits: set) -> Instance:
+def region_instance(instance: OtocInstance, qubits: set) -> OtocInstance:
     """The point's U restricted to the gates among `qubits` (the rest of the device left out)."""
-    d = instance.data
-    keep = {(m, j) for m, moment in enumerate(d["u"]) for j, op in enumerate(moment) if set(op.qubits) <= qubits}
-    u = restrict_u(d["u"], keep)
-    system = [q for q in d["system"] if q in qubits]
-    data = dict(d, u=u, system=system)
-    return Instance(protocol_circuit(u, d["qm"], d["qa"], d["qbs"], d["operator"], 0),
-                    [q for q in instance.qubits if q in qubits or q == d["qa"]], instance.measured, instance.seed, data=data)
+    keep = {(m, j) for m, moment in enumerate(instance.u) for j, op in enumerate(moment) if set(op.qubits) <= qubits}
+    u = restrict_u(instance.u, keep)
+    qa = instance.qa
+    return dataclasses.replace(instance, circuit=protocol_circuit(u, instance.qm, qa, instance.qbs, instance.operator, 0),
+                               qubits=tuple(q for q in instance.qubits if q in qubits or q == qa), u=u,
+                               system=tuple(q for q in instance.system if q in qubits))
 
 
-def cone_gates_2q(instance: Instance) -> int:
+def cone_gates_2q(instance: OtocInstance) -> int:
     """v_light of an instance: 2q gates of U in Q_m's forward and Q_b's backward cone, in U and U^dag."""
-    d = instance.data
-    u = d["u"]
-    both = cone_forward(u, [d["qm"]]) & cone_backward(u, d["qbs"])
+    u = instance.u
+    both = cone_forward(u, [instance.qm]) & cone_backward(u, instance.qbs)
     return 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
 
 
-def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: float | None, noise, rng) -> Region:
+def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff: float | None, noise,
+                          rng) -> Region:
     """The effective region of C (see :func:`eqvbench.region.grow_region`), first instance.
 
     Balls grow around the qubits on shortest paths from Q_m to the butterfly
@@ -714,14 +701,10 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
     from a state vector over the qubits it touches, up to
     `region.statevector_max_qubits` of them; the cost network contracted above.
     """
-    from eqvbench.networks import amplitude_network
-    from eqvbench.simulate import SimSettings
-
-    circuit, sim = values["circuit"], values["simulation"]
-    reg = circuit["region"]
-    d = instance.data
-    system = d["lattice"].restrict(set(d["lattice"].qubits) - {d["qa"]})
-    subs: dict[frozenset, Instance] = {}
+    sim = settings.simulation
+    reg = settings.region if settings.region is not None else RegionSpec()
+    system = instance.lattice.restrict(set(instance.lattice.qubits) - {instance.qa})
+    subs: dict[frozenset, OtocInstance] = {}
 
     full_ops = sum(1 for _ in cost_circuit(instance)[0].all_operations())
 
@@ -731,32 +714,32 @@ def find_effective_region(instance: Instance, values: dict[str, Any], f_eff: flo
             subs[key] = region_instance(instance, set(qs))
         inst_r = subs[key]
         cc = cost_circuit(inst_r)
-        if len(cc[0].all_qubits()) <= reg["statevector_max_qubits"]:
+        if len(cc[0].all_qubits()) <= reg.statevector_max_qubits:
             value, method = otoc_cone_value(inst_r, cc), "statevector"
         else:
-            value = contract_within_budget(amplitude_network(*cc), len(qs), reg["tn_max_repeats"],
-                                           memory_bytes=reg["tn_memory_bytes"], max_flops=reg["tn_max_flops"]).real
+            value = contract_within_budget(inst_r.network(), len(qs), reg.tn_max_repeats,
+                                           memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops).real
             method = "tensor_network"
         # the ball's cost circuit is a sub-circuit of the point's: as many operations means the same network
         whole = sum(1 for _ in cc[0].all_operations()) == full_ops
-        return BallValue(value, method, cone_gates_2q(inst_r), lambda: amplitude_network(*cc), whole=whole)
+        return BallValue(value, method, cone_gates_2q(inst_r), inst_r.network, whole=whole)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
-        if len(qs) + 1 > sim["max_qubits"]:
+        if len(qs) + 1 > sim.max_qubits:
             return None
-        f, _, _ = otoc_protocol(subs[frozenset(qs)], "I", noise, SimSettings.from_section(sim), sim["shots"], rng)
+        f, _, _ = otoc_protocol(subs[frozenset(qs)], "I", noise, settings.engine, sim.shots, rng)
         return f if f > 0 else None
 
     f, source = (f_eff, "f_eff (B = I signal)") if f_eff and f_eff > 0 else (None, None)
     cone = set(cost_circuit(instance)[0].all_qubits())
-    region = grow_region(system, geodesic_qubits(instance), reg, sim["shots"], f, source, evaluate, simulate_f,
+    region = grow_region(system, geodesic_qubits(instance), reg, sim.shots, f, source, evaluate, simulate_f,
                          cone_qubits=cone)
     if region.a_eff is None:
         return region
     return dataclasses.replace(region, a_eff=region.a_eff + 1)  # and the ancilla
 
 
-def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
+def butterfly_cone(instance: OtocInstance, noise, c_ideal: float) -> dict[str, Any]:
     """Per-gate error sensitivities of the OTOC and of its B = I normalisation signal.
 
     s_g = 1 - <C with a Pauli error after g> / C_ideal, averaged over the
@@ -766,30 +749,24 @@ def butterfly_cone(instance: Instance, noise, c_ideal: float) -> dict[str, Any]:
     v_butterfly and v_measurement sum s_g and s_g(I) over two-qubit gates;
     `butterfly_map` lists both per gate of U and U^dag.
     """
-    sb = gate_sensitivity(instance, c_ideal, instance.data["operator"])
-    si = gate_sensitivity(instance, 1.0, "I") if instance.data["operator"] != "I" else sb
-    per_gate, v_b, v_m, log_fb, log_fm = [], 0.0, 0.0, 0.0, 0.0
-    for g, a, b in zip(_echo_gates(instance), sb, si):
-        m, o, part, cycle = g
-        p = noise.gate_error_on(o.qubits)
-        log_fb += math.log1p(-p * a) if p * a < 1 else -math.inf
-        log_fm += math.log1p(-p * b) if p * b < 1 else -math.inf
-        if len(o.qubits) == 2:
-            v_b += a
-            v_m += b
-        per_gate.append({"moment": m + 1, "part": part, "cycle": cycle, "qubits": [_label(q) for q in o.qubits],
-                         "s": round(a, 6), "s_identity": round(b, 6)})
-    return {"v_butterfly": v_b, "f_butterfly": math.exp(log_fb), "v_measurement": v_m,
-            "f_measurement": math.exp(log_fm), "butterfly_map": per_gate}
+    sb = gate_sensitivity(instance, c_ideal, instance.operator)
+    si = gate_sensitivity(instance, 1.0, "I") if instance.operator != "I" else sb
+    gates = _echo_gates(instance)
+    ops = [o for _, o, _, _ in gates]
+    v_b, f_b = first_order(ops, sb, noise)
+    v_m, f_m = first_order(ops, si, noise)
+    per_gate = [{"moment": m + 1, "part": part, "cycle": cycle, "qubits": [qubit_label(q) for q in o.qubits],
+                 "s": round(a, 6), "s_identity": round(b, 6)} for (m, o, part, cycle), a, b in zip(gates, sb, si)]
+    return {"v_butterfly": v_b, "f_butterfly": f_b, "v_measurement": v_m, "f_measurement": f_m,
+            "butterfly_map": per_gate}
 
 
-def _echo_gates(instance: Instance) -> list[tuple]:
+def _echo_gates(instance: OtocInstance) -> list[tuple]:
     """(echo moment, op, 'U' | 'U_dag', cycle) for the gates of U and U^dag in the echo circuit."""
-    d = instance.data
-    u = d["u"]
+    u = instance.u
     L = len(u)
     out = []
-    for m, moment in enumerate(echo_circuit(u, d["qm"], d["qbs"], d["operator"], False)):
+    for m, moment in enumerate(echo_circuit(u, instance.qm, instance.qbs, instance.operator, False)):
         for o in moment:
             if 1 <= m <= L:
                 out.append((m, o, "U", (m - 1) // 2))
@@ -798,7 +775,7 @@ def _echo_gates(instance: Instance) -> list[tuple]:
     return out
 
 
-def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[float]:
+def gate_sensitivity(instance: OtocInstance, c_ideal: float, operator: str) -> list[float]:
     """s_g = 1 - mean over Paulis of C_{error after g} / C_ideal for the gates of U and U^dag (echo order).
 
     Every gate of U and U^dag in the union of Q_m's and Q_b's cones gets each
@@ -811,8 +788,7 @@ def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[
     from eqvbench import trajectories as tr
     from eqvbench.noise import NoiseModel
 
-    d = instance.data
-    u, qm, qbs, op, system = d["u"], d["qm"], d["qbs"], operator, d["system"]
+    u, qm, qbs, op, system = instance.u, instance.qm, instance.qbs, operator, instance.system
     n = len(system)
     L = len(u)
     m_idx = system.index(qm)
@@ -821,7 +797,7 @@ def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[
     prog_b = tr.compile_program(echo_circuit(u, qm, qbs, op, True), system, every_gate)
     echo = echo_circuit(u, qm, qbs, op, False)
     cones = cone_forward(u, [qm]) | (cone_backward(u, qbs) if op != "I" else set())
-    # error columns follow the echo circuit's ops, moment by moment
+    # error locations follow the echo circuit's ops, moment by moment (both echoes have the same)
     gates = []  # (echo moment, op, part, in cones)
     for m, moment in enumerate(echo):
         for j, o in enumerate(moment):
@@ -834,27 +810,16 @@ def gate_sensitivity(instance: Instance, c_ideal: float, operator: str) -> list[
             else:
                 part, inside = None, False
             gates.append((m, o, part, inside))
-    cols, codes = [], []
-    for k, (_m, o, _part, inside) in enumerate(gates):
-        if inside:
-            nc = 3 if len(o.qubits) == 1 else 15
-            cols += [k] * nc
-            codes += list(range(1, nc + 1))
-    cols, codes = np.array(cols, int), np.array(codes, int)
-    values = np.empty(cols.size)
-    rows = max(1, tr.batch_rows(n) // 4)  # two passes held at once, each copied once
     keep = lambda psi: psi  # noqa: E731
-    for start in range(0, cols.size, rows):
-        sl = slice(start, start + rows)
-        hit, pauli = tr.single_errors(prog_a, cols[sl], codes[sl])
+
+    def overlap(hit, pauli):  # the same error in both echoes: Re <F psi| M |F M psi>
         fa = tr.run_batch(prog_a, hit, pauli, keep)
         fb = tr.run_batch(prog_b, hit, pauli, keep)
-        values[sl] = np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
-    sens = np.zeros(len(gates))
-    if cols.size:
-        np.add.at(sens, cols, 1.0 - values / c_ideal)
-        counts = np.bincount(cols, minlength=len(gates))
-        sens = np.divide(sens, counts, out=np.zeros_like(sens), where=counts > 0)
+        return np.real(np.einsum("ij,ij->i", fa.conj(), _apply_z(fb, m_idx, n)))
+
+    inside = [k for k, g in enumerate(gates) if g[3]]
+    rows = max(1, tr.batch_rows(n) // 4)  # two passes held at once, each copied once
+    sens = error_sensitivities(prog_a, inside, c_ideal, overlap, rows)
     return [float(sens[k]) for k, g in enumerate(gates) if g[2] is not None]
 
 

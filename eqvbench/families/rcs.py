@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported: the families share it)
+from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
 from eqvbench.families.base import (
-    Family, Instance, LightCone, Measurement, SIM_FIELDS, XEB_FIELDS,
+    SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement, PointSettings,
 )
 from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep, gate_name
 
@@ -86,13 +86,12 @@ class RCSFamily(Family):
         n2 = sum(1 for op in instance.circuit.all_operations() if len(op.qubits) == 2)
         return LightCone(v_light=n2, qubits=instance.qubits, locations=None)
 
-    def measure(self, instances, noise, simulation, rng) -> Measurement:
+    def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         from eqvbench.fidelity import mean_estimate, xeb_of_circuit
-        from eqvbench.simulate import SimSettings
 
-        sim = SimSettings.from_section(simulation)
-        shots = simulation["shots"]
-        results = [xeb_of_circuit(i.circuit, i.qubits, noise, sim, shots, rng) for i in instances]
+        simulation = settings.simulation
+        shots = simulation.shots
+        results = [xeb_of_circuit(i.circuit, i.qubits, noise, settings.engine, shots, rng) for i in instances]
         f_exact = mean_estimate([r.exact for r in results])
         sampled = [r.sampled for r in results if r.sampled is not None]
         f_sampled = mean_estimate(sampled) if sampled else None
@@ -102,21 +101,18 @@ class RCSFamily(Family):
             "xeb_sampled": f_sampled.value if f_sampled else None,
             "xeb_sampled_err": f_sampled.stderr if f_sampled else None,
             "shots": shots,
-            "estimator": simulation["estimator"],
+            "estimator": simulation.estimator,
             "sim_method": results[0].method,
             "n_trajectories": sum(r.n_trajectories for r in results),
         }
-        chosen = f_sampled if simulation["estimator"] == "sampled" and f_sampled else f_exact
+        chosen = f_sampled if simulation.estimator == "sampled" and f_sampled else f_exact
         notes = []
-        if simulation["method"] == "qsim" and results[0].method != "qsim":
+        if simulation.method == "qsim" and results[0].method != "qsim":
             notes.append("qsimcirq is not installed: simulated with eqvbench's trajectories instead")
         return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields, notes=notes)
 
-    def effective_region(self, instance, values, f_eff, noise, rng):
+    def effective_region(self, instance, settings, f_eff, noise, rng):
         return None  # every qubit is measured: the whole circuit matters
-
-    def cost_network(self, instance: Instance):
-        return amplitude_network(instance.circuit, instance.qubits)
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # the random single-qubit gates do not change the network's structure
