@@ -611,10 +611,13 @@ def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_wei
     max_weight : int, optional
         Drop strings with more non-identity Paulis.
     max_strings, max_seconds : optional
-        Budget: stop early with status 'over_budget' (value nan) when exceeded
-        (seconds are checked between blocks).
+        Budget: stop early with status 'over_budget' (value nan) when exceeded.
+        Seconds are this process's CPU seconds (checked between blocks), so
+        whether a run fits does not depend on what else the machine runs; the
+        reported `seconds` are wall-clock.
     """
     t0 = time.perf_counter()
+    c0 = time.process_time()
     prog = circuit if isinstance(circuit, PauliProgram) else compile_circuit(circuit, qubits)
     if coefficient_cutoff < 0:
         raise ValueError("coefficient_cutoff must be >= 0")
@@ -663,8 +666,8 @@ def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_wei
         else:
             xs, zs, cs = xs[:n], zs[:n], cs[:n]
             peak_strings = max(peak_strings, n)
-        if max_seconds is not None and time.perf_counter() - t0 > max_seconds and not last:
-            return over(f"over {max_seconds:g} s")
+        if max_seconds is not None and time.process_time() - c0 > max_seconds and not last:
+            return over(f"over {max_seconds:g} CPU s")
     if value is None:  # no gates at all
         value = float(cs[np.all(xs == 0, axis=1)].sum())
     return PauliPropResult(float(value), int(peak_strings), int(ops), int(peak_bytes), time.perf_counter() - t0,
@@ -737,19 +740,22 @@ def converge(circuit, qubits, paulis, delta: float, cutoffs=DEFAULT_CUTOFFS, max
     identical to it while weight was dropped, the sign of a value that
     truncation alone fixed, such as 0). err is that largest difference, an
     estimate of the truncation error, not a bound. The budget (`max_seconds`
-    in all, `max_strings` per run) stops the ladder with status 'over_budget'.
+    CPU seconds of this process in all, `max_strings` per run) stops the ladder
+    with status 'over_budget'; a machine shared with other jobs therefore stops
+    it at the same cut-off as an idle one.
     """
     if delta <= 0:
         raise ValueError("delta must be positive")
     if agree < 1:
         raise ValueError("agree must be >= 1")
     t0 = time.perf_counter()
+    c0 = time.process_time()
     prog = circuit if isinstance(circuit, PauliProgram) else compile_circuit(circuit, qubits)
     history: list[PauliPropResult] = []
     for cut in cutoffs:
-        left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
+        left = None if max_seconds is None else max_seconds - (time.process_time() - c0)
         if left is not None and left <= 0:
-            return _stopped(history, f"over {max_seconds:g} s before cut-off {cut:g}", t0, agree)
+            return _stopped(history, f"over {max_seconds:g} CPU s before cut-off {cut:g}", t0, agree)
         r = propagate(prog, None, paulis, cut, max_weight, max_strings, left)
         history.append(r)
         if r.status != "ok":

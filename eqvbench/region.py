@@ -42,6 +42,8 @@ class RegionSpec(Section):
     # reference value of a light cone larger than max_qubits: exact contraction when the cone has at
     # most tn_reference_max_gates two-qubit gates, else Pauli propagation converged within delta / 2
     tn_reference_max_gates: Annotated[int, Field(ge=0, le=100_000)] = 400
+    # CPU seconds of the process running the point (load-independent: a busy machine stops the
+    # cut-off ladder where an idle one does)
     pauli_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
     pauli_max_strings: Annotated[int, Field(ge=1000, le=10**9)] = 20_000_000
     # fidelity for delta where the point is not simulated: 'auto' lets the family simulate a

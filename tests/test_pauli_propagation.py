@@ -150,6 +150,23 @@ def test_converge_and_budget():
     assert late.value == late.history[-1].value and late.err == abs(late.history[1].value - late.history[0].value)
 
 
+def test_seconds_budget_counts_cpu_time_not_the_wall(monkeypatch):
+    """The seconds budget is this process's CPU time: wall-clock that other jobs take (here: a wall
+    clock that jumps an hour per call) does not stop the ladder; CPU time over the budget does."""
+    lat = build_lattice({"kind": "grid", "rows": 3, "cols": 4})
+    c = floquet_circuit(lat, 0.55, 5)
+    obs = {lat.qubits[5]: "Z"}
+    base = pp.converge(c, lat.qubits, obs, delta=3e-3)
+    wall = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(pp.time, "perf_counter", lambda: float(next(wall)))
+    busy = pp.converge(c, lat.qubits, obs, delta=3e-3, max_seconds=60)
+    assert busy.status == "ok" and busy.value == base.value and busy.cutoff == base.cutoff
+    cpu = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(pp.time, "process_time", lambda: float(next(cpu)))
+    spent = pp.converge(c, lat.qubits, obs, delta=3e-3, max_seconds=60)
+    assert spent.status == "over_budget" and "CPU s" in spent.reason
+
+
 def test_converge_does_not_take_truncated_zeros_for_agreement():
     """At coarse cut-offs nothing reaches |0...0>: 0, 0, 0 agree exactly but say nothing about <Z>."""
     lat = build_lattice({"kind": "grid", "rows": 3, "cols": 4})
