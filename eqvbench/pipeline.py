@@ -35,8 +35,11 @@ PHYSICS_SECTIONS = ("experiment", "lattice", "circuit", "noise", "simulation")
 def physics_of(values: dict[str, Any]) -> dict[str, Any]:
     """The sections that decide a point's sampled numbers: its random streams are seeded from these only,
     so cost, report, device or published settings (and fields added to them later) never move f_eff.
+    `circuit.region` (the classical region search's settings and budgets) is left out for the same reason.
     An absent calibration is left out, so specs without one keep the streams they had before it existed."""
     out = {k: values[k] for k in PHYSICS_SECTIONS}
+    if isinstance(out["circuit"], dict) and "region" in out["circuit"]:
+        out["circuit"] = {k: v for k, v in out["circuit"].items() if k != "region"}
     if "calibration" in out["noise"] and out["noise"]["calibration"] is None:
         out["noise"] = {k: v for k, v in out["noise"].items() if k != "calibration"}
     return out

@@ -193,6 +193,24 @@ def test_cost_and_report_settings_do_not_move_sampled_numbers(tmp_path):
     assert f_eff[0] == f_eff[1]
 
 
+def test_region_settings_do_not_move_sampled_numbers(tmp_path):
+    """circuit.region holds the classical search's settings: changing its budgets (or adding a field
+    to it in a later version) leaves the noisy simulation's random streams alone."""
+    import json
+
+    base = ("experiment: floquet_ising\nseed: 4\nlattice: {kind: line, n: 5}\nnoise: {p2: 0.02}\n"
+            "simulation: {method: trajectories, shots: 400, target_err: 0.02}\n")
+    noisy = []
+    for region in ("{}", "{pauli_max_seconds: 7, tn_max_repeats: 3, pauli_method_max_seconds: 5}"):
+        spec = tmp_path / f"r{len(noisy)}.yaml"
+        spec.write_text(base + f"circuit: {{theta_h: 0.4, steps: 3, observable: Z2, region: {region}}}\n")
+        r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store", "--workers", "1"])
+        assert r.exit_code == 0, r.output
+        p = json.loads(r.stdout)["points"][0]
+        noisy.append((p["o_noisy"], p["f_eff"]))
+    assert noisy[0] == noisy[1]
+
+
 def test_out_refuses_what_writing_would_destroy(write_spec, tmp_path):
     import stat
 
