@@ -198,7 +198,7 @@ def test_map_note_compares_c_with_no_threshold_past_its_range():
               instances=1)
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
     noise = NoiseModel(p2=0.005)
-    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix", shots=1), np.random.default_rng(0))
+    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14, shots=1), np.random.default_rng(0))
     c, err = m.fields["otoc_noisy"], m.fields["otoc_noisy_err"]
     assert err == pytest.approx(math.sqrt(1 - c**2) / 2, rel=1e-9) and 3 * err > 1
     assert m.fields.get("v_butterfly") is None
@@ -206,7 +206,7 @@ def test_map_note_compares_c_with_no_threshold_past_its_range():
     assert f"the error of C_noisy ({err:.2g}) is too large: 3 errors cover all of |C| <= 1" in note
     assert all(float(x) <= 1 for x in re.findall(r"< ([0-9.]+)", note)), note
     # with enough shots the same point gets its map
-    m = FAMILY.measure([inst], noise, dict(SIM, method="density_matrix", shots=10**4), np.random.default_rng(0))
+    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14, shots=10**4), np.random.default_rng(0))
     assert m.fields["v_butterfly"] is not None and not any("sensitivity map" in n for n in m.notes)
 
 
