@@ -37,8 +37,8 @@ EQV_DM_MAX = 12
 
 def instance(n: int):
     from eqvbench.families.rcs import FAMILY
-    from eqvbench.lattice import build_lattice
-    from eqvbench.noise import NoiseModel
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.circuits.noise import NoiseModel
 
     rows, cols = GRIDS[n]
     lat = build_lattice({"kind": "grid", "rows": rows, "cols": cols})
@@ -49,8 +49,8 @@ def instance(n: int):
 def worker(method: str, n: int) -> dict:
     import numpy as np
 
-    from eqvbench.fidelity import xeb_exact, xeb_of_circuit, xeb_sampled
-    from eqvbench.simulate import SimSettings, state_vector
+    from eqvbench.simulation.fidelity import xeb_exact, xeb_of_circuit, xeb_sampled
+    from eqvbench.simulation.simulate import SimSettings, state_vector
 
     inst, noise = instance(n)
     c, qs = inst.circuit, inst.qubits
@@ -66,7 +66,7 @@ def worker(method: str, n: int) -> dict:
         out["f"] = xeb_exact(p_ideal, np.real(np.diag(rho)).astype(float))
         out["err"] = 0.0
     elif method in ("eqv-dm", "eqv-traj"):
-        from eqvbench import kernels
+        from eqvbench.simulation import kernels
 
         kernels.warm_up()
         sim = SimSettings("density_matrix" if method == "eqv-dm" else "trajectories", TARGET[n], 200_000)

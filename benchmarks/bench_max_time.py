@@ -1,7 +1,7 @@
 """How closely `cost.max_time` bounds a cost search's wall time, on the 53-qubit Sycamore circuit.
 
 For each number of cycles and of search processes (`cost.processes`), one
-time-budgeted `eqvbench.cost.contraction_cost` of a single amplitude
+time-budgeted `eqvbench.classical.cost.contraction_cost` of a single amplitude
 (ABCDCDAB, fSim, seed 2019, no memory limit), and its wall seconds:
 
 - `search s`: the budgeted part (trials, subtree reconfiguration, forest
@@ -27,9 +27,9 @@ import time
 
 
 def sycamore_network(cycles: int):
-    from eqvbench.cost import network_structure
+    from eqvbench.classical.cost import network_structure
     from eqvbench.families import get_family
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     fam = get_family("rcs")
     lattice = build_lattice({"kind": "sycamore", "qubits": 53})
@@ -39,7 +39,7 @@ def sycamore_network(cycles: int):
 
 def timed_search(net, budget: float, processes: int) -> tuple[float, float, object]:
     """(seconds of the budgeted search, seconds of the whole call, the CostResult)."""
-    import eqvbench.cost as cost
+    import eqvbench.classical.cost as cost
 
     spans: list[float] = []
     search = cost._search

@@ -37,9 +37,9 @@ import time
 
 import numpy as np
 
-from eqvbench import pauli_propagation as pp
+from eqvbench.classical import pauli_propagation as pp
 from eqvbench.families.floquet_ising import floquet_circuit, resolve_observable
-from eqvbench.lattice import build_lattice, heavy_hex_127
+from eqvbench.circuits.lattice import build_lattice, heavy_hex_127
 
 # tbegusic/arxiv-2308.05077-data, exact.csv (columns 4a = M_z, 4b = W_10 after 5 steps)
 EXACT_5 = {(4, "M_z"): 0.9048427074671951, (15, "W_10"): 0.9303109905832745, (4, "W_10"): -0.007714801813112025}

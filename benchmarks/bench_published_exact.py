@@ -26,8 +26,8 @@ def reproduce(observable: str, k: int) -> dict:
 
     from eqvbench.families.base import PointSettings
     from eqvbench.families.floquet_ising import FAMILY
-    from eqvbench.lattice import build_lattice
-    from eqvbench.noise import NoiseModel
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.circuits.noise import NoiseModel
     from eqvbench.spec import parse_spec
 
     spec = parse_spec({"experiment": "floquet_ising", "lattice": {"kind": "heavy_hex_127"},

@@ -7,7 +7,7 @@ a wall-clock budget, for:
   circuit, `full_simplify`, then `cotengra.HyperOptimizer(methods=['kahypar',
   'greedy'], max_time=T, parallel=True)` (all cores), best cost read at
   10, 30, 60 and 120 s of one search;
-- `eqvbench`: `eqvbench.cost.contraction_cost` (counted structural
+- `eqvbench`: `eqvbench.classical.cost.contraction_cost` (counted structural
   simplification, seeded hyper-optimiser for two thirds of the budget, then
   forest subtree reconfiguration of the best tree for the rest, the in-order
   baseline) with `max_time` = 10, 30, 60, 120 s and its trials in one
@@ -32,7 +32,7 @@ import time
 
 def sycamore_network():
     from eqvbench.families import get_family
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     fam = get_family("rcs")
     lattice = build_lattice({"kind": "sycamore", "qubits": 53})
@@ -74,7 +74,7 @@ def run_cotengra(tn, checkpoints: list[float]) -> dict[float, float]:
 
 def run_eqvbench(tn, budget: float, seed: int, processes: int) -> tuple[float, float]:
     """(log10 multiply-adds, wall seconds) of one time-budgeted eqvbench search."""
-    from eqvbench.cost import CostSettings, contraction_cost, network_structure
+    from eqvbench.classical.cost import CostSettings, contraction_cost, network_structure
 
     inputs, output, sizes = network_structure(tn)
     t = time.perf_counter()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from eqvbench.results import Results
+    from eqvbench.output.results import Results
 
 __all__ = ["run", "__version__"]
 
@@ -25,7 +25,7 @@ __all__ = ["run", "__version__"]
 def run(spec: Any, *, store: str | os.PathLike | None = None, workers: int | None = None,
         executor: str = "local", scheduler: str | None = None,
         on_event: Callable[[str, int, str], None] | None = None) -> Results:
-    """Run every point of a spec, as `eqvbench run` does; returns :class:`eqvbench.results.Results`.
+    """Run every point of a spec, as `eqvbench run` does; returns :class:`eqvbench.output.results.Results`.
 
     Parameters
     ----------
@@ -43,7 +43,7 @@ def run(spec: Any, *, store: str | os.PathLike | None = None, workers: int | Non
     scheduler : str, optional
         Dask scheduler address, e.g. ``tcp://scheduler-host:8786``.
     on_event : callable, optional
-        ``on_event(kind, index, message)`` as the sweep goes (kinds: ``eqvbench.sweep.EVENT_KINDS``).
+        ``on_event(kind, index, message)`` as the sweep goes (kinds: ``eqvbench.sweeps.sweep.EVENT_KINDS``).
 
     Returns
     -------
@@ -59,6 +59,6 @@ def run(spec: Any, *, store: str | os.PathLike | None = None, workers: int | Non
     eqvbench.errors.EqvbenchError
         Other bad input (options, an unusable store), a lost worker.
     """
-    from eqvbench.sweep import run_sweep
+    from eqvbench.sweeps.sweep import run_sweep
 
     return run_sweep(spec, store=store, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)

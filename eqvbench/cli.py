@@ -34,14 +34,14 @@ SpecArg = Annotated[
 
 
 def shipped_configs_dir() -> Path:
-    from eqvbench.sweep import shipped_configs_dir
+    from eqvbench.sweeps.sweep import shipped_configs_dir
 
     return shipped_configs_dir()
 
 
 def resolve_spec_path(arg: str) -> Path:
     """A file path as given, else a shipped example of that name; says which on stderr."""
-    from eqvbench.sweep import find_spec_file
+    from eqvbench.sweeps.sweep import find_spec_file
 
     path, shipped = find_spec_file(arg)
     if shipped:
@@ -125,7 +125,7 @@ def run(
     try:
         failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns)
     except EqvbenchError as e:
-        _fail(e)  # a lost worker's message says what the store kept (eqvbench.sweep.Sweep.run)
+        _fail(e)  # a lost worker's message says what the store kept (eqvbench.sweeps.sweep.Sweep.run)
     except KeyboardInterrupt as e:
         typer.echo(f"interrupted: {getattr(e, 'saved', 'nothing written')}", err=True)
         raise typer.Exit(130) from None
@@ -151,20 +151,20 @@ def _run_options(store, no_store, workers, executor, scheduler) -> None:
     if scheduler and executor != "dask":
         raise EqvbenchError("--scheduler is used with --executor dask only")
     if scheduler and executor == "dask":
-        from eqvbench.sweep import check_scheduler_address
+        from eqvbench.sweeps.sweep import check_scheduler_address
 
         check_scheduler_address(scheduler)
 
 
 def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None) -> bool:
-    """Run a sweep (eqvbench.sweep) and print it; returns True when a check failed."""
+    """Run a sweep (eqvbench.sweeps.sweep) and print it; returns True when a check failed."""
     import time
 
     from rich.console import Console
 
     from eqvbench.io import check_writable, write_output
-    from eqvbench.report import eta_seconds, fmt_seconds, param_headers, point_label, run_summary
-    from eqvbench.sweep import Sweep, SweepInterrupted, default_store, load
+    from eqvbench.output.report import eta_seconds, fmt_seconds, param_headers, point_label, run_summary
+    from eqvbench.sweeps.sweep import Sweep, SweepInterrupted, default_store, load
 
     _run_options(store_path, no_store, workers, executor, scheduler)
     err = Console(stderr=True, markup=False, emoji=False)  # text from specs and stores is printed as is
@@ -246,15 +246,15 @@ def _columns_for_spec(spec, text: str | None) -> list[str] | None:
     """--columns checked against the fields the spec's families report, before anything runs."""
     if text is None:
         return None
-    from eqvbench.fields import spec_fields
-    from eqvbench.report import parse_columns
+    from eqvbench.output.fields import spec_fields
+    from eqvbench.output.report import parse_columns
 
     return parse_columns(text, spec_fields(spec) + ["cheapest_method", "verdict"])
 
 
 def _print_table(console, doc, machine: str, columns: list[str] | None) -> None:
     """The points table at the console's width (columns left out by priority, said under it), then the footer."""
-    from eqvbench.report import footer_lines, points_table
+    from eqvbench.output.report import footer_lines, points_table
 
     table, dropped = points_table(doc, machine, width=console.width, columns=columns)
     console.print(table)
@@ -263,7 +263,7 @@ def _print_table(console, doc, machine: str, columns: list[str] | None) -> None:
 
 
 def _print_checks(console, rows) -> None:
-    from eqvbench.report import checks_table
+    from eqvbench.output.report import checks_table
 
     failed = [r for r in rows if not r["passed"]]
     if failed:
@@ -283,12 +283,12 @@ def _stdout_console():
 
 
 def _eta_column():
-    """Progress column: 'ETA ...', the time left by :func:`eqvbench.report.eta_seconds` (blank until
+    """Progress column: 'ETA ...', the time left by :func:`eqvbench.output.report.eta_seconds` (blank until
     a point has finished); it counts down between finished points instead of growing with the wait."""
     from rich.progress import ProgressColumn
     from rich.text import Text
 
-    from eqvbench.report import eta_seconds, fmt_seconds
+    from eqvbench.output.report import eta_seconds, fmt_seconds
 
     class Eta(ProgressColumn):
         def __init__(self):
@@ -351,8 +351,8 @@ def show(
 
 
 def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None = None) -> None:
-    from eqvbench.report import allowed_columns, parse_columns
-    from eqvbench.store import list_runs, load_results
+    from eqvbench.output.report import allowed_columns, parse_columns
+    from eqvbench.sweeps.store import list_runs, load_results
 
     console = _stdout_console()
     if runs:
@@ -361,7 +361,7 @@ def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None
         table = Table(title=printable(f"{results}: runs"), title_justify="left")
         for h in ("run", "started (UTC)", "finished", "eqvbench", "spec", "points", "finished points", "reused"):
             table.add_column(h)
-        from eqvbench.provenance import code_identity
+        from eqvbench.sweeps.provenance import code_identity
 
         rows = list_runs(results)
         for r in rows:
@@ -397,7 +397,7 @@ def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None
 
 def _stale_note(doc: dict) -> str | None:
     """A line saying that the points were computed by other code than this eqvbench's, or None."""
-    from eqvbench.provenance import code_identity
+    from eqvbench.sweeps.provenance import code_identity
 
     theirs = doc.get("code_identity")
     if theirs == code_identity():
@@ -431,8 +431,8 @@ def _export(results: Path, fmt: str, out: Path | None, run_id: int | None) -> No
     import json
 
     from eqvbench.io import check_writable, write_output
-    from eqvbench.report import points_csv
-    from eqvbench.store import load_results
+    from eqvbench.output.report import points_csv
+    from eqvbench.sweeps.store import load_results
 
     if fmt not in ("json", "csv"):
         raise EqvbenchError(f"--format {fmt}: must be 'json' or 'csv'")
@@ -469,8 +469,8 @@ def plot(
 
 def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
     from eqvbench.io import check_writable, write_output
-    from eqvbench.plots import FORMATS, KINDS, render
-    from eqvbench.store import load_results
+    from eqvbench.output.plots import FORMATS, KINDS, render
+    from eqvbench.sweeps.store import load_results
 
     if kind not in KINDS:
         raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
@@ -496,13 +496,13 @@ def validate(spec: SpecArg) -> None:
 def _validate(spec_arg: str) -> None:
     from rich.table import Table
 
-    from eqvbench.estimate import check_memory, estimate_point
+    from eqvbench.sweeps.estimate import check_memory, estimate_point
     from eqvbench.families import get_family
     from eqvbench.pipeline import derive_seed, plan
-    from eqvbench.report import fmt_param, fmt_seconds, param_headers
+    from eqvbench.output.report import fmt_param, fmt_seconds, param_headers
     from eqvbench.spec import load_spec
 
-    from eqvbench.checks import validate_checks
+    from eqvbench.output.checks import validate_checks
 
     path = resolve_spec_path(spec_arg)
     spec = load_spec(path)

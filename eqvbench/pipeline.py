@@ -90,10 +90,10 @@ class PointResult:
     published: dict[str, float] = field(default_factory=dict)  # the spec's `published:` figures
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    methods: list[Any] = field(default_factory=list)  # eqvbench.methods.MethodResult, in METHODS order
+    methods: list[Any] = field(default_factory=list)  # eqvbench.classical.methods.MethodResult, in METHODS order
 
     def to_json(self, machines: list[str]) -> dict[str, Any]:
-        from eqvbench.methods import machine_flops
+        from eqvbench.classical.methods import machine_flops
 
         c = self.cost
         out = {
@@ -114,7 +114,7 @@ class PointResult:
         }
         for m in machines:
             out[f"seconds_on_{m}"] = c.seconds_on[m] if c else None
-        # this machine: the contraction's FLOP over its measured matrix-multiply rate (eqvbench.methods)
+        # this machine: the contraction's FLOP over its measured matrix-multiply rate (eqvbench.classical.methods)
         out["seconds_here"] = c.cost_flops / machine_flops() if c else None
         out["simulated"] = self.simulated
         out["cost"] = c.to_json() if c else None
@@ -133,7 +133,7 @@ class PointResult:
 def plan(spec: Spec) -> list[PointPlan]:
     """Build lattices and decide what runs; raise SpecError for impossible points."""
     from eqvbench.families import get_family
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     plans = []
     for pt in spec.points:
@@ -172,9 +172,9 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     """Run one point through every stage."""
     import numpy as np
 
-    from eqvbench.cost import MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.classical.cost import MemoryLimitError, contraction_cost, network_structure
     from eqvbench.families import get_family
-    from eqvbench.noise import NoiseModel
+    from eqvbench.circuits.noise import NoiseModel
 
     say = progress or (lambda _: None)
     values = pp.point.values
@@ -297,11 +297,11 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
 
 
 def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any]:
-    """Every method of eqvbench.methods for this point: the contraction from the cost search (with the
+    """Every method of eqvbench.classical.methods for this point: the contraction from the cost search (with the
     value where the whole cone was contracted as the region's reference), the region from its
     certificate (its budget from `reg`, the point's region settings), and what the family ran (Pauli
     propagation); the rest not applicable, with why."""
-    from eqvbench.methods import METHODS, contraction_entry, not_applicable, region_entry
+    from eqvbench.classical.methods import METHODS, contraction_entry, not_applicable, region_entry
 
     why = family.not_applicable
     fields = result.fields
@@ -330,9 +330,9 @@ def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: 
     Each method's classical time is its FLOP over the machine's FLOP/s (for the contraction times the
     fidelity f, the sampling argument) or its measured seconds on this machine, whichever is less; a
     method that computes the value counts only when its error is within the device's error bar
-    delta (the region's, else 1 / (f sqrt(simulation.shots))). See :func:`eqvbench.methods.cheapest`.
+    delta (the region's, else 1 / (f sqrt(simulation.shots))). See :func:`eqvbench.classical.methods.cheapest`.
     """
-    from eqvbench.methods import cheapest
+    from eqvbench.classical.methods import cheapest
 
     machine = values["report"]["machine"]
     if machine not in machines or not methods:
@@ -354,7 +354,7 @@ def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: 
 
 
 def machines_of(spec: Spec) -> list[str]:
-    from eqvbench.cost import REFERENCE_MACHINES
+    from eqvbench.classical.cost import REFERENCE_MACHINES
 
     extra = {k: v for m in spec.models for k, v in m.cost.machines.items()}
     return list({**REFERENCE_MACHINES, **extra})
@@ -363,8 +363,8 @@ def machines_of(spec: Spec) -> list[str]:
 def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     """The JSON output: what computed it (versions, code fingerprint), resolved spec, points."""
     from eqvbench.families import get_family
-    from eqvbench.methods import machine_flops
-    from eqvbench.provenance import provenance
+    from eqvbench.classical.methods import machine_flops
+    from eqvbench.sweeps.provenance import provenance
 
     machines = machines_of(spec)
     families = [get_family(name) for name in spec.experiments]

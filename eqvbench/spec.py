@@ -447,7 +447,7 @@ class DeviceSpec(Section):
 
 def spec_model(family) -> type[BaseModel]:
     """Pydantic model of a whole spec for one experiment family."""
-    from eqvbench.checks import CheckSpec
+    from eqvbench.output.checks import CheckSpec
 
     return create_model(
         f"{family.name.capitalize()}Spec",
@@ -464,7 +464,7 @@ def spec_model(family) -> type[BaseModel]:
         report=(ReportSpec, ReportSpec()),
         device=(DeviceSpec, DeviceSpec()),
         published=(PublishedSpec, PublishedSpec()),
-        checks=(list[CheckSpec], []),  # CI mode: eqvbench.checks
+        checks=(list[CheckSpec], []),  # CI mode: eqvbench.output.checks
     )
 
 
@@ -793,7 +793,7 @@ def _count_points(model: BaseModel) -> int:
 
 def check_model(file: str, model: BaseModel, where: str = "") -> None:
     """Cross-field check of one validated case: the verdict's machine exists."""
-    from eqvbench.cost import REFERENCE_MACHINES
+    from eqvbench.classical.cost import REFERENCE_MACHINES
 
     machines = {**REFERENCE_MACHINES, **model.cost.machines}
     if model.report.machine not in machines:
@@ -855,7 +855,7 @@ FAMILY_POINT_FIELDS = _FamilyPointFields()
 
 def point_fields(model: BaseModel) -> set[str]:
     """Names a `report.columns` entry may use for points of this case."""
-    from eqvbench.cost import REFERENCE_MACHINES
+    from eqvbench.classical.cost import REFERENCE_MACHINES
 
     out = set(COMMON_POINT_FIELDS) | set(FAMILY_POINT_FIELDS.get(model.experiment, ()))
     out |= {f"seconds_on_{m}" for m in {**REFERENCE_MACHINES, **model.cost.machines}}
@@ -941,7 +941,7 @@ def _inline_calibration(raw: dict, file: str, prefix: str = "") -> dict:
 
 def check_calibration(file: str, values: dict, lattice, field: str = "noise.calibration") -> None:
     """Every qubit and coupler of the point's lattice has a row in its calibration table."""
-    from eqvbench.lattice import qubit_numbers
+    from eqvbench.circuits.lattice import qubit_numbers
 
     cal = values["noise"].get("calibration")
     if not cal:

@@ -106,7 +106,7 @@ def test_store_is_reused_through_the_api(cli, tmp_path):
 
 def test_to_pandas_has_the_export_columns(cli):
     pd = pytest.importorskip("pandas")
-    from eqvbench.report import points_csv
+    from eqvbench.output.report import points_csv
 
     spec, doc = cli
     results = eqvbench.run(spec, workers=1)
@@ -124,7 +124,7 @@ def test_to_pandas_has_the_export_columns(cli):
 
 
 def test_to_pandas_without_pandas_names_the_extra(cli, monkeypatch):
-    from eqvbench.results import Results
+    from eqvbench.output.results import Results
 
     results = Results({"points": cli[1]["points"], "wall_seconds": 0.0})
     monkeypatch.setitem(sys.modules, "pandas", None)
@@ -171,7 +171,7 @@ def test_bad_options_raise_before_anything_runs(options, words, tmp_path):
 
 
 def test_shipped_example_by_bare_name():
-    from eqvbench.sweep import load
+    from eqvbench.sweeps.sweep import load
 
     notes = []
     spec = load("rcs", on_event=lambda kind, i, msg: notes.append((kind, msg)))
@@ -190,7 +190,7 @@ def test_import_is_cheap():
 
 def test_interrupt_says_what_the_store_kept(cli, tmp_path):
     """Ctrl-C during an API sweep is a KeyboardInterrupt that says what was saved; a rerun finishes it."""
-    from eqvbench.sweep import SweepInterrupted
+    from eqvbench.sweeps.sweep import SweepInterrupted
 
     spec, doc = cli
     db = tmp_path / "cut.eqvdb"

@@ -39,7 +39,7 @@ def _run(tmp_path, spec_text, *args):
 def _by_hand(theta=0.4, steps=3):
     """<Z1 Z2> with every channel placed by hand from the table (not through eqvbench's noise model)."""
     from eqvbench.families.floquet_ising import floquet_circuit
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     lat = build_lattice({"kind": "line", "n": 4})
     ideal = floquet_circuit(lat, theta, steps)
@@ -76,7 +76,7 @@ def test_density_matrix_with_calibrated_rates_matches_cirq(tmp_path):
     from eqvbench.families import get_family
     from eqvbench.families.floquet_ising import resolve_observable
     from eqvbench.families.observable import ObservableInstance
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     lat = build_lattice({"kind": "line", "n": 4})
     inst = ObservableInstance.of(ideal, lat.qubits, resolve_observable(lat, "Z1 Z2"), lat)
@@ -109,9 +109,9 @@ def test_trajectories_with_calibrated_rates_agree_with_the_density_matrix(tmp_pa
 
 
 def test_f_model_and_readout_use_each_qubits_rates():
-    from eqvbench.lattice import build_lattice
-    from eqvbench.noise import NoiseModel
-    from eqvbench.simulate import noisy_probabilities
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.circuits.noise import NoiseModel
+    from eqvbench.simulation.simulate import noisy_probabilities
 
     lat = build_lattice({"kind": "line", "n": 4})
     section = {"p1": 0.1, "p2": 0.1, "readout": 0.1, "idle": 0.0,
@@ -137,7 +137,7 @@ def test_f_model_and_readout_use_each_qubits_rates():
 
 def test_a_changed_table_is_a_different_point(tmp_path):
     from eqvbench.spec import load_spec
-    from eqvbench.store import point_key
+    from eqvbench.sweeps.store import point_key
 
     (tmp_path / "cal.yaml").write_text(TABLE)
     spec = tmp_path / "spec.yaml"

@@ -131,7 +131,7 @@ def family_stores(tmp_path_factory):
 
 def test_every_numeric_field_of_every_family_can_be_checked(family_stores):
     """The metrics a check may bound cover every number a family's points carry (and nothing is guessed)."""
-    from eqvbench.fields import is_number, numeric_fields
+    from eqvbench.output.fields import is_number, numeric_fields
     from eqvbench.pipeline import machines_of
     from eqvbench.spec import parse_spec
 

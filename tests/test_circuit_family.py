@@ -11,7 +11,7 @@ import pytest
 
 import eqvbench
 from eqvbench.families.circuit import FAMILY, kicked_ising_qasm, load_circuit, to_qasm
-from eqvbench.lattice import build_lattice
+from eqvbench.circuits.lattice import build_lattice
 from eqvbench.spec import COMMON_POINT_FIELDS, FAMILY_POINT_FIELDS, load_spec
 from sweep_util import invoke, run_json
 
@@ -90,8 +90,8 @@ def test_ideal_value_matches_cirq_statevector(write_spec, observable, terms):
 
 def test_xeb_matches_cirq_density_matrix(write_spec):
     """No observable: every qubit measured, XEB from eqvbench's density matrix against cirq's."""
-    from eqvbench.fidelity import xeb_exact
-    from eqvbench.noise import NoiseModel
+    from eqvbench.simulation.fidelity import xeb_exact
+    from eqvbench.circuits.noise import NoiseModel
 
     spec = write_spec(spec_text(EXAMPLE, extra="").replace("simulation: {", "simulation: {method: density_matrix, max_qubits: 14, "))
     (p,) = run_json(spec, "--no-store", "--workers", 1)["points"]
@@ -111,7 +111,7 @@ def test_xeb_matches_cirq_density_matrix(write_spec):
 
 
 def test_numeric_fields_are_declared(write_spec):
-    from eqvbench.fields import is_number, numeric_fields
+    from eqvbench.output.fields import is_number, numeric_fields
     from eqvbench.pipeline import machines_of
 
     spec = write_spec(spec_text(EXAMPLE, [None, "Z2"]))
@@ -134,7 +134,7 @@ def test_cirq_json_gives_what_qasm_gives(tmp_path, write_spec):
         for k in ("v_light", "f_model", "o_ideal", "reproduced_value", "a_eff", "region_gates_2q"):
             assert p[k] == pytest.approx(q[k], rel=1e-12, abs=1e-12), k
     # the cost networks are the same (the cost search is seeded by the file's content: its trees may differ)
-    from eqvbench.cost import network_structure
+    from eqvbench.classical.cost import network_structure
 
     for obs in ("Z2", "0.5*Z1 Z2 + 0.5*X3"):
         shapes = []
@@ -164,7 +164,7 @@ def test_files_and_observables_sweep(tmp_path, write_spec):
 
 
 def test_workers_rebuild_a_circuit_spec(write_spec):
-    from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
+    from eqvbench.sweeps.execute import _WORKER_SPECS, _worker_plans, spec_payload
 
     spec = load_spec(CONFIGS / "circuit_example.yaml")
     _WORKER_SPECS.clear()
@@ -189,7 +189,7 @@ def test_exporter_round_trips(tmp_path):
 def test_shipped_kicked_ising_file_is_the_exporters():
     """The shipped QASM is what the exporter writes, and reads back as the built-in circuit, moment by moment."""
     from eqvbench.families.floquet_ising import floquet_circuit
-    from eqvbench.lattice import heavy_hex_127
+    from eqvbench.circuits.lattice import heavy_hex_127
 
     assert (CONFIGS / "kicked_ising_127.qasm").read_text() == kicked_ising_qasm("pi/4", 5)
     built = floquet_circuit(heavy_hex_127(), math.pi / 4, 5)
@@ -225,9 +225,9 @@ def test_kicked_ising_from_qasm_matches_the_builtin_family(write_spec):
 
 def test_kicked_ising_cost_search_is_the_builtins():
     """The cost networks of the built-in and the file's Z62 are the same: a search with one seed finds one tree."""
-    from eqvbench.cost import CostSettings, contraction_cost, network_structure
+    from eqvbench.classical.cost import CostSettings, contraction_cost, network_structure
     from eqvbench.families import floquet_ising
-    from eqvbench.lattice import heavy_hex_127
+    from eqvbench.circuits.lattice import heavy_hex_127
     from eqvbench.spec import CostSpec
 
     path = str(CONFIGS / "kicked_ising_127.qasm")
@@ -243,8 +243,8 @@ def test_kicked_ising_cost_search_is_the_builtins():
 def cirq_ising_z62() -> float:
     """<Z62> after 5 steps from cirq's simulator on the 19-qubit light cone (independent of eqvbench's kernels)."""
     from eqvbench.families.floquet_ising import floquet_circuit
-    from eqvbench.lattice import heavy_hex_127
-    from eqvbench.lightcone import backward_cone, restrict_to_cone
+    from eqvbench.circuits.lattice import heavy_hex_127
+    from eqvbench.circuits.lightcone import backward_cone, restrict_to_cone
 
     lat = heavy_hex_127()
     c = floquet_circuit(lat, math.pi / 4, 5)
@@ -335,7 +335,7 @@ def test_paths_are_relative_to_the_spec(tmp_path, monkeypatch):
 def test_sums_are_costed_term_by_term(write_spec):
     """A sum of Pauli strings (floquet_ising's M_z, a weighted sum from a file) is costed as its terms'
     sandwich networks side by side: the tensors of all terms, no index shared between terms."""
-    from eqvbench.cost import network_structure
+    from eqvbench.classical.cost import network_structure
     from eqvbench.families import floquet_ising
 
     lat = build_lattice({"kind": "line", "n": 4})

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from eqvbench.cost import CostSettings, MemoryLimitError, REFERENCE_MACHINES, contraction_cost, network_structure, structural_simplify
+from eqvbench.classical.cost import CostSettings, MemoryLimitError, REFERENCE_MACHINES, contraction_cost, network_structure, structural_simplify
 from eqvbench.families.rcs import FAMILY
-from eqvbench.lattice import build_lattice
+from eqvbench.circuits.lattice import build_lattice
 
 FAST = dict(max_repeats=16)
 
@@ -99,7 +99,7 @@ def test_forest_reconfiguration_keeps_the_value_and_never_raises_the_cost():
 
     from cotengra.pathfinders.path_basic import optimize_greedy
 
-    from eqvbench.cost import Budget, _forest_until, _SearchProcesses
+    from eqvbench.classical.cost import Budget, _forest_until, _SearchProcesses
 
     lat = build_lattice({"kind": "grid", "rows": 3, "cols": 3})
     inst = FAMILY.build(lat, {"cycles": 6, "pattern": "ABCDCDAB", "gate": "syc", "instances": 1}, 0)
@@ -126,7 +126,7 @@ def test_time_budgeted_search_reports_a_tree_no_worse_than_its_trials():
 
 def test_networks_over_search_max_tensors_get_the_in_order_sweep():
     """a - (a,b) - (b,c) - c absorbed in order: 2x2 + 2x2 + 2 = 10 multiply-adds, no search."""
-    from eqvbench.cost import CostSettings, contraction_cost
+    from eqvbench.classical.cost import CostSettings, contraction_cost
 
     inputs = [("a",), ("a", "b"), ("b", "c"), ("c",)]
     sizes = {"a": 2, "b": 2, "c": 2}
@@ -136,7 +136,7 @@ def test_networks_over_search_max_tensors_get_the_in_order_sweep():
 
 
 def test_no_memory_limit_means_no_slicing():
-    from eqvbench.cost import CostSettings, contraction_cost
+    from eqvbench.classical.cost import CostSettings, contraction_cost
 
     # a 6x6 grid of tensors with bond dimension 2: intermediates of 2^6 or more, inputs of at most 2^4
     def bond(a, b):
@@ -158,7 +158,7 @@ def test_no_memory_limit_means_no_slicing():
     # depends on the search (kahypar and optuna builds differ between machines), so the test holds
     # the rule, not the winner: the reported cost is never above the sliced sweep, and when the
     # sweep wins its sliced cost is reported, never its cheaper unsliced one.
-    from eqvbench.cost import _linear_tree, _slice_to_fit
+    from eqvbench.classical.cost import _linear_tree, _slice_to_fit
 
     settings = CostSettings(max_repeats=4, memory_limit=8 * 2**4)
     linear = _linear_tree(inputs, (), sizes)
@@ -173,7 +173,7 @@ def test_no_memory_limit_means_no_slicing():
 def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):
     import json
 
-    from eqvbench.cost import CostSettings, contraction_cost
+    from eqvbench.classical.cost import CostSettings, contraction_cost
 
     inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
     sizes = {ix: 2 for t in inputs for ix in t}
@@ -225,7 +225,7 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
     import stat
     import threading
 
-    from eqvbench.cost import CostSettings, contraction_cost
+    from eqvbench.classical.cost import CostSettings, contraction_cost
 
     inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
     sizes = {ix: 2 for t in inputs for ix in t}
@@ -307,7 +307,7 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
     flight are abandoned (never waited for) and the search's processes are gone when it returns."""
     import psutil
 
-    import eqvbench.cost as cost
+    import eqvbench.classical.cost as cost
 
     clock = StoppedClock()
     monkeypatch.setattr(cost, "_clock", clock)
@@ -356,7 +356,7 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
 
 def record_restarts(monkeypatch, clock) -> list:
     """Whether the clock had passed the deadline at each (re)start of a search's processes."""
-    import eqvbench.cost as cost
+    import eqvbench.classical.cost as cost
 
     restarted_late, restart = [], cost._SearchProcesses.restart
 
@@ -386,7 +386,7 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
 
     import psutil
 
-    import eqvbench.cost as cost
+    import eqvbench.classical.cost as cost
 
     clock = StoppedClock()
     monkeypatch.setattr(cost, "_clock", clock)
@@ -449,7 +449,7 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
 def test_time_budget_with_no_finished_trial_costs_the_in_order_sweep(monkeypatch):
     """A budget spent before any trial finished (processes still starting) gives the in-order
     sweep, labelled as such, rather than waiting for a trial."""
-    import eqvbench.cost as cost
+    import eqvbench.classical.cost as cost
 
     clock = StoppedClock(expire_after_reads=1)  # the budget's start is the last reading before its deadline
     monkeypatch.setattr(cost, "_clock", clock)

@@ -32,7 +32,7 @@ FORBIDDEN = [
 
 def test_the_covered_files_exist():
     names = {str(f.relative_to(ROOT)) for f in FILES}
-    assert {"README.md", "CONTRIBUTING.md", "eqvbench/cli.py", "eqvbench/report.py", "eqvbench/configs/rcs.yaml",
+    assert {"README.md", "CONTRIBUTING.md", "eqvbench/cli.py", "eqvbench/output/report.py", "eqvbench/configs/rcs.yaml",
             "docs/spec.md", "docs/families.md", "docs/physics.md", "docs/architecture.md"} <= names
 
 
@@ -90,7 +90,7 @@ def test_config_description_names_the_methods_it_runs(path):
     """A description that names a simulation method names every method its points resolve to
     (rcs.yaml once said 'simulate the density matrix exactly' while its 9 qubits ran trajectories)."""
     from eqvbench.pipeline import plan
-    from eqvbench.simulate import resolve_method
+    from eqvbench.simulation.simulate import resolve_method
     from eqvbench.spec import load_spec
 
     spec = load_spec(path)

@@ -10,9 +10,9 @@ import cirq
 import numpy as np
 import pytest
 
-from eqvbench import trajectories as tr
-from eqvbench.noise import NoiseModel
-from eqvbench.simulate import SimSettings, pauli_expectations, qsim_available
+from eqvbench.simulation import trajectories as tr
+from eqvbench.circuits.noise import NoiseModel
+from eqvbench.simulation.simulate import SimSettings, pauli_expectations, qsim_available
 
 METHODS = ["density_matrix", "trajectories"] + (["qsim"] if qsim_available() else [])
 
@@ -110,7 +110,7 @@ def test_error_free_weight_and_first_error_distribution():
 
 
 def test_qsim_falls_back_to_trajectories_when_absent(monkeypatch):
-    import eqvbench.simulate as simulate
+    import eqvbench.simulation.simulate as simulate
 
     monkeypatch.setattr(simulate, "qsim_available", lambda: False)
     assert simulate.resolve_method("qsim", 10) == "trajectories"

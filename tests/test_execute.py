@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from eqvbench.execute import Scheduler
+from eqvbench.sweeps.execute import Scheduler
 from sweep_util import SWEEP, assert_one_line_error, invoke, measured, reference_run
 
 
@@ -96,9 +96,9 @@ def test_dask_runs_timed_cost_searches_on_the_cluster(write_spec, cluster):
 
 
 def test_unreachable_scheduler_is_one_line(write_spec, tmp_path, monkeypatch):
-    import eqvbench.execute
+    import eqvbench.sweeps.execute
 
-    monkeypatch.setattr(eqvbench.execute, "DASK_CONNECT_TIMEOUT_S", 2)  # nothing listens there: no need to wait 10 s
+    monkeypatch.setattr(eqvbench.sweeps.execute, "DASK_CONNECT_TIMEOUT_S", 2)  # nothing listens there: no need to wait 10 s
     db = tmp_path / "s.eqvdb"
     r = invoke("run", write_spec(SWEEP), "--store", db, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert_one_line_error(r, "--scheduler tcp://127.0.0.1:9", "cannot reach the Dask scheduler")
@@ -177,7 +177,7 @@ def test_workers_rebuild_the_spec_as_written(write_spec, name):
     """What a worker gets (the fields the author set) rebuilds the caller's resolved spec; the
     resolved spec itself does not for OTOC with named butterfly qubits (its filled-in default
     butterfly_distance contradicts them)."""
-    from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
+    from eqvbench.sweeps.execute import _WORKER_SPECS, _worker_plans, spec_payload
     from eqvbench.spec import load_spec
 
     spec = load_spec(_family_spec(write_spec, name))
@@ -188,7 +188,7 @@ def test_workers_rebuild_the_spec_as_written(write_spec, name):
 
 def test_every_shipped_config_rebuilds_in_a_worker():
     from eqvbench.cli import shipped_configs_dir
-    from eqvbench.execute import _WORKER_SPECS, _worker_plans, spec_payload
+    from eqvbench.sweeps.execute import _WORKER_SPECS, _worker_plans, spec_payload
     from eqvbench.spec import load_spec
 
     for path in sorted(shipped_configs_dir().glob("*.yaml")):
@@ -214,7 +214,7 @@ def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
 
 def test_pool_workers_report_their_stage(write_spec):
     """Pool workers send their stage (simulating, cost search, ...) back to the run's progress."""
-    from eqvbench.execute import Scheduler, run_pool
+    from eqvbench.sweeps.execute import Scheduler, run_pool
     from eqvbench.pipeline import cost_cache_key, plan
     from eqvbench.spec import load_spec
 
@@ -257,7 +257,7 @@ def test_progress_lines_are_never_wrapped(write_spec):
 def test_default_workers_follow_the_work(write_spec, monkeypatch):
     """Without --workers, a sweep whose estimated work would not pay for starting a pool runs in
     this process; one with enough work gets one worker per core."""
-    import eqvbench.execute as ex
+    import eqvbench.sweeps.execute as ex
     from eqvbench.pipeline import plan
     from eqvbench.spec import load_spec
 
@@ -315,7 +315,7 @@ cases:
 
 
 def test_kernels_needed_follow_the_points(write_spec):
-    from eqvbench.execute import kernels_needed
+    from eqvbench.sweeps.execute import kernels_needed
     from eqvbench.pipeline import plan
     from eqvbench.spec import load_spec
 
@@ -360,7 +360,7 @@ def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
     assert any("svd_truncated_numba" in f for f in files) and any("_run_block" in f for f in files), files
 
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "b"), "NUMBA_DEBUG_CACHE": "1"}
-    warm = subprocess.run([sys.executable, "-c", "from eqvbench import kernels; "
+    warm = subprocess.run([sys.executable, "-c", "from eqvbench.simulation import kernels; "
                            "kernels.warm_up_sets(kernels.KERNEL_SETS)"], capture_output=True, text=True, env=env,
                           timeout=900)
     assert warm.returncode == 0, warm.stderr

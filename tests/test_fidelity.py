@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from eqvbench.families.base import PointSettings
-from eqvbench.fidelity import sample_bitstrings, xeb_exact, xeb_sampled
+from eqvbench.simulation.fidelity import sample_bitstrings, xeb_exact, xeb_sampled
 from eqvbench.families.rcs import FAMILY
-from eqvbench.lattice import build_lattice
-from eqvbench.noise import NoiseModel
+from eqvbench.circuits.lattice import build_lattice
+from eqvbench.circuits.noise import NoiseModel
 
 from eqvbench.spec import SimulationSpec
 
@@ -99,7 +99,8 @@ def test_sampled_xeb_agrees_with_exact(cycles):
     assert abs(m.fields["xeb_sampled"] - m.fields["xeb_exact"]) < 4 * m.fields["xeb_sampled_err"]
 
 
-@pytest.mark.parametrize("method", ["trajectories"] + (["qsim"] if __import__("eqvbench.simulate", fromlist=["x"]).qsim_available() else []))
+@pytest.mark.parametrize("method", ["trajectories"]
+                         + (["qsim"] if __import__("eqvbench.simulation.simulate", fromlist=["x"]).qsim_available() else []))
 def test_trajectory_xeb_matches_density_matrix(method):
     """XEB from trajectories (error-free branch exact, errors sampled) against the exact
     density matrix: within 5 standard errors, and the requested error is met."""
@@ -112,8 +113,8 @@ def test_trajectory_xeb_matches_density_matrix(method):
     assert abs(m.f_eff - exact.f_eff) <= 5 * m.fields["xeb_exact_err"] + 1e-4
     assert abs(m.fields["xeb_sampled"] - exact.f_eff) <= 5 * m.fields["xeb_sampled_err"]
     # per circuit, sampling stops once the requested standard error is reached
-    from eqvbench.fidelity import xeb_exact, xeb_of_circuit
-    from eqvbench.simulate import SimSettings, noisy_probabilities, state_vector
+    from eqvbench.simulation.fidelity import xeb_exact, xeb_of_circuit
+    from eqvbench.simulation.simulate import SimSettings, noisy_probabilities, state_vector
 
     one = xeb_of_circuit(insts[0].circuit, insts[0].qubits, noise, SimSettings(method, 0.003, 20000), 0,
                          np.random.default_rng(2))

@@ -20,9 +20,9 @@ from eqvbench.families.floquet_ising import (
     resolve_observable,
     rzz_minus_pi_2,
 )
-from eqvbench.lattice import build_lattice, heavy_hex_127
-from eqvbench.noise import NoiseModel
-from eqvbench.simulate import SimSettings, pauli_expectations
+from eqvbench.circuits.lattice import build_lattice, heavy_hex_127
+from eqvbench.circuits.noise import NoiseModel
+from eqvbench.simulation.simulate import SimSettings, pauli_expectations
 from eqvbench.spec import SimulationSpec
 from sweep_util import assert_spec_error
 
@@ -166,7 +166,7 @@ def test_bad_input(tmp_path, text, fld, words):
 
 def test_cost_network_structure_does_not_depend_on_theta():
     """Costs are cached by structure: RX(0) = I must not make the network look diagonal."""
-    from eqvbench.cost import network_structure
+    from eqvbench.classical.cost import network_structure
 
     sec = {"kind": "heavy_hex", "center": 62, "radius": 2}
     a = network_structure(FAMILY.cost_network(instance(sec, 0.0, 3, "Z62")))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from eqvbench.families.floquet_ising import floquet_circuit, resolve_observable
-from eqvbench.lattice import build_lattice, heavy_hex_127
-from eqvbench.lightcone import DIAGONAL, GENERAL, IDENTITY, backward_cone, restrict_to_cone, structurally_diagonal
+from eqvbench.circuits.lattice import build_lattice, heavy_hex_127
+from eqvbench.circuits.lightcone import DIAGONAL, GENERAL, IDENTITY, backward_cone, restrict_to_cone, structurally_diagonal
 
 
 def expectation(circuit, qubits, terms) -> float:

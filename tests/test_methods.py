@@ -1,4 +1,4 @@
-"""Classical methods per point (eqvbench.methods): the JSON contract, the cheapest method and the verdict."""
+"""Classical methods per point (eqvbench.classical.methods): the JSON contract, the cheapest method and the verdict."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from eqvbench.cost import REFERENCE_MACHINES
-from eqvbench.methods import METHODS, MethodResult, cheapest, classical_seconds
+from eqvbench.classical.cost import REFERENCE_MACHINES
+from eqvbench.classical.methods import METHODS, MethodResult, cheapest, classical_seconds
 from eqvbench.pipeline import verdict
 
 FRONTIER = REFERENCE_MACHINES["frontier"]
@@ -87,7 +87,7 @@ def test_every_point_lists_every_method_with_the_contract_fields(tmp_path):
     import numpy as np
 
     from eqvbench.families.floquet_ising import floquet_circuit
-    from eqvbench.lattice import build_lattice
+    from eqvbench.circuits.lattice import build_lattice
 
     points = _run(tmp_path, "experiment: floquet_ising\nseed: 3\nnoise: {p1: 0.001, p2: 0.01, readout: 0.01}\n"
                   "simulation: {shots: 10000, target_err: 0.01}\ndevice: {shots: 10000, repetition_s: 0.001}\n"

@@ -24,9 +24,9 @@ from eqvbench.families.otoc import (
     protocol_circuit,
     random_u,
 )
-from eqvbench.lattice import build_lattice
-from eqvbench.noise import NoiseModel
-from eqvbench.simulate import SimSettings
+from eqvbench.circuits.lattice import build_lattice
+from eqvbench.circuits.noise import NoiseModel
+from eqvbench.simulation.simulate import SimSettings
 from eqvbench.spec import SimulationSpec, parse_spec
 from sweep_util import assert_spec_error
 

@@ -6,9 +6,9 @@ import cirq
 import numpy as np
 import pytest
 
-from eqvbench import pauli_propagation as pp
+from eqvbench.classical import pauli_propagation as pp
 from eqvbench.families.floquet_ising import floquet_circuit, resolve_observable
-from eqvbench.lattice import build_lattice, heavy_hex_127, line
+from eqvbench.circuits.lattice import build_lattice, heavy_hex_127, line
 
 PAULI = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
 

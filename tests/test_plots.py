@@ -80,8 +80,8 @@ def test_plot_reads_a_json_document(stores, tmp_path):
 
 def test_plot_curves_and_butterfly_grid(stores):
     """The figures draw what the store holds: one curve per noise rate, the map as qubit x moment."""
-    from eqvbench.plots import butterfly_grid, curves
-    from eqvbench.store import load_results
+    from eqvbench.output.plots import butterfly_grid, curves
+    from eqvbench.sweeps.store import load_results
 
     groups = curves(load_results(stores["rcs"])["points"])
     assert sorted(groups) == ["p2=0.005", "p2=0.01"]
@@ -159,7 +159,7 @@ def test_plot_floquet_on_a_grid(docs, tmp_path):
 
     import numpy as np
 
-    from eqvbench.plots import butterfly_grid
+    from eqvbench.output.plots import butterfly_grid
 
     out = tmp_path / "grid.png"
     r = invoke("plot", docs["floquet_grid"], "-o", out)
@@ -169,7 +169,7 @@ def test_plot_floquet_on_a_grid(docs, tmp_path):
     point = json.loads(docs["floquet_grid"].read_text())["points"][0]
     labels, _, grid = butterfly_grid(point)
     gate = point["butterfly_map"][0]
-    # grid qubits are labelled 'row,col' in every family (eqvbench.lattice.qubit_label)
+    # grid qubits are labelled 'row,col' in every family (eqvbench.circuits.lattice.qubit_label)
     assert isinstance(gate["qubits"][0], str) and gate["qubits"][0].count(",") == 1
     assert grid[labels.index(gate["qubits"][0]), gate["moment"]] == gate["s"]
     # documents of earlier versions hold [row, col] lists: they still plot, the same grid
@@ -205,7 +205,7 @@ def test_otoc_f_eff_is_plotted_at_its_measurement_volume(docs):
 
     import numpy as np
 
-    from eqvbench.plots import draw_fidelity
+    from eqvbench.output.plots import draw_fidelity
 
     points = json.loads(docs["otoc"].read_text())["points"]
     assert all(p["v_measurement"] != p["v_light"] for p in points)
@@ -220,8 +220,8 @@ def test_otoc_f_eff_is_plotted_at_its_measurement_volume(docs):
 def test_fidelity_axis_has_plain_tick_labels_and_depth_labels(stores):
     from matplotlib.ticker import FixedLocator
 
-    from eqvbench.plots import draw_cost, draw_fidelity
-    from eqvbench.store import load_results
+    from eqvbench.output.plots import draw_cost, draw_fidelity
+    from eqvbench.sweeps.store import load_results
 
     points = load_results(stores["rcs"])["points"]
     ax = _axes(draw_fidelity, points)
@@ -245,7 +245,7 @@ def test_no_gate_and_zero_sensitivity_differ(docs):
     import numpy as np
     from matplotlib.figure import Figure
 
-    from eqvbench.plots import butterfly_grid, draw_butterfly
+    from eqvbench.output.plots import butterfly_grid, draw_butterfly
 
     point = json.loads(docs["floquet_grid"].read_text())["points"][0]
     _, _, grid = butterfly_grid(point)
@@ -268,7 +268,7 @@ def test_no_gate_and_zero_sensitivity_differ(docs):
 def test_angles_are_fractions_of_pi_in_labels(docs):
     import json
 
-    from eqvbench.plots import curves
+    from eqvbench.output.plots import curves
 
     points = json.loads(docs["floquet_grid"].read_text())["points"]
     assert sorted(curves(points)) == ["theta_h=0.3", "theta_h=π/4"]

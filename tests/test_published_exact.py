@@ -19,8 +19,8 @@ import pytest
 
 from eqvbench.families.base import PointSettings
 from eqvbench.families.floquet_ising import FAMILY
-from eqvbench.lattice import build_lattice
-from eqvbench.noise import NoiseModel
+from eqvbench.circuits.lattice import build_lattice
+from eqvbench.circuits.noise import NoiseModel
 from eqvbench.spec import parse_spec
 
 EXACT = {  # k: (M_z, W_10, W_17) at theta_h = k pi/32, 5 steps (exact.csv columns 4a, 4b, 4c)

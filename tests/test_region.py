@@ -2,8 +2,8 @@
 
 import pytest
 
-from eqvbench.lattice import build_lattice
-from eqvbench.region import BallValue, Reference, RegionSpec, RegionTooCostly, grow_region
+from eqvbench.circuits.lattice import build_lattice
+from eqvbench.classical.region import BallValue, Reference, RegionSpec, RegionTooCostly, grow_region
 
 LINE = build_lattice({"kind": "line", "n": 21})
 CENTRE = [LINE.qubits[10]]
@@ -96,7 +96,7 @@ def test_region_tree_is_seeded_end_to_end():
     1.8e9 and 1.5e9 FLOP trees in consecutive calls."""
     import quimb.tensor as qtn
 
-    from eqvbench.region import RegionTooCostly, contract_within_budget, region_tree
+    from eqvbench.classical.region import RegionTooCostly, contract_within_budget, region_tree
 
     tn = qtn.TN2D_rand(7, 7, D=5, seed=3, dtype="complex128")
     paths = {tuple(map(tuple, region_tree(tn, max_repeats=8, seed=1, max_flops=1e6).get_path()))

@@ -6,7 +6,7 @@ import re
 import pytest
 from rich.console import Console
 
-from eqvbench.report import cell, fmt_angle, footer_lines, note_lines, points_table, run_summary
+from eqvbench.output.report import cell, fmt_angle, footer_lines, note_lines, points_table, run_summary
 from sweep_util import SWEEP, invoke
 
 # the sweep with a device run: the verdict's three columns make the default table 16 columns wide
@@ -126,7 +126,7 @@ def test_eta_counts_down_between_finished_points():
     from rich.progress import Progress
 
     from eqvbench.cli import _eta_column
-    from eqvbench.report import eta_seconds
+    from eqvbench.output.report import eta_seconds
 
     assert eta_seconds(10, 10, 1, 3) == 20 and eta_seconds(15, 10, 1, 3) == 15
     assert eta_seconds(30, 10, 1, 3) == 20  # 20 s since the last point: the next two take 20 s each, 20 spent

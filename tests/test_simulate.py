@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from eqvbench.families.rcs import FAMILY
-from eqvbench.lattice import build_lattice
-from eqvbench.noise import NoiseModel
-from eqvbench.simulate import apply_readout_error, density_matrix, noisy_probabilities, state_vector
+from eqvbench.circuits.lattice import build_lattice
+from eqvbench.circuits.noise import NoiseModel
+from eqvbench.simulation.simulate import apply_readout_error, density_matrix, noisy_probabilities, state_vector
 
 
 def rcs_instance(rows, cols, cycles, gate="syc", pattern="ABCDCDAB", seed=1):

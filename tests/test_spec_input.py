@@ -207,7 +207,7 @@ def test_fallback_methods_search():
     """greedy + labels (the default without kahypar) runs a hyper-optimised search on its own."""
     import cotengra as ctg
 
-    from eqvbench.cost import CostSettings, contraction_cost
+    from eqvbench.classical.cost import CostSettings, contraction_cost
 
     inputs, output, _, sizes = ctg.utils.rand_equation(30, 3, n_out=0, seed=1)
     res = contraction_cost(inputs, output, sizes, CostSettings(max_repeats=4, methods=("greedy", "labels")))
@@ -224,7 +224,7 @@ class _WideTree:
 
 
 def test_slicer_refuses_trees_too_wide_to_count():
-    from eqvbench.cost import CostSettings, MemoryLimitError, _slice_to_fit
+    from eqvbench.classical.cost import CostSettings, MemoryLimitError, _slice_to_fit
 
     with pytest.raises(MemoryLimitError, match=r"2\^1100 elements"):
         _slice_to_fit(_WideTree(), CostSettings())
@@ -233,7 +233,7 @@ def test_slicer_refuses_trees_too_wide_to_count():
 
 
 def test_input_wider_than_a_float_is_a_clear_error():
-    from eqvbench.cost import CostSettings, MemoryLimitError, contraction_cost
+    from eqvbench.classical.cost import CostSettings, MemoryLimitError, contraction_cost
 
     inputs = [tuple(f"i{k}" for k in range(1100)), ("i0",)]
     sizes = {f"i{k}": 2 for k in range(1100)}
@@ -242,7 +242,7 @@ def test_input_wider_than_a_float_is_a_clear_error():
 
 
 def test_memory_check_refuses_or_caps_workers():
-    from eqvbench.estimate import check_memory
+    from eqvbench.sweeps.estimate import check_memory
     from eqvbench.pipeline import plan
 
     spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 3, "cols": 4},
@@ -292,7 +292,7 @@ def test_memory_limit_is_the_least_of_machine_cgroup_and_ulimit(tmp_path, monkey
     process's cgroup or a parent) and `ulimit -v` bound what a point may use, not the machine alone."""
     import resource
 
-    import eqvbench.estimate as est
+    import eqvbench.sweeps.estimate as est
     from eqvbench.pipeline import plan
 
     gib = 2**30

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from eqvbench import __version__
-from eqvbench.provenance import code_identity
-from eqvbench.store import STORE_FORMAT, point_key
+from eqvbench.sweeps.provenance import code_identity
+from eqvbench.sweeps.store import STORE_FORMAT, point_key
 from sweep_util import SWEEP, assert_one_line_error, invoke, measured, reference_run
 
 
@@ -211,14 +211,14 @@ def test_fingerprint_moves_with_computing_code_only(tmp_path):
     import shutil
 
     import eqvbench
-    from eqvbench.provenance import code_fingerprint, fingerprint_of
+    from eqvbench.sweeps.provenance import code_fingerprint, fingerprint_of
 
     src = Path(eqvbench.__file__).parent
     copy = tmp_path / "eqvbench"
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert fingerprint_of(copy) == code_fingerprint()
-    for name, moves in (("noise.py", True), ("families/rcs.py", True), ("data/ibm_eagle_127_heavy_hex.json", True),
-                        ("report.py", False), ("cli.py", False), ("plots.py", False)):
+    for name, moves in (("circuits/noise.py", True), ("families/rcs.py", True), ("data/ibm_eagle_127_heavy_hex.json", True),
+                        ("output/report.py", False), ("cli.py", False), ("output/plots.py", False)):
         f = copy / name
         before = f.read_bytes()
         f.write_bytes(before + b"\n")
@@ -238,7 +238,7 @@ def test_points_of_other_code_are_computed_again(write_spec, tmp_path, monkeypat
     assert shown.exit_code == 0 and "computed by" not in shown.stderr
 
     # an update that changes computing code, with the version number unchanged
-    import eqvbench.provenance as prov
+    import eqvbench.sweeps.provenance as prov
 
     monkeypatch.setattr(prov, "code_identity", lambda: f"{__version__}+0123456789ab")
     shown = invoke("show", db)
@@ -333,7 +333,7 @@ def test_kill_while_the_store_is_created(write_spec, tmp_path, when):
     db = tmp_path / "s.eqvdb"
     killed = _python(
         "import os, signal\n"
-        "import eqvbench.store as st\n"
+        "import eqvbench.sweeps.store as st\n"
         "place = st._place\n"
         "def kill(tmp, path):\n"
         f"    if {when == 'after'}: place(tmp, path)\n"

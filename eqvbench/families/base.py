@@ -11,11 +11,11 @@ if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
-    from eqvbench.cost import CostSettings
-    from eqvbench.lattice import Lattice
-    from eqvbench.noise import Location, NoiseModel
-    from eqvbench.region import RegionSpec
-    from eqvbench.simulate import SimSettings
+    from eqvbench.classical.cost import CostSettings
+    from eqvbench.circuits.lattice import Lattice
+    from eqvbench.circuits.noise import Location, NoiseModel
+    from eqvbench.classical.region import RegionSpec
+    from eqvbench.simulation.simulate import SimSettings
     from eqvbench.spec import SimulationSpec
 
 
@@ -36,8 +36,8 @@ class Instance:
     def network(self) -> Any:
         """The quimb network whose contraction gives the measured quantity: the one place a circuit, or an
         effective region's restriction of it, becomes what is costed. Here every qubit is measured: one
-        amplitude <0...0|C|0...0> (:func:`eqvbench.networks.amplitude_network`)."""
-        from eqvbench.networks import amplitude_network
+        amplitude <0...0|C|0...0> (:func:`eqvbench.classical.networks.amplitude_network`)."""
+        from eqvbench.classical.networks import amplitude_network
 
         return amplitude_network(self.circuit, self.qubits)
 
@@ -49,7 +49,7 @@ def _default_simulation() -> SimulationSpec:
 
 
 def _default_cost() -> CostSettings:
-    from eqvbench.cost import CostSettings
+    from eqvbench.classical.cost import CostSettings
 
     return CostSettings()
 
@@ -71,8 +71,8 @@ class PointSettings:
 
     @property
     def engine(self) -> SimSettings:
-        """How the noisy simulation runs: method and trajectory budget (:class:`eqvbench.simulate.SimSettings`)."""
-        from eqvbench.simulate import SimSettings
+        """How the noisy simulation runs: method and trajectory budget (:class:`eqvbench.simulation.simulate.SimSettings`)."""
+        from eqvbench.simulation.simulate import SimSettings
 
         s = self.simulation
         return SimSettings(s.method, s.target_err, s.max_trajectories, s.batch)
@@ -84,7 +84,7 @@ class PointSettings:
         circuit section has a `region` field, `circuit.region` as that field's model."""
         from pydantic import TypeAdapter
 
-        from eqvbench.cost import CostSettings
+        from eqvbench.classical.cost import CostSettings
         from eqvbench.spec import CostSpec, SimulationSpec
 
         simulation = SimulationSpec.model_validate(values.get("simulation") or {})
@@ -138,7 +138,7 @@ class Region:
     # the region's network is the point's whole cost network (costed once); None: the pipeline
     # decides by n_gates_2q == v_light
     whole: bool | None = None
-    # classical methods the family ran besides contraction and the region (eqvbench.methods.MethodResult),
+    # classical methods the family ran besides contraction and the region (eqvbench.classical.methods.MethodResult),
     # e.g. Pauli propagation of the whole cone
     methods: list[Any] = field(default_factory=list)
 
@@ -167,7 +167,7 @@ class Family:
     lattice_spec: Any  # pydantic type of the `lattice:` section
     circuit_spec: type[BaseModel]  # pydantic model of the `circuit:` section
     result_fields: tuple[ResultField, ...] = ()
-    # per classical method of eqvbench.methods the family does not run: why (shown in `methods`)
+    # per classical method of eqvbench.classical.methods the family does not run: why (shown in `methods`)
     not_applicable: dict[str, str] = {}
     # the swept parameter plots use as depth (x axis), e.g. 'circuit.cycles'
     depth_param: str | None = None

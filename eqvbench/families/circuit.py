@@ -374,7 +374,7 @@ def _op_name(op, safe: bool = False) -> str:
 def _coupling(sha: str, path: str):
     import cirq
 
-    from eqvbench.lattice import Lattice
+    from eqvbench.circuits.lattice import Lattice
 
     loaded = load_circuit(path)
     qubits = tuple(cirq.LineQubit.range(loaded.n_qubits))
@@ -596,7 +596,7 @@ def kicked_ising_qasm(theta_h: Any = "pi/4", steps: int = 5) -> str:
     """The kicked Ising circuit of `experiment: floquet_ising` on the 127-qubit heavy-hex lattice as
     OpenQASM 2 (q[k]: IBM qubit k): what `benchmarks/export_kicked_ising_qasm.py` writes."""
     from eqvbench.families.floquet_ising import floquet_circuit
-    from eqvbench.lattice import heavy_hex_127
+    from eqvbench.circuits.lattice import heavy_hex_127
     from eqvbench.spec import parse_angle
 
     lattice = heavy_hex_127()

@@ -19,11 +19,11 @@ from eqvbench.families.base import (
     observable_fields, reproduction_columns,
 )
 from eqvbench.families.observable import ObservableInstance, error_sensitivities, first_order
-from eqvbench.lattice import qubit_label, qubit_of
-from eqvbench.lightcone import backward_cone
-from eqvbench.networks import sandwich_network
-from eqvbench.methods import MethodResult
-from eqvbench.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
+from eqvbench.circuits.lattice import qubit_label, qubit_of
+from eqvbench.circuits.lightcone import backward_cone
+from eqvbench.classical.networks import sandwich_network
+from eqvbench.classical.methods import MethodResult
+from eqvbench.classical.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import (
     GridLattice,
     HeavyHex127Lattice,
@@ -203,7 +203,7 @@ def floquet_circuit(lattice, theta_h: float, steps: int, final_rx: bool = False)
 
 
 def backward_light_cone(circuit, paulis: list[dict]):
-    """Gates that can change <O> (exact structural cone, :mod:`eqvbench.lightcone`).
+    """Gates that can change <O> (exact structural cone, :mod:`eqvbench.circuits.lightcone`).
 
     Returns (error locations in the cone, two-qubit gates in the cone, cone qubits).
     """
@@ -269,7 +269,7 @@ class FloquetIsingFamily(Family):
     def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
 
-        from eqvbench.simulate import pauli_expectations
+        from eqvbench.simulation.simulate import pauli_expectations
 
         inst = instances[0]
         paulis = inst.paulis
@@ -335,9 +335,9 @@ def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[
     """
     import numpy as np
 
-    from eqvbench import trajectories as tr
-    from eqvbench.noise import NoiseModel
-    from eqvbench.simulate import pauli_expectation_rows
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.circuits.noise import NoiseModel
+    from eqvbench.simulation.simulate import pauli_expectation_rows
 
     qubits = instance.qubits
     n = len(qubits)
@@ -364,9 +364,9 @@ def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[
 def ideal_value_statevector(instance: ObservableInstance) -> float:
     """<O> of the ideal circuit from eqvbench's state-vector kernels."""
 
-    from eqvbench import trajectories as tr
-    from eqvbench.noise import NoiseModel
-    from eqvbench.simulate import pauli_expectation_rows
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.circuits.noise import NoiseModel
+    from eqvbench.simulation.simulate import pauli_expectation_rows
 
     qubits = instance.qubits
     n = len(qubits)
@@ -400,10 +400,10 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
     method, largest cone in qubits).
     """
 
-    from eqvbench import trajectories as tr
-    from eqvbench.lightcone import restrict_to_cone
-    from eqvbench.noise import NoiseModel
-    from eqvbench.simulate import pauli_expectation_rows
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.circuits.lightcone import restrict_to_cone
+    from eqvbench.circuits.noise import NoiseModel
+    from eqvbench.simulation.simulate import pauli_expectation_rows
 
     total, methods, widest = 0.0, set(), 0
     weights = [1.0] * len(terms) if coefficients is None else coefficients
@@ -427,7 +427,7 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
 
 def find_effective_region(instance: ObservableInstance, settings: PointSettings, f_eff: float | None, noise,
                           rng) -> Region:
-    """The certified effective region of <O> (see :func:`eqvbench.region.grow_region`): balls around O's support.
+    """The certified effective region of <O> (see :func:`eqvbench.classical.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
     the readout-mitigated noisy/ideal ratio simulated on the largest ball that
@@ -440,7 +440,7 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
     """
     import numpy as np
 
-    from eqvbench.simulate import pauli_expectations
+    from eqvbench.simulation.simulate import pauli_expectations
 
     reg = settings.region if settings.region is not None else IsingRegionSpec()
     sim = settings.simulation
@@ -506,7 +506,7 @@ def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: fl
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
     propagation converged within delta / 2 (an estimate; delta 0.01 when no fidelity sets it).
     None, with the reasons in `notes`, when neither fits its budget."""
-    from eqvbench.region import RegionTooCostly
+    from eqvbench.classical.region import RegionTooCostly
 
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
@@ -535,8 +535,8 @@ def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float 
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
     `region.pauli_max_seconds` / `pauli_max_strings`) and as the point's `pauli_propagation` method.
     `budget_field` names the setting that bounded the seconds, for the note."""
-    from eqvbench.lightcone import restrict_to_cone
-    from eqvbench.pauli_propagation import converge
+    from eqvbench.circuits.lightcone import restrict_to_cone
+    from eqvbench.classical.pauli_propagation import converge
 
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)

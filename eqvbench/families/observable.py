@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     import cirq
     import numpy as np
 
-    from eqvbench.lattice import Lattice
-    from eqvbench.noise import NoiseModel
-    from eqvbench.trajectories import Program
+    from eqvbench.circuits.lattice import Lattice
+    from eqvbench.circuits.noise import NoiseModel
+    from eqvbench.simulation.trajectories import Program
 
 PauliString = dict  # {qubit: 'X' | 'Y' | 'Z'}
 
@@ -70,8 +70,8 @@ class ObservableInstance(Instance):
 
     def network(self):
         """<O>'s light-cone sandwich network (a sum: its terms' side by side,
-        :func:`eqvbench.networks.observable_network`)."""
-        from eqvbench.networks import observable_network
+        :func:`eqvbench.classical.networks.observable_network`)."""
+        from eqvbench.classical.networks import observable_network
 
         return observable_network(self.circuit, self.paulis)
 
@@ -94,14 +94,14 @@ def error_sensitivities(program: Program, locations: Iterable[int], ideal: float
     location k of `program` (docs/physics.md, `v_butterfly`); 0 at locations not in `locations`.
 
     Every (location, Pauli) pair is one exactly simulated circuit with that single error:
-    `evaluate(hit, pauli)` gets `rows` of them at a time as :func:`eqvbench.trajectories.single_errors`
+    `evaluate(hit, pauli)` gets `rows` of them at a time as :func:`eqvbench.simulation.trajectories.single_errors`
     writes them and returns the family's value for each (a Pauli string's expectation, the OTOC's
     overlap of two echoes). Compile `program` with every gate an error location (e.g.
     ``NoiseModel(p1=0.5, p2=0.5)``): location k is then the k-th gate in moment order.
     """
     import numpy as np
 
-    from eqvbench import trajectories as tr
+    from eqvbench.simulation import trajectories as tr
 
     size = program.rates.size
     cols: list[int] = []

@@ -30,8 +30,8 @@ from eqvbench.families.base import (
     ResultField, reproduction_columns,
 )
 from eqvbench.families.observable import error_sensitivities, first_order
-from eqvbench.lattice import Lattice, qubit_label, qubit_of
-from eqvbench.region import BallValue, RegionSpec, contract_within_budget, grow_region
+from eqvbench.circuits.lattice import Lattice, qubit_label, qubit_of
+from eqvbench.classical.region import BallValue, RegionSpec, contract_within_budget, grow_region
 from eqvbench.spec import GridLattice, LineLattice, RingLattice, Section, SycamoreLattice, Sweep, gate_name
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ class OtocInstance(Instance):
     def network(self):
         """<psi| G^dag (A^dag B A M)^2 G |psi>, U cut to Q_b's backward cone and split as A G
         (see :func:`cost_circuit`); one closed amplitude network."""
-        from eqvbench.networks import amplitude_network
+        from eqvbench.classical.networks import amplitude_network
 
         return amplitude_network(*cost_circuit(self))
 
@@ -268,7 +268,7 @@ def otoc_direct(instance: OtocInstance, operator: str | None = None) -> float:
     """Ideal C = Re <F psi| M |F M psi> from two state vectors (eqvbench's kernels)."""
     import numpy as np
 
-    from eqvbench.simulate import state_vector
+    from eqvbench.simulation.simulate import state_vector
 
     op = operator or instance.operator
     system = instance.system
@@ -282,8 +282,8 @@ def otoc_direct(instance: OtocInstance, operator: str | None = None) -> float:
 def otoc_cone_value(instance: OtocInstance, circuit=None) -> float:
     """Ideal C as the amplitude <0|c|0> of the cost circuit c (U cut to the cones, see
     :func:`cost_circuit`; pass it if already built): one state vector over the qubits c touches."""
-    from eqvbench import trajectories as tr
-    from eqvbench.noise import NoiseModel
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.circuits.noise import NoiseModel
 
     c, system = circuit if circuit is not None else cost_circuit(instance)
     touched = c.all_qubits()
@@ -478,7 +478,7 @@ class OTOCFamily(Family):
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # U's instances do not depend on the butterfly: every butterfly position sees the same circuits
         c = values["circuit"]
-        from eqvbench.lattice import build_lattice
+        from eqvbench.circuits.lattice import build_lattice
 
         lattice = build_lattice(values["lattice"])
         try:
@@ -535,7 +535,7 @@ def otoc_protocol(instance: OtocInstance, operator: str, noise, settings, shots:
     simulator. The error combines the engine's statistical error and the shot noise
     of `shots` readouts per variant.
     """
-    from eqvbench.simulate import pauli_expectations
+    from eqvbench.simulation.simulate import pauli_expectations
 
     qa = instance.qa
     circ = protocol_circuit(instance.u, instance.qm, qa, instance.qbs, operator, 0)[:-1]  # up to the readout rotation
@@ -690,7 +690,7 @@ def cone_gates_2q(instance: OtocInstance) -> int:
 
 def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff: float | None, noise,
                           rng) -> Region:
-    """The effective region of C (see :func:`eqvbench.region.grow_region`), first instance.
+    """The effective region of C (see :func:`eqvbench.classical.region.grow_region`), first instance.
 
     Balls grow around the qubits on shortest paths from Q_m to the butterfly
     (a ball that does not connect them gives C = 1 whatever the circuit, so
@@ -785,8 +785,8 @@ def gate_sensitivity(instance: OtocInstance, c_ideal: float, operator: str) -> l
     """
     import numpy as np
 
-    from eqvbench import trajectories as tr
-    from eqvbench.noise import NoiseModel
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.circuits.noise import NoiseModel
 
     u, qm, qbs, op, system = instance.u, instance.qm, instance.qbs, operator, instance.system
     n = len(system)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from eqvbench.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
+from eqvbench.classical.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
 from eqvbench.families.base import (
     SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement, PointSettings,
 )
@@ -87,7 +87,7 @@ class RCSFamily(Family):
         return LightCone(v_light=n2, qubits=instance.qubits, locations=None)
 
     def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
-        from eqvbench.fidelity import mean_estimate, xeb_of_circuit
+        from eqvbench.simulation.fidelity import mean_estimate, xeb_of_circuit
 
         simulation = settings.simulation
         shots = simulation.shots

@@ -17,7 +17,7 @@ as its JSON, plus any cost it computed. The caller commits each point as it
 arrives.
 
 Local pool workers, and the processes of their cost searches, die with the
-run however it ends (Ctrl-C, SIGTERM, SIGKILL): see `eqvbench.procs`.
+run however it ends (Ctrl-C, SIGTERM, SIGKILL): see `eqvbench.sweeps.procs`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def available_cores() -> int:
 def choose_workers(plans, pending: list[int], cost_keys: dict[int, str | None], known_costs) -> int:
     """The default of --workers: the cores, or one when the pool would not pay for its start-up.
 
-    With k workers a sweep of estimated work W (`eqvbench.estimate`, the
+    With k workers a sweep of estimated work W (`eqvbench.sweeps.estimate`, the
     estimates `validate` prints; each cost search counted once) takes about
     POOL_START_S + W/k instead of W; the pool is used when W (1 - 1/k) >
     POOL_START_S. Summing stops as soon as that holds.
@@ -82,7 +82,7 @@ def choose_workers(plans, pending: list[int], cost_keys: dict[int, str | None], 
 
 
 def _estimate_seconds(pp, with_cost: bool) -> float:
-    from eqvbench.estimate import estimate_point
+    from eqvbench.sweeps.estimate import estimate_point
     from eqvbench.families import get_family
     from eqvbench.pipeline import derive_seed
 
@@ -94,11 +94,11 @@ def _estimate_seconds(pp, with_cost: bool) -> float:
 
 
 def kernels_needed(plans, pending: list[int]) -> list[str]:
-    """The sets of numba code (`eqvbench.kernels.KERNEL_SETS`) some pending point runs:
+    """The sets of numba code (`eqvbench.simulation.kernels.KERNEL_SETS`) some pending point runs:
     'trajectories' (trajectories, and the state-vector values of the observable families),
     'networks' (quimb's functions, for every tensor network a point costs or contracts),
     'pauli' (Pauli propagation, the observable families' region reference)."""
-    from eqvbench.simulate import resolve_method
+    from eqvbench.simulation.simulate import resolve_method
 
     out: set[str] = set()
     for i in pending:
@@ -267,7 +267,7 @@ def run_in_worker(payload: tuple[str, str, str], index: int, costs: dict[str, An
 
 def _init_pool_worker(parent_pid: int, progress) -> None:
     global _PROGRESS
-    from eqvbench.procs import bind_to_parent
+    from eqvbench.sweeps.procs import bind_to_parent
 
     bind_to_parent(parent_pid)
     _PROGRESS = progress
@@ -282,7 +282,7 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
     from concurrent.futures.process import BrokenProcessPool
     from queue import Empty
 
-    from eqvbench.procs import kill_executor, quiet_resource_tracker
+    from eqvbench.sweeps.procs import kill_executor, quiet_resource_tracker
 
     payload = spec_payload(spec)
     quiet_resource_tracker()
@@ -430,7 +430,7 @@ def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: O
 def _search_costs_on_cluster(spec, plans, sched: Scheduler, client, on_event: OnEvent) -> None:
     import dataclasses
 
-    from eqvbench.cost import MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.classical.cost import MemoryLimitError, contraction_cost, network_structure
     from eqvbench.errors import SpecError
     from eqvbench.families import get_family
     from eqvbench.pipeline import derive_seed, point_settings

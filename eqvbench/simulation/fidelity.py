@@ -85,7 +85,7 @@ def readout_flip_samples(samples: np.ndarray, n: int, r, rng: np.random.Generato
 
 def xeb_of_circuit(circuit, qubits, noise, sim, shots: int, rng: np.random.Generator) -> XEBResult:
     """Noisy simulation of one circuit and its XEB, with the method `sim.method` resolves to."""
-    from eqvbench.simulate import noisy_probabilities, resolve_method, state_vector
+    from eqvbench.simulation.simulate import noisy_probabilities, resolve_method, state_vector
 
     n = len(qubits)
     method = resolve_method(sim.method, n)
@@ -105,8 +105,8 @@ def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBRes
     from p_ideal, the others from the simulated error trajectories, then
     readout flips.
     """
-    from eqvbench import trajectories as tr
-    from eqvbench.simulate import apply_readout_error
+    from eqvbench.simulation import trajectories as tr
+    from eqvbench.simulation.simulate import apply_readout_error
 
     n = len(qubits)
     d = 2**n

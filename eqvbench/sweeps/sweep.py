@@ -3,7 +3,7 @@
 :func:`load` turns a spec given as a path, a YAML string or a dict into a
 :class:`~eqvbench.spec.Spec`; :class:`Sweep` runs its points (reusing those a
 result store holds, on the executor asked for: this process, a local process
-pool or a Dask cluster) and collects them into :class:`~eqvbench.results.Results`,
+pool or a Dask cluster) and collects them into :class:`~eqvbench.output.results.Results`,
 whose `document` is the JSON document `eqvbench run --out` writes. Nothing
 here prints: what happens is reported through an `on_event(kind, index,
 message)` callback (:data:`EVENT_KINDS`).
@@ -96,7 +96,7 @@ def load(spec: Any, on_event: OnEvent | None = None):
     """
     import copy
 
-    from eqvbench.checks import validate_checks
+    from eqvbench.output.checks import validate_checks
     from eqvbench.spec import Spec, load_spec, parse_spec, parse_yaml
 
     if isinstance(spec, Spec):
@@ -119,7 +119,7 @@ def load(spec: Any, on_event: OnEvent | None = None):
 
 def default_store(spec) -> Path | None:
     """`<spec stem>.eqvdb` in the current directory for a spec read from a file (None otherwise)."""
-    from eqvbench.store import default_store_path
+    from eqvbench.sweeps.store import default_store_path
 
     return None if spec.file.startswith("<") else default_store_path(spec.file)
 
@@ -217,12 +217,12 @@ class Sweep:
         return f"with {self.n_workers} workers" if self.parallel else "in this process"
 
     def run(self):
-        """Run the sweep; returns :class:`~eqvbench.results.Results`.
+        """Run the sweep; returns :class:`~eqvbench.output.results.Results`.
 
         Raises SweepInterrupted (a KeyboardInterrupt) on Ctrl-C, and WorkerLost when a pool
         worker dies; both say what the store kept.
         """
-        from eqvbench.execute import WorkerLost
+        from eqvbench.sweeps.execute import WorkerLost
 
         try:
             return self._run()
@@ -236,14 +236,14 @@ class Sweep:
             raise SweepInterrupted(self.saved) from None
 
     def _run(self):
-        from eqvbench.checks import evaluate
-        from eqvbench.estimate import check_memory
-        from eqvbench.execute import (Scheduler, choose_workers, connect_dask, kernels_needed, run_dask, run_pool,
+        from eqvbench.output.checks import evaluate
+        from eqvbench.sweeps.estimate import check_memory
+        from eqvbench.sweeps.execute import (Scheduler, choose_workers, connect_dask, kernels_needed, run_dask, run_pool,
                                       run_serial)
         from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
-        from eqvbench.provenance import code_identity
-        from eqvbench.results import Results
-        from eqvbench.store import Store, point_key, reuse_point
+        from eqvbench.sweeps.provenance import code_identity
+        from eqvbench.output.results import Results
+        from eqvbench.sweeps.store import Store, point_key, reuse_point
 
         spec, emit = self.spec, self._emit
         self.saved = NOTHING_SAVED
@@ -296,7 +296,7 @@ class Sweep:
             if local and pending:
                 needed = kernels_needed(plans, pending)
                 if needed:
-                    from eqvbench import kernels
+                    from eqvbench.simulation import kernels
 
                     todo = kernels.missing(needed)
                     if todo:  # once here, then every worker loads them from disk

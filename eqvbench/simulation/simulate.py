@@ -1,7 +1,7 @@
 """Noisy simulation engine: ideal state vectors and noisy output distributions.
 
 Conventions: qubit order is the order given (qubit 0 is the most significant
-bit, as in cirq); noise as in :mod:`eqvbench.noise`.
+bit, as in cirq); noise as in :mod:`eqvbench.circuits.noise`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
-from eqvbench.instructions import Instruction, compile_circuit  # noqa: F401  (the engines' shared representation)
-from eqvbench.noise import NoiseModel
+from eqvbench.circuits.instructions import Instruction, compile_circuit  # noqa: F401  (the engines' shared representation)
+from eqvbench.circuits.noise import NoiseModel
 
 DENSITY_MATRIX_MAX_QUBITS = 14  # 4^14 complex128 entries = 4.3 GB
 AUTO_DENSITY_MATRIX_MAX_QUBITS = 8  # `auto` uses the exact density matrix up to here, trajectories above
@@ -167,7 +167,7 @@ def pauli_expectations(
     Readout error r scales a weight-w Pauli by (1 - 2r)^w (each measured bit
     flips with probability r). Returns (values, stderrs, ideal values, info).
     """
-    from eqvbench import trajectories as tr
+    from eqvbench.simulation import trajectories as tr
 
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}

@@ -13,10 +13,11 @@ import hashlib
 import sys
 from pathlib import Path
 
-# modules that only present, store or check results: editing them changes no stored number
+# modules that only present, store or check results, as paths under the package: editing them
+# changes no stored number
 PRESENTATION_MODULES = frozenset({
-    "__main__.py", "cli.py", "report.py", "plots.py", "store.py", "io.py", "checks.py", "estimate.py",
-    "provenance.py", "results.py",
+    "__main__.py", "cli.py", "io.py", "output/report.py", "output/plots.py", "output/checks.py",
+    "output/results.py", "sweeps/store.py", "sweeps/estimate.py", "sweeps/provenance.py",
 })
 # libraries that compute numbers (name in the document: distribution name)
 LIBRARIES = {
@@ -38,12 +39,12 @@ def code_fingerprint() -> str:
     Every ``.py`` file of the package (families included) except
     :data:`PRESENTATION_MODULES`, and the data files lattices are read from.
     """
-    return fingerprint_of(Path(__file__).resolve().parent)
+    return fingerprint_of(Path(__file__).resolve().parent.parent)
 
 
 def fingerprint_of(root: Path) -> str:
     """:func:`code_fingerprint` of the package source tree at `root`."""
-    files = [p for p in root.rglob("*.py") if not (p.parent == root and p.name in PRESENTATION_MODULES)]
+    files = [p for p in root.rglob("*.py") if p.relative_to(root).as_posix() not in PRESENTATION_MODULES]
     files += list((root / "data").glob("*.json"))
     h = hashlib.sha256()
     for p in sorted(files):

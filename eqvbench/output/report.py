@@ -170,8 +170,8 @@ def header_of(doc: dict[str, Any], fld: str) -> str:
 
 def allowed_columns(doc: dict[str, Any]) -> list[str]:
     """Field names `--columns` accepts for a result document: every numeric field its families report
-    (eqvbench.fields) and the verdict."""
-    from eqvbench.fields import numeric_fields
+    (eqvbench.output.fields) and the verdict."""
+    from eqvbench.output.fields import numeric_fields
 
     points = doc["points"]
     experiments = list(dict.fromkeys(p["experiment"] for p in points if p))
@@ -184,7 +184,7 @@ def allowed_columns(doc: dict[str, Any]) -> list[str]:
 def parse_columns(text: str, allowed: list[str]) -> list[str]:
     """`--columns a,b,c` as field names; EqvbenchError (one line, the allowed names) on an unknown one."""
     from eqvbench.errors import EqvbenchError
-    from eqvbench.fields import closest
+    from eqvbench.output.fields import closest
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -354,7 +354,7 @@ def run_summary(n_points: int, seconds: float, n_computed: int, how: str, n_reus
 
 
 def checks_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """Check results (eqvbench.checks.evaluate rows): which check, at which point, the value."""
+    """Check results (eqvbench.output.checks.evaluate rows): which check, at which point, the value."""
     params: list[str] = []
     for r in rows:
         params += [k for k in r["params"] if k not in params]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import cirq
 
-from eqvbench.noise import Location
+from eqvbench.circuits.noise import Location
 
 IDENTITY, DIAGONAL, GENERAL = 0, 1, 2
 

@@ -105,7 +105,7 @@ def missing(sets) -> list[str]:
         elif name == "networks":
             done = _cached(_networks_warmed)
         else:
-            from eqvbench import pauli_propagation as pp
+            from eqvbench.classical import pauli_propagation as pp
 
             done = _cached(pp._run_block, pp._rebuild_table)
         if not done:
@@ -130,7 +130,7 @@ def warm_up_networks() -> None:
     import and the SVD that splits a two-qubit gate (one fSim gate's amplitude network)."""
     import cirq
 
-    from eqvbench.networks import amplitude_network
+    from eqvbench.classical.networks import amplitude_network
 
     q = cirq.LineQubit.range(2)
     amplitude_network(cirq.Circuit(cirq.FSimGate(np.pi / 2, np.pi / 6).on(*q)), q)
@@ -141,7 +141,7 @@ def warm_up_pauli() -> None:
     """The Pauli-propagation kernels, on <Z> after one RX and one ZZ gate on two qubits."""
     import cirq
 
-    from eqvbench.pauli_propagation import propagate
+    from eqvbench.classical.pauli_propagation import propagate
 
     q = cirq.LineQubit.range(2)
     propagate(cirq.Circuit(cirq.rx(0.3).on(q[0]), cirq.ZZPowGate(exponent=-0.5).on(*q)), q, [{q[1]: "Z"}])

@@ -48,14 +48,14 @@ class NoiseModel:
     @classmethod
     def from_section(cls, section: dict[str, Any], lattice=None) -> NoiseModel:
         """From a spec's `noise:` section; its `calibration` table (qubits numbered as
-        :func:`eqvbench.lattice.qubit_numbers` numbers them) needs the point's `lattice`."""
+        :func:`eqvbench.circuits.lattice.qubit_numbers` numbers them) needs the point's `lattice`."""
         uniform = dict(p1=section["p1"], p2=section["p2"], readout=section["readout"], idle=section["idle"])
         cal = section.get("calibration")
         if not cal:
             return cls(**uniform)
         if lattice is None:
             raise ValueError("a calibrated noise model needs the lattice that numbers its qubits")
-        from eqvbench.lattice import qubit_numbers
+        from eqvbench.circuits.lattice import qubit_numbers
 
         by_number = {k: q for q, k in qubit_numbers(lattice).items()}
         per: dict[str, dict] = {"p1": {}, "readout": {}, "idle": {}}

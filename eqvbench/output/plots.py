@@ -78,7 +78,7 @@ def _plain(text: str) -> str:
 
 
 def _label(params: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
-    from eqvbench.report import fmt_param
+    from eqvbench.output.report import fmt_param
 
     return _plain(", ".join(f"{k.rsplit('.', 1)[-1]}={fmt_param(v, k)}" for k, v in params.items() if k not in skip))
 
@@ -220,7 +220,7 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
 
 
 def qubit_key(q: Any) -> Any:
-    """A qubit label from the JSON as a hashable key. Labels are :func:`eqvbench.lattice.qubit_label`'s
+    """A qubit label from the JSON as a hashable key. Labels are :func:`eqvbench.circuits.lattice.qubit_label`'s
     (a number, or 'row,col'); documents written by earlier versions hold grid qubits as [row, col] lists,
     made tuples here."""
     return tuple(qubit_key(x) for x in q) if isinstance(q, list) else q

@@ -62,7 +62,7 @@ class CostSettings:
     seed: int = 0
     machines: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_MACHINES))
     # None: serial trials (reproducible); an int: that many local processes (cost.processes);
-    # a distributed.Client: the hyper-optimiser runs its trials on that cluster (eqvbench.execute
+    # a distributed.Client: the hyper-optimiser runs its trials on that cluster (eqvbench.sweeps.execute
     # sets it for time-budgeted searches only, whose results depend on the machine anyway)
     parallel: Any = None
 
@@ -262,7 +262,7 @@ def _engine_fingerprint() -> str:
     invalidates old trees (the network itself is in the cache key)."""
     import hashlib
 
-    from eqvbench.provenance import library_versions
+    from eqvbench.sweeps.provenance import library_versions
 
     libs = library_versions()
     with open(__file__, "rb") as f:
@@ -541,7 +541,7 @@ class _SearchProcesses:
         import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from eqvbench.procs import children_allowed, kill_executor, quiet_resource_tracker
+        from eqvbench.sweeps.procs import children_allowed, kill_executor, quiet_resource_tracker
 
         if self.pool is not None:
             kill_executor(self.pool)
@@ -554,7 +554,7 @@ class _SearchProcesses:
 
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
-            from eqvbench.procs import kill_executor
+            from eqvbench.sweeps.procs import kill_executor
 
             kill_executor(self.pool)
             self.pool = None
@@ -566,7 +566,7 @@ class _SearchProcesses:
 def _init_search_process(parent_pid: int) -> None:
     import cotengra.parallel as par
 
-    from eqvbench.procs import bind_to_parent
+    from eqvbench.sweeps.procs import bind_to_parent
 
     bind_to_parent(parent_pid)
     par._IS_WORKER = True  # cotengra's parallel="auto" stays serial in here

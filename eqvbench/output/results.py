@@ -41,12 +41,12 @@ class SweepPoint:
     cheapest_method: str | None
     verdict: str | None
     notes: list[str]
-    methods: list[Any]  # eqvbench.methods.MethodResult, one per classical method
+    methods: list[Any]  # eqvbench.classical.methods.MethodResult, one per classical method
     fields: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_json(cls, point: dict[str, Any]) -> SweepPoint:
-        from eqvbench.methods import MethodResult
+        from eqvbench.classical.methods import MethodResult
 
         names = [f for f in cls.__dataclass_fields__ if f not in ("fields", "methods")]
         methods = [MethodResult.from_json(m) for m in point.get("methods") or []]

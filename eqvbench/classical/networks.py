@@ -60,7 +60,7 @@ def sandwich_network(circuit, pauli: dict, locations=None, prefix: str = ""):
     import numpy as np
     import quimb.tensor as qtn
 
-    from eqvbench.lightcone import backward_cone, structurally_diagonal
+    from eqvbench.circuits.lightcone import backward_cone, structurally_diagonal
 
     if locations is None:
         locations = backward_cone(circuit, [pauli]).gates

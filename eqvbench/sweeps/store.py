@@ -2,7 +2,7 @@
 
 A point's row is keyed by a hash of its resolved parameters (every section of
 the spec that can change its numbers, seed included) and the identity of the
-code that computed it (:func:`eqvbench.provenance.code_identity`: the version,
+code that computed it (:func:`eqvbench.sweeps.provenance.code_identity`: the version,
 a hash of eqvbench's computing source and the computing libraries' versions),
 so an update never serves points computed by other code; it holds the point's
 JSON exactly as `eqvbench run --json` prints it. What a point derives from
@@ -106,7 +106,7 @@ def _now() -> str:
 
 def point_key(values: dict[str, Any], version: str) -> str:
     """Hash of a point's resolved parameters (seed included) and `version`, the code identity
-    (:func:`eqvbench.provenance.code_identity`) that computes it."""
+    (:func:`eqvbench.sweeps.provenance.code_identity`) that computes it."""
     params = {k: v for k, v in values.items() if k not in KEY_EXCLUDED}
     blob = json.dumps({"eqvbench_version": version, "values": params}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -366,7 +366,7 @@ class Store:
 
     def commit_point(self, key: str, experiment: str, point: dict[str, Any], costs: dict[str, Any]) -> None:
         """Write one finished point (and the costs it computed) in one transaction."""
-        from eqvbench.provenance import code_identity
+        from eqvbench.sweeps.provenance import code_identity
 
         con = self._writer()
         version = code_identity()
@@ -511,7 +511,7 @@ def parse_point(text: Any) -> dict[str, Any]:
 
 
 def _parse_cost(text: Any):
-    from eqvbench.cost import FLOPS_PER_MULTIPLY_ADD, CostResult
+    from eqvbench.classical.cost import FLOPS_PER_MULTIPLY_ADD, CostResult
 
     d = _loads(text)
     if not isinstance(d, dict):
@@ -531,14 +531,14 @@ def _parse_cost(text: Any):
 def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A stored point for reuse by a point with resolved `values`: its swept `params` and, since
     the verdict reads `report.machine` (not part of the key), the verdict computed again."""
-    from eqvbench.cost import REFERENCE_MACHINES
+    from eqvbench.classical.cost import REFERENCE_MACHINES
     from eqvbench.pipeline import verdict
 
     point = {**stored, "params": params}
     if not values["cost"]["enabled"]:
         return point
     machines = {**REFERENCE_MACHINES, **values["cost"].get("machines", {})}
-    from eqvbench.methods import MethodResult
+    from eqvbench.classical.methods import MethodResult
 
     methods = [MethodResult.from_json(m) for m in point.get("methods") or []]
     fid = point.get("f_eff") if point.get("simulated") and point.get("f_eff") is not None else point.get("f_model")

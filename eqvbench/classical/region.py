@@ -86,7 +86,7 @@ def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e1
 
     import cotengra as ctg
 
-    from eqvbench.cost import _optlib_seed, _serial_auto_parallel
+    from eqvbench.classical.cost import _optlib_seed, _serial_auto_parallel
 
     state = random.getstate()
     random.seed(seed)

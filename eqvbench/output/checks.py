@@ -8,7 +8,7 @@ Each check bounds one numeric field of the points it applies to:
       - {check: "v_eff < 40", where: {noise.p2: 0.005}}
 
 A check may bound any numeric field the spec's families report (see
-eqvbench.fields: the pipeline's fields, each family's own such as OTOC's
+eqvbench.output.fields: the pipeline's fields, each family's own such as OTOC's
 `otoc_norm` or `v_measurement`, `seconds_on_<machine>`, ...); a name no family
 of the spec reports is refused before anything runs.
 
@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from eqvbench.fields import is_number
+from eqvbench.output.fields import is_number
 
 _OPS = {">=": "min", "<=": "max", ">": "gt", "<": "lt"}
 _CHECK_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*(\S+)\s*$")
@@ -115,7 +115,7 @@ def validate_checks(spec) -> None:
     """Every metric must be a numeric field the spec's families report, every `where` must name swept
     parameters and select at least one point (SpecError otherwise)."""
     from eqvbench.errors import SpecError
-    from eqvbench.fields import closest, spec_fields
+    from eqvbench.output.fields import closest, spec_fields
 
     checks = spec.model.checks
     allowed = spec_fields(spec) if checks else []

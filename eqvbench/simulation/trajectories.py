@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
-from eqvbench.noise import NoiseModel
-from eqvbench.instructions import Instruction, compile_circuit
+from eqvbench.circuits.noise import NoiseModel
+from eqvbench.circuits.instructions import Instruction, compile_circuit
 
 PAULIS = np.array(
     [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128
@@ -52,7 +52,7 @@ class Program:
 
 
 def compile_program(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel) -> Program:
-    """The circuit as unitaries and error locations (see :func:`eqvbench.simulate.compile_circuit`)."""
+    """The circuit as unitaries and error locations (see :func:`eqvbench.simulation.simulate.compile_circuit`)."""
     items = compile_circuit(circuit, qubits, noise)
     if any(len(it.targets) > 2 for it in items):
         raise ValueError("trajectories support 1- and 2-qubit gates only")
@@ -155,7 +155,7 @@ def fuse(program: Program, hit: np.ndarray, pauli: np.ndarray) -> _Blocks:
 
 
 def _apply(psi: np.ndarray, mats: np.ndarray, nrows: int, qs: tuple[int, ...], n: int) -> None:
-    from eqvbench import kernels
+    from eqvbench.simulation import kernels
 
     if len(qs) == 1:
         kernels.apply_1q(psi, mats, nrows, n - 1 - qs[0])

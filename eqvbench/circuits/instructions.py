@@ -1,7 +1,7 @@
 """The circuit representation both simulation engines run: unitaries and noise locations in order.
 
-Its own module so that the state-vector / density-matrix engine (:mod:`eqvbench.simulate`) and
-the trajectory engine (:mod:`eqvbench.trajectories`) both depend on it and not on each other.
+Its own module so that the state-vector / density-matrix engine (:mod:`eqvbench.simulation.simulate`) and
+the trajectory engine (:mod:`eqvbench.simulation.trajectories`) both depend on it and not on each other.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
-from eqvbench.noise import NoiseModel
+from eqvbench.circuits.noise import NoiseModel
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Seconds per density-matrix element per instruction on one core of a 2020s
-# laptop, measured on the engine in eqvbench.simulate (about 3 ns).
+# laptop, measured on the engine in eqvbench.simulation.simulate (about 3 ns).
 DM_SECONDS_PER_ELEMENT_OP = 3e-9
 # One hyper-optimisation trial (kahypar or greedy, then scoring) takes about
 # 1 ms per circuit operation (measured: 1.5 s for Sycamore 53 x 20, 1543 ops).
@@ -29,8 +29,8 @@ def simulation_memory(pp) -> tuple[int, str]:
     """(bytes, what they hold) of a point's simulation: 0 when it is not simulated."""
     if not pp.simulate:
         return 0, ""
-    from eqvbench.simulate import resolve_method
-    from eqvbench.trajectories import batch_rows
+    from eqvbench.simulation.simulate import resolve_method
+    from eqvbench.simulation.trajectories import batch_rows
 
     n = pp.n_qubits
     sim = pp.point.values["simulation"]
@@ -140,7 +140,7 @@ def estimate_point(pp, instance, n_instances: int) -> Estimate:
     values = pp.point.values
     sim_s, mem = 0.0, 0
     if pp.simulate:
-        from eqvbench.simulate import resolve_method
+        from eqvbench.simulation.simulate import resolve_method
 
         sim = values["simulation"]
         n_ops = sum(1 for _ in instance.circuit.all_operations())
