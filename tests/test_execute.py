@@ -281,7 +281,7 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
     kills its own processes; the run prints its table, writes --out, and leaves none behind."""
     import psutil
 
-    from test_interrupt import PROCESSES_SWEEP
+    from test_sweep_interrupt import PROCESSES_SWEEP
 
     def descendants():
         return {p.pid for p in psutil.Process().children(recursive=True)
