@@ -226,6 +226,16 @@ def test_fingerprint_moves_with_computing_code_only(tmp_path):
         f.write_bytes(before)
 
 
+def test_presentation_modules_name_modules_that_exist():
+    """PRESENTATION_MODULES are paths under the package: a module moved without updating the list
+    would be hashed again (and the stale name excluded nothing)."""
+    import eqvbench
+    from eqvbench.sweeps.provenance import PRESENTATION_MODULES
+
+    root = Path(eqvbench.__file__).parent
+    assert not [p for p in PRESENTATION_MODULES if not (root / p).is_file()]
+
+
 def test_points_of_other_code_are_computed_again(write_spec, tmp_path, monkeypatch):
     spec = write_spec(SWEEP)
     db = tmp_path / "s.eqvdb"
