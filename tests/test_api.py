@@ -75,6 +75,7 @@ def test_points_are_typed_with_every_field(cli):
     assert [p.f_eff for p in results] == [p["f_eff"] for p in doc["points"]]
 
 
+@pytest.mark.slow
 def test_family_fields_and_verdict_through_the_api(write_spec):
     """A dict spec of another family: its own fields by name, and the verdict, as the CLI gives them."""
     results = eqvbench.run(FLOQUET, workers=1)

@@ -135,6 +135,7 @@ def test_unwritable_out_fails_before_running(write_spec, tmp_path):
     assert_one_line_error(r, "--out", "does not exist")
 
 
+@pytest.mark.slow
 def test_reduced_paper_config_runs_end_to_end(tmp_path):
     """configs/paper.yaml at full size with one search trial per network (CI budget)."""
     import json

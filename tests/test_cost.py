@@ -56,6 +56,7 @@ def test_cost_grows_with_cycles():
     assert all(a < b for a, b in zip(costs, costs[1:])), costs
 
 
+@pytest.mark.slow
 def test_slicing_keeps_width_under_limit():
     inputs, output, sizes = network(4, 4, 12)
     free = contraction_cost(inputs, output, sizes, CostSettings(**FAST))

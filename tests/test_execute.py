@@ -37,6 +37,7 @@ def test_process_pool_gives_the_serial_numbers(write_spec, serial):
     assert [p["cost_cached"] for p in pool["points"]] == [False, True, False, True]
 
 
+@pytest.mark.slow
 def test_pool_writes_the_store(write_spec, tmp_path, serial):
     db = tmp_path / "pool.eqvdb"
     r = invoke("run", write_spec(SWEEP), "--store", db, "--workers", 2, "--json")
@@ -44,6 +45,7 @@ def test_pool_writes_the_store(write_spec, tmp_path, serial):
     assert measured(json.loads(invoke("export", db).stdout)["points"]) == measured(serial["points"])
 
 
+@pytest.mark.slow
 def test_pool_error_in_a_worker_is_one_line(write_spec):
     spec = write_spec(SWEEP.replace("max_repeats: 8", "max_repeats: 8, memory_limit: 16"))
     assert_one_line_error(invoke("run", spec, "--workers", 2), str(spec), "cost.memory_limit")
@@ -199,6 +201,7 @@ def test_every_shipped_config_rebuilds_in_a_worker():
         assert [p.params for p in rebuilt.points] == [p.params for p in spec.points], path.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILY_SPECS))
 def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
     spec = _family_spec(write_spec, name)
@@ -212,6 +215,7 @@ def test_every_family_on_the_pool_and_on_dask(write_spec, name, cluster):
         assert measured(json.loads(r.stdout)["points"]) == measured(serial["points"])
 
 
+@pytest.mark.slow
 def test_pool_workers_report_their_stage(write_spec):
     """Pool workers send their stage (simulating, cost search, ...) back to the run's progress."""
     from eqvbench.sweeps.execute import Scheduler, run_pool

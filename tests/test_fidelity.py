@@ -58,6 +58,7 @@ def test_f_eff_matches_cirq_density_matrix_6q_6cycles():
     assert 0.2 < ours < 0.9  # and noise did act
 
 
+@pytest.mark.slow
 def test_f_eff_follows_digital_model_and_falls_with_cycles():
     """f_eff ~ f_model = prod(1 - p) on a scrambling 3x3 grid.
 
@@ -99,6 +100,7 @@ def test_sampled_xeb_agrees_with_exact(cycles):
     assert abs(m.fields["xeb_sampled"] - m.fields["xeb_exact"]) < 4 * m.fields["xeb_sampled_err"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["trajectories"]
                          + (["qsim"] if __import__("eqvbench.simulation.simulate", fromlist=["x"]).qsim_available() else []))
 def test_trajectory_xeb_matches_density_matrix(method):

@@ -107,6 +107,7 @@ def test_otoc_is_one_outside_the_light_cone():
     assert outside >= 5 and inside >= 5
 
 
+@pytest.mark.slow
 def test_otoc_near_zero_deep_in_the_cone_of_a_scrambling_circuit():
     """15 qubits in U (4x4 grid less the ancilla), 16 cycles, butterfly next to Q_m: C averages to ~0.
 
@@ -135,6 +136,7 @@ def test_clifford_circuits_give_plus_or_minus_one():
     assert seen == {-1, 1}
 
 
+@pytest.mark.slow
 def test_f_eff_from_identity_run_matches_digital_model():
     """f_eff (B = I run) against the digital models of the gates in Q_m's cone.
 

@@ -42,6 +42,7 @@ def reproduce(observable: str, k: int):
                                    np.random.default_rng(0)).fields
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [4, 8, 12])
 @pytest.mark.parametrize("observable,column", [("W_10", 1), ("W_17", 2)])
 def test_weight_10_and_17_observables_after_5_steps(observable, column, k):

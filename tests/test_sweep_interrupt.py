@@ -12,6 +12,9 @@ import pytest
 
 from sweep_util import invoke, measured, run_json
 
+# every test here starts real runs and kills them: 15 to 45 s each on 2 cores
+pytestmark = pytest.mark.slow
+
 # 8 points of about 0.5 to 1.5 s each (2x4 grid, exact density matrix)
 SLOW = """\
 experiment: rcs
