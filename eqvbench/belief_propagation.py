@@ -578,3 +578,58 @@ def _stopped(history, reason, done) -> BPLadder:
     if history:
         return done("over_budget", reason, history[-1].value, None, history[-1].chi)
     return done("over_budget", reason)
+
+
+# --- the observable families' reference and method ---------------------------------------------------
+
+def bp_reference(instance, reg, delta: float | None, notes: list[str]):
+    """The whole light cone's <O> by belief propagation, converged within delta / 2 (delta 0.01 when no
+    fidelity sets it), as a region reference (None, with the reason in `notes`, when the ladder stops
+    unconverged within `region.bp_max_seconds` / `bp_max_chi` / `bp_memory_bytes`) and as the point's
+    `belief_propagation` method. The reference is `exact` only on a loop-free graph with nothing
+    truncated; otherwise its err is the ladder's estimate, which does not include BP's loop error."""
+    from eqvbench.lightcone import backward_cone, restrict_to_cone
+    from eqvbench.methods import MethodResult
+    from eqvbench.region import Reference
+
+    paulis = instance.paulis
+    cone = backward_cone(instance.circuit, paulis)
+    target = (delta if delta else 0.01) / 2
+    budget = {"target_err": target, "max_seconds": reg.bp_max_seconds, "max_chi": reg.bp_max_chi,
+              "memory_bytes": reg.bp_memory_bytes}
+    weights = instance.term_weights()
+    try:
+        lad = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits),
+                       list(zip(weights, paulis)), target, max_chi=reg.bp_max_chi,
+                       max_seconds=reg.bp_max_seconds, memory_bytes=reg.bp_memory_bytes)
+    except NotApplicable as e:
+        return None, MethodResult("belief_propagation", "not_applicable", note=str(e))
+    last = lad.history[-1] if lad.history else None
+    detail = {"chi": lad.chi, "discarded_weight": lad.discarded,
+              "truncation_estimate": None if last is None else truncation_estimate(last.discarded),
+              "max_bond": None if last is None else last.max_bond,
+              "bp_iterations": None if last is None else last.bp_iterations,
+              "ladder": [{"chi": r.chi, "value": r.value, "discarded_weight": r.discarded,
+                          "seconds": round(r.seconds, 3), "flops": r.flops} for r in lad.history],
+              "peak_memory_bytes": lad.peak_memory_bytes, "cpu_seconds": lad.seconds,
+              "loop_free": lad.exact_tree}
+
+    def entry(status, value=None, err=None, note=None) -> MethodResult:
+        return MethodResult("belief_propagation", status, value=value, err=err, flops=lad.flops,
+                            seconds=lad.wall_seconds, seconds_kind="measured", budget=budget, note=note,
+                            detail=detail)
+
+    if lad.status != "ok":
+        why = (f"belief propagation of the whole cone not converged within delta/2 = {target:.3g}: {lad.reason} "
+               "(circuit.region.bp_max_seconds / bp_max_chi / bp_memory_bytes)")
+        notes.append(why)
+        return None, entry("over_budget", note=why)
+    if lad.exact_tree:
+        method = f"belief_propagation (chi {lad.chi}, loop-free graph, nothing truncated: exact)"
+        return (Reference(lad.value, 0.0, method, lad.wall_seconds, exact=True),
+                entry("ok", lad.value, 0.0, "loop-free graph and nothing truncated: exact"))
+    method = (f"belief_propagation (chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
+              "error estimated from the chi ladder, BP's loop error not included)")
+    return (Reference(lad.value, lad.err, method, lad.wall_seconds, exact=False),
+            entry("ok", lad.value, lad.err, "error estimated from the chi ladder and the discarded weight; "
+                  "BP's loop error is not included"))
