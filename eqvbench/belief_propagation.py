@@ -25,9 +25,9 @@ Expectation values (belief propagation): after the evolution, BP runs on the
 norm network <psi|psi> (site tensors in the symmetric gauge Gamma sqrt(lambda)
 on each bond; messages chi x chi matrices, started from diag(lambda), the
 simple-update fixed point, and iterated to a change below 1e-10). A Pauli string
-is contracted exactly over its sites (each connected cluster of them, the
-bonds inside kept) with BP messages on the cluster's boundary bonds, divided
-by the same contraction without the Paulis. On a tree (a line, a star) BP is
+is contracted exactly over one cluster (its sites joined by shortest paths of
+the graph, the bonds inside kept) with BP messages on the cluster's boundary
+bonds, divided by the same contraction without the Paulis. On a tree (a line, a star) BP is
 exact, so with chi large enough nothing is truncated and the value is exact;
 on a lattice with loops BP neglects correlations around loops: that "loop
 error" does not shrink with chi and the chi ladder does not see it.
@@ -279,6 +279,21 @@ class SimpleUpdateState:
         self._restore(b, a, qb, vh[:keep, :].T.reshape(kb, 2, keep), sb)
         self.peak_bytes = max(self.peak_bytes, self.state_bytes() + work)
 
+    def statevector(self) -> np.ndarray:
+        """The full state (2^n amplitudes, site 0 the most significant bit) by exact contraction of the
+        network with its weights: for checks on small graphs."""
+        import cotengra as ctg
+
+        if self.n > 24:
+            raise ValueError(f"{self.n} sites: too many for a state vector")
+        tens = self.symmetric_tensors()
+        bond = {e: i for i, e in enumerate(self.lam)}
+        inputs = []
+        for a in range(self.n):
+            inputs.append(tuple(bond[(min(a, c), max(a, c))] for c in self.nbrs[a]) + (len(bond) + a,))
+        out = tuple(len(bond) + a for a in range(self.n))
+        return ctg.array_contract(tens, inputs, out, optimize="greedy").reshape(-1)
+
     # --- belief propagation -------------------------------------------------------------------------
     def symmetric_tensors(self) -> list[np.ndarray]:
         return [self._scaled(a, None, 0.5) for a in range(self.n)]
@@ -342,8 +357,8 @@ class BPEnvironment:
         exactly with BP messages on its boundary, divided by the same without the Paulis."""
         sites = [s for s, p in string.items() if p != "I"]
         value = 1.0 + 0j
-        for cluster in _clusters(sites, self.state.nbrs):
-            ops = {s: _PAULI[string[s]] for s in cluster}
+        for cluster in _clusters(_joined(sites, self.state.nbrs), self.state.nbrs):
+            ops = {s: _PAULI[string[s]] for s in cluster if s in string}
             num = self._contract(cluster, ops)
             den = self._contract(cluster, {})
             value *= num / den
@@ -382,6 +397,49 @@ class BPEnvironment:
         tree = ctg.array_contract_tree(inputs, (), sizes, optimize="greedy")
         self.state.flops += 8.0 * float(tree.contraction_cost())  # cost: complex multiply-adds
         return complex(tree.contract(operands))
+
+
+MAX_CLUSTER = 48  # sites of a joined cluster; beyond, a string's far-apart parts are contracted apart
+
+
+def _joined(sites: list[int], nbrs: list[list[int]]) -> list[int]:
+    """The string's sites and shortest paths joining its connected parts into one cluster (the part
+    holding the first site grows towards the nearest other part until all are one), so that the
+    correlations between the parts along those paths are contracted exactly: on a tree that makes
+    the value exact. Unjoined (the sites alone) when the cluster would exceed MAX_CLUSTER sites."""
+    from collections import deque
+
+    parts = _clusters(sites, nbrs)
+    if len(parts) <= 1:
+        return list(sites)
+    joined = set(parts[0])
+    rest = set(sites) - joined
+    while rest:
+        prev = {s: None for s in joined}
+        queue = deque(joined)
+        hit = None
+        while queue and hit is None:
+            s = queue.popleft()
+            for c in nbrs[s]:
+                if c not in prev:
+                    prev[c] = s
+                    if c in rest:
+                        hit = c
+                        break
+                    queue.append(c)
+        if hit is None:  # disconnected graph: the parts cannot be joined
+            return list(sites)
+        s = hit
+        while s is not None and s not in joined:
+            joined.add(s)
+            s = prev[s]
+        for part in _clusters(list(rest), nbrs):
+            if hit in part:
+                joined |= set(part)
+        rest -= joined
+        if len(joined) > MAX_CLUSTER:
+            return list(sites)
+    return sorted(joined)
 
 
 def _clusters(sites: list[int], nbrs: list[list[int]]) -> list[list[int]]:
