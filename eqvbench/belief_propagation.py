@@ -24,7 +24,7 @@ sum(s^2).
 Expectation values (belief propagation): after the evolution, BP runs on the
 norm network <psi|psi> (site tensors in the symmetric gauge Gamma sqrt(lambda)
 on each bond; messages chi x chi matrices, started from diag(lambda), the
-simple-update fixed point, and iterated to a change below 1e-10). A Pauli string
+simple-update fixed point, and swept to a change below 1e-8). A Pauli string
 is contracted exactly over one cluster (its sites joined by shortest paths of
 the graph, the bonds inside kept) with BP messages on the cluster's boundary
 bonds, divided by the same contraction without the Paulis. On a tree (a line, a star) BP is
@@ -298,8 +298,9 @@ class SimpleUpdateState:
     def symmetric_tensors(self) -> list[np.ndarray]:
         return [self._scaled(a, None, 0.5) for a in range(self.n)]
 
-    def run_bp(self, tol: float = 1e-10, max_iters: int = 100) -> BPEnvironment:
-        """Belief propagation on the norm network to convergence (messages from diag(lambda))."""
+    def run_bp(self, tol: float = 1e-8, max_iters: int = 100) -> BPEnvironment:
+        """Belief propagation on the norm network to convergence (messages from diag(lambda), updated in
+        sequential sweeps until no entry of a trace-normalised message changes by more than `tol`)."""
         tens = self.symmetric_tensors()
         msgs: dict[tuple[int, int], np.ndarray] = {}
         for (a, b), w in self.lam.items():
@@ -310,8 +311,7 @@ class SimpleUpdateState:
         while change > tol and it < max_iters:
             it += 1
             change = 0.0
-            new = {}
-            for a in range(self.n):
+            for a in range(self.n):  # sequential sweeps: each message uses the newest ones
                 for b in self.nbrs[a]:
                     m, fl = _message(tens[a], self.nbrs[a], msgs, a, b)
                     self.flops += fl
@@ -319,8 +319,7 @@ class SimpleUpdateState:
                     m = m / tr if abs(tr) > 0 else m
                     m = 0.5 * (m + m.conj().T)  # Hermitian up to rounding
                     change = max(change, float(np.max(np.abs(m - msgs[(a, b)]))))
-                    new[(a, b)] = m
-            msgs = new
+                    msgs[(a, b)] = m
         return BPEnvironment(self, tens, msgs, it, change)
 
 
