@@ -418,6 +418,9 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for m in p.get("methods") or []:
             if m.get("seconds_kind") is not None:
                 m.pop("seconds", None)  # measured, or extrapolated from this machine's measured rate
+            m.pop("cpu_seconds", None)  # belief propagation's measured CPU seconds, and per chi
+            for step in m.get("ladder") or []:
+                step.pop("seconds", None)
         if p.get("cost"):
             p["cost"].pop("search_seconds", None)
             p["cost"].pop("cached", None)
