@@ -418,6 +418,9 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for m in p.get("methods") or []:
             if m.get("seconds_kind") is not None:
                 m.pop("seconds", None)  # measured, or extrapolated from this machine's measured rate
+            m.pop("cpu_seconds", None)  # belief propagation's measured CPU seconds, and per chi
+            for step in m.get("ladder") or []:
+                step.pop("seconds", None)
         if p.get("cost"):
             p["cost"].pop("search_seconds", None)
             p["cost"].pop("cached", None)
@@ -433,7 +436,8 @@ DEFINITIONS = {
     "what large contractions approach; networks of small tensors run slower",
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
-    "methods": "every classical method for the point (contraction, region, pauli_propagation): status "
+    "methods": "every classical method for the point (contraction, region, pauli_propagation, "
+    "belief_propagation): status "
     "ok / over_budget / not_applicable, value and err (observables), flops (FLOP; FLOP-equivalent for Pauli "
     "propagation: string-gate operations x (4 x words + 2)), seconds on this machine (seconds_kind: measured, "
     "or extrapolated from its calibrated FLOP/s), budget, note",

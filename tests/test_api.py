@@ -89,7 +89,8 @@ def test_family_fields_and_verdict_through_the_api(write_spec):
     assert point.classical_seconds == want["classical_seconds"] and point.device_seconds == 1000 * 1.0e-5
     assert point.get("xeb_exact") is None
     # the classical methods as typed entries, the cheapest one named as in the CLI's JSON
-    assert [m.method for m in point.methods] == ["contraction", "region", "pauli_propagation"]
+    assert [m.method for m in point.methods] == ["contraction", "region", "pauli_propagation",
+                                                  "belief_propagation"]
     assert point.cheapest_method == want["cheapest_method"]
     pp = point.methods[2]
     assert pp.status == "ok" and abs(pp.value - point["o_ideal"]) <= pp.err + 1e-12

@@ -80,6 +80,8 @@ def test_ideal_value_matches_cirq_statevector(write_spec, observable, terms):
     assert p["reference_value"] == pytest.approx(expected, abs=1e-6)  # whole cone, exact
     pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
     assert pp["status"] == "ok" and abs(pp["value"] - expected) <= max(pp["err"], 1e-6) + 1e-6
+    bp = next(m for m in p["methods"] if m["method"] == "belief_propagation")
+    assert bp["status"] == "ok" and bp["flops"] > 0  # its loop error on this graph is not in err: no value check
     # the noisy value: readout-mitigated, within a few error bars of the depolarised ideal
     assert p["f_eff"] is not None and 0.5 < p["f_eff"] < 1.0
     assert abs(p["f_eff"] - p["f_model"]) < 0.1  # the digital model holds roughly
@@ -105,7 +107,8 @@ def test_xeb_matches_cirq_density_matrix(write_spec):
     assert p["f_eff"] == p["xeb_exact"] and p["v_light"] == 13 and p["a_eff"] == 6
     assert "o_ideal" not in p
     assert {m["method"]: m["status"] for m in p["methods"]} == {
-        "contraction": "ok", "region": "not_applicable", "pauli_propagation": "not_applicable"}
+        "contraction": "ok", "region": "not_applicable", "pauli_propagation": "not_applicable",
+        "belief_propagation": "not_applicable"}
     assert set(p) <= set(COMMON_POINT_FIELDS) | set(FAMILY_POINT_FIELDS["circuit"]) | {
         "params", "seconds_on_frontier", "seconds_on_a100", "seconds_on_h100"}
 

@@ -121,6 +121,10 @@ def test_every_point_lists_every_method_with_the_contract_fields(tmp_path):
     assert rby["contraction"]["status"] == "ok" and rcs["cheapest_method"] == "contraction"
     assert rby["region"]["status"] == rby["pauli_propagation"]["status"] == "not_applicable"
     assert "amplitudes" in rby["pauli_propagation"]["note"]
+    # belief propagation ran on the same point (its own checks: tests/test_belief_propagation.py)
+    bp = by["belief_propagation"]
+    assert bp["status"] == "ok" and bp["seconds_kind"] == "measured" and bp["flops"] > 0 and bp["chi"] >= 4
+    assert rby["belief_propagation"]["status"] == "not_applicable" and "amplitudes" in rby["belief_propagation"]["note"]
 
 
 def test_pauli_propagation_can_be_switched_off(tmp_path):
@@ -128,6 +132,13 @@ def test_pauli_propagation_can_be_switched_off(tmp_path):
                 "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {pauli_propagation: false}}\n")
     pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
     assert pp["status"] == "not_applicable" and "pauli_propagation: false" in pp["note"]
+
+
+def test_belief_propagation_can_be_switched_off(tmp_path):
+    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+                "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {belief_propagation: false}}\n")
+    bp = next(m for m in p["methods"] if m["method"] == "belief_propagation")
+    assert bp["status"] == "not_applicable" and "belief_propagation: false" in bp["note"]
 
 
 @pytest.mark.parametrize("region, seconds", [("{}", 20.0), ("{pauli_method_max_seconds: 7}", 7.0),

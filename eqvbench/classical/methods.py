@@ -12,6 +12,10 @@ Every point lists the same methods, in this order (docs/physics.md, "Classical m
 - ``pauli_propagation``: Heisenberg-picture sparse Pauli dynamics of the whole
   cone with the coefficient cut-off tightened until converged; its cost is a
   FLOP-equivalent (string-gate operations x (4 x 64-bit words + 2)).
+- ``belief_propagation``: the whole cone's state as a tensor network on the
+  circuit's qubit graph (simple update at bond dimension chi, BP environments),
+  chi raised until converged; its cost is the SVD/QR/contraction FLOP counted
+  (:mod:`eqvbench.classical.belief_propagation`).
 
 `seconds` are on this machine: measured where the method ran, else the FLOP
 count over this machine's calibrated rate (:func:`machine_flops`,
@@ -23,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("contraction", "region", "pauli_propagation")
+METHODS = ("contraction", "region", "pauli_propagation", "belief_propagation")
 STATUSES = ("ok", "over_budget", "not_applicable")
 
 _RATE: list[float] = []

@@ -478,6 +478,8 @@ class CircuitFamily(Family):
         "region": "no circuit.observable: every qubit is measured (XEB), the region is the whole circuit",
         "pauli_propagation": "no circuit.observable: XEB needs amplitudes of sampled bitstrings, not the "
                              "expectation of a few Pauli strings",
+        "belief_propagation": "no circuit.observable: XEB needs amplitudes of sampled bitstrings, not the "
+                              "expectation of a few Pauli strings",
     }
     lattice_spec = CircuitLattice
     circuit_spec = CircuitSection

@@ -146,14 +146,21 @@ FloquetLatticeSpec = Annotated[
 
 class IsingRegionSpec(RegionSpec):
     """`circuit.region` of a floquet_ising spec: the shared region settings, and whether Pauli propagation
-    of the whole cone runs as a classical method of its own (it always runs where it is the region's
-    reference)."""
+    and belief propagation of the whole cone run as classical methods of their own (each always runs
+    where it is the region's reference)."""
 
     pauli_propagation: bool = True
     # Pauli propagation run only as a method (the region had another reference, or none was needed)
     # stops at this many seconds (and never later than pauli_max_seconds): a method that does not
     # converge in it is reported over budget rather than holding every point for pauli_max_seconds
     pauli_method_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 20.0
+    # belief propagation (eqvbench.classical.belief_propagation): the whole cone's reference before Pauli
+    # propagation, and a method of its own; chi doubles from 4 up to bp_max_chi within bp_max_seconds
+    # CPU seconds and an estimated peak of bp_memory_bytes
+    belief_propagation: bool = True
+    bp_max_chi: Annotated[int, Field(ge=2, le=1024)] = 64
+    bp_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 40.0
+    bp_memory_bytes: Annotated[float, Field(ge=2**20, le=2**40)] = 2.0**32
 
 
 class FloquetCircuit(Section):
@@ -484,11 +491,19 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
     region = grow_region(lattice, instance.measured, reg, sim.shots, f, source, evaluate, simulate_f,
                          cone_qubits=set(full_cone.qubits), reference=reference)
     region.notes[:0] = notes
+    delta = region.fields.get("region_delta")
+    if delta is None and f:
+        delta = 1.0 / (f * sim.shots ** 0.5) if sim.shots else None
+    if "belief_propagation" not in ran:
+        if reg.belief_propagation:
+            from eqvbench.classical.belief_propagation import bp_reference
+
+            _, ran["belief_propagation"] = bp_reference(instance, reg, delta, [])
+        else:
+            ran["belief_propagation"] = MethodResult("belief_propagation", "not_applicable",
+                                                     note="disabled (circuit.region.belief_propagation: false)")
     if "pauli_propagation" not in ran:
         if reg.pauli_propagation:
-            delta = region.fields.get("region_delta")
-            if delta is None and f:
-                delta = 1.0 / (f * sim.shots ** 0.5) if sim.shots else None
             method_reg = reg.model_copy(
                 update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)})
             _, ran["pauli_propagation"] = pauli_reference(instance, method_reg, delta, [],
@@ -496,16 +511,22 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
         else:
             ran["pauli_propagation"] = MethodResult("pauli_propagation", "not_applicable",
                                                     note="disabled (circuit.region.pauli_propagation: false)")
-    region.methods.append(ran["pauli_propagation"])
+    region.methods.extend([ran["pauli_propagation"], ran["belief_propagation"]])
+    bp, pp = ran["belief_propagation"], ran["pauli_propagation"]
+    if bp.status == pp.status == "ok" and delta is not None and abs(bp.value - pp.value) > bp.err + pp.err + delta:
+        region.notes.append(f"belief propagation ({bp.value:.4g} +- {bp.err:.2g}) and Pauli propagation "
+                            f"({pp.value:.4g} +- {pp.err:.2g}) disagree by more than their errors plus "
+                            f"delta = {delta:.3g}: at least one estimate is off (BP's loop error is not in its err)")
     return region
 
 
 def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: float | None, notes: list[str],
                    record: dict[str, MethodResult] | None = None) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
-    `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else Pauli
-    propagation converged within delta / 2 (an estimate; delta 0.01 when no fidelity sets it).
-    None, with the reasons in `notes`, when neither fits its budget."""
+    `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else belief
+    propagation (`region.belief_propagation`), else Pauli propagation, each converged within delta / 2
+    (estimates; delta 0.01 when no fidelity sets it). None, with the reasons in `notes`, when none fits
+    its budget."""
     from eqvbench.classical.region import RegionTooCostly
 
     paulis = instance.paulis
@@ -523,6 +544,14 @@ def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: fl
                              time.perf_counter() - t)
         except RegionTooCostly as e:
             notes.append(f"whole light cone not contracted: {e}")
+    if getattr(reg, "belief_propagation", False):
+        from eqvbench.classical.belief_propagation import bp_reference
+
+        ref, entry = bp_reference(instance, reg, delta, notes)
+        if record is not None:
+            record["belief_propagation"] = entry
+        if ref is not None:
+            return ref
     ref, entry = pauli_reference(instance, reg, delta, notes)
     if record is not None:
         record["pauli_propagation"] = entry

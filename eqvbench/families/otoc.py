@@ -363,6 +363,8 @@ class OTOCFamily(Family):
     not_applicable = {
         "pauli_propagation": "not implemented for the OTOC: it is a four-point function of the echo circuit "
         "U^dagger B U, which this engine does not propagate",
+        "belief_propagation": "not implemented for the OTOC: it is a four-point function of the echo circuit "
+        "U^dagger B U, not the expectation of a Pauli string in one evolved state",
     }
     lattice_spec = OTOCLatticeSpec
     circuit_spec = OTOCCircuit

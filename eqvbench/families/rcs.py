@@ -55,6 +55,7 @@ class RCSFamily(Family):
     not_applicable = {
         "region": "every qubit is measured: the region is the whole circuit (the contraction)",
         "pauli_propagation": "XEB needs amplitudes of sampled bitstrings, not the expectation of a few Pauli strings",
+        "belief_propagation": "XEB needs amplitudes of sampled bitstrings, not the expectation of a few Pauli strings",
     }
     lattice_spec = LatticeSpec
     circuit_spec = RCSCircuit
