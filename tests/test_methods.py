@@ -171,3 +171,32 @@ def test_bad_pauli_propagation_switch_is_one_line(tmp_path):
     out = r.output.strip()
     assert r.exit_code == 2 and len(out.splitlines()) == 1, out
     assert "circuit.region.pauli_propagation" in out and "Traceback" not in out
+
+
+def test_belief_propagation_on_loops_counts_only_when_corroborated():
+    """BP's ladder err leaves out its loop error: the verdict uses it only when another value of the cone
+    agrees within delta (|v - w| + u <= delta), and its err then covers the gap."""
+    from eqvbench.classical.belief_propagation import corroborate
+
+    def bp():
+        return MethodResult("belief_propagation", "ok", value=0.0, err=0.002, flops=1e9, seconds=1.0,
+                            seconds_kind="measured", detail={"corroborated": None})
+
+    off = bp()  # W_17 after 5 steps at 3pi/8: BP about 0, exact -0.133
+    corroborate(off, [(-0.133, 0.0, "the exact value of the whole cone", True)], 0.027)
+    assert off.detail["corroborated"] is False and "not corroborated" in off.note
+    assert classical_seconds(off, FRONTIER, None, 0.027) is None
+    near = bp()
+    corroborate(near, [(0.01, 0.005, "pauli_propagation", False)], 0.027)
+    assert near.detail["corroborated"] == "pauli_propagation" and near.err == pytest.approx(0.015)
+    assert classical_seconds(near, FRONTIER, None, 0.027) == pytest.approx(1e9 / FRONTIER)
+    # an exact value of the cone decides alone: an estimate that agrees does not outvote it
+    outvoted = bp()
+    corroborate(outvoted, [(-0.133, 0.0, "exact", True), (0.01, 0.005, "pauli_propagation", False)], 0.027)
+    assert outvoted.detail["corroborated"] is False
+    lone = bp()
+    corroborate(lone, [], 0.027)
+    assert lone.detail["corroborated"] is False
+    exact = MethodResult("belief_propagation", "ok", value=0.3, err=0.0, seconds=1.0, seconds_kind="measured")
+    corroborate(exact, [(-1.0, 0.0, "exact", True)], 0.027)  # loop-free and untruncated: nothing to corroborate
+    assert "corroborated" not in exact.detail and classical_seconds(exact, FRONTIER, None, 0.027) is not None

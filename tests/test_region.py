@@ -108,3 +108,23 @@ def test_region_tree_is_seeded_end_to_end():
             contract_within_budget(tn, 49, max_repeats=8, seed=1, max_flops=1e6)
         messages.add(str(err.value))
     assert len(messages) == 1
+
+
+def test_a_reference_that_leaves_out_a_known_error_does_not_reproduce_alone():
+    """Belief propagation on a graph with loops (`alone=False`: its ladder err leaves out the loop error,
+    e.g. W_17 after 5 steps at 3pi/8 reads about 0 against the exact -0.133) certifies a ball only with the
+    larger balls' corroboration, like any estimate, and is not the reproduction when no ball is certified."""
+    bp = Reference(0.0, 0.0, "belief_propagation (chi 32)", 1.0, exact=False, alone=False)
+    vals = [1.0, -0.3, -0.2, -0.14, -0.13, -0.135]  # balls approach the true -0.133, not BP's 0
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=6), reference=lambda d: bp)
+    assert region.a_eff is None and region.fields["region_value"] is None
+    assert region.fields["reproduced_value"] is None and region.fields["reference_value"] == 0.0
+    assert any("is not shown as the reproduction" in n for n in region.notes)
+    # corroborated by the balls (two in a row within delta), it certifies a region as any estimate does
+    agree = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls([1.0, 0.3, 0.01, -0.01, 0.005]),
+                        reference=lambda d: bp)
+    assert agree.fields["region_radius"] == 2 and agree.fields["reproduced_value"] == 0.01
+    # the same reference allowed to stand alone (Pauli propagation's kind) is the reproduction
+    pp = Reference(0.0, 0.0, "pauli_propagation", 1.0, exact=False)
+    alone = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=6), reference=lambda d: pp)
+    assert alone.fields["reproduced_value"] == 0.0

@@ -135,6 +135,8 @@ def classical_seconds(m: MethodResult, rate: float, f: float | None, delta: floa
         return None
     if m.method != "contraction" and (m.value is None or m.err is None or delta is None or m.err > delta):
         return None
+    if m.detail.get("corroborated") is False:  # an estimate that leaves out a known error, not checked
+        return None
     options = []
     if m.flops is not None:
         scale = f if (m.method == "contraction" and f is not None and f > 0) else 1.0

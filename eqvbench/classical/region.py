@@ -142,6 +142,9 @@ class Reference:
     method: str
     seconds: float
     exact: bool = True
+    # False where the err leaves out a known systematic error (belief propagation on a graph with
+    # loops: its loop error): such a value certifies corroborated balls but is not a reproduction alone
+    alone: bool = True
 
 
 def _reproduction(value: float | None, err: float | None, method: str | None, seconds: float | None) -> dict:
@@ -285,7 +288,11 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
     else:
         notes.append(f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
                      + (f"before {stop_reason}" if stop_reason else "") + "; largest ball's value in region_history")
-    if ref is not None:
+    if ref is not None and not ref.alone:
+        notes.append(f"{ref.method}: {ref.value:.4g} +- {ref.err:.2g} is not shown as the reproduction: its "
+                     "error estimate leaves out belief propagation's loop error and no ball corroborated it")
+        fields.update(_reproduction(None, None, None, None))
+    elif ref is not None:
         fields.update(_reproduction(ref.value, ref.err, ref.method, ref.seconds))
     else:
         fields.update(_reproduction(None, None, None, None))
