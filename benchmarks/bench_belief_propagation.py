@@ -4,7 +4,8 @@ For theta_h = pi/8, pi/4, 3pi/8 evolves |0...0> through the light cone of Z_62
 by simple update at bond dimension chi = 4, 8, 16, ... (eqvbench.belief_propagation;
 --picture auto: the Schrodinger ladder, then where it does not converge the Heisenberg
 one, Z_62 evolved backwards as an operator network, with what is left of the budget)
-and prints per chi and picture the value, the discarded weight, CPU and wall seconds, the counted
+and prints per chi and picture the value, the discarded weight (Heisenberg rows: the
+operator's Frobenius weight, which its error estimate does not use), CPU and wall seconds, the counted
 FLOP and the achieved FLOP/s, then the converged value (target delta/2 with
 delta = 1/(0.37 sqrt(10^4)) = 0.027, the ladder's error estimate, or why it stopped),
 with the published converged values of Begusic, Gray & Chan (arXiv:2308.05077, column

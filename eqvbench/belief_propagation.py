@@ -816,8 +816,10 @@ def _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory
         if len(history) >= 2:
             err = _estimate(history, picture)
             if err is not None and err <= target:
-                changes = ", ".join(f"{abs(b.value - a.value):.3g}" for a, b in zip(history[-3:], history[-2:]))
-                return done("ok", f"{picture}: chi {history[-3 if picture == 'heisenberg' else -2].chi} -> {chi} "
+                span = 3 if picture == "heisenberg" else 2
+                changes = ", ".join(f"{abs(b.value - a.value):.3g}"
+                                    for a, b in zip(history[-span:], history[-span + 1:]))
+                return done("ok", f"{picture}: chi {history[-span].chi} -> {chi} "
                             f"changed the value by {changes}, discarded weight {r.discarded:.3g}", r.value, err, chi)
     return _stopped(history, f"not converged within {target:g} by chi = {ladder[-1] if ladder else None}", done)
 
