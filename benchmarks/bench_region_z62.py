@@ -7,7 +7,8 @@ the achieved rate cost_eff / seconds, and the published converged values of Begu
 Chan (arXiv:2308.05077, data repository tbegusic/arxiv-2308.05077-data, column 5b of spd.csv,
 pepo.csv, peps.csv, mix.csv) beside them.
 
-The region's reference is belief propagation (its chi ladder within --bp-seconds CPU seconds),
+The region's reference is belief propagation (its chi ladder within --bp-seconds CPU seconds,
+the state's and, where that does not converge, the observable's: bp_picture 'auto'),
 else Pauli propagation (within --pauli-seconds); Pauli propagation also runs as a method of its
 own within min(--pauli-seconds, 20) where belief propagation was the reference.
 
@@ -62,7 +63,8 @@ def main() -> None:
             if m.method in ("pauli_propagation", "belief_propagation"):
                 val = "-" if m.value is None else f"{m.value:.5f} +- {m.err:.4f}"
                 print(f"  method {m.method}: {m.status} {val}, {m.seconds or 0:.1f} s, {m.flops or 0:.3g} FLOP"
-                      + (f", chi {m.detail.get('chi')}" if m.method == "belief_propagation" else ""))
+                      + (f", chi {m.detail.get('chi')}, {m.detail.get('picture')} picture"
+                         if m.method == "belief_propagation" else ""))
         for h in f.get("region_history", []):
             print(f"  ball r={h['radius']:2d} {h['qubits']:3d} qubits {h['gates_2q']:5d} 2q  value {h['value']:+.5f}"
                   f"  {h['method']}  {h['seconds']:.2f} s")

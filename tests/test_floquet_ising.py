@@ -163,6 +163,8 @@ BAD = [
      "circuit.region.bp_memory_bytes", "greater than or equal to"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {belief_propagation: 3}}\n",
      "circuit.region.belief_propagation", ""),
+    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_picture: sideways}}\n",
+     "circuit.region.bp_picture", "heisenberg"),
     ("cases: [{lattice: {kind: line, n: 5}}, {circuit: {steps: -2}}]\n", "cases[1].circuit.steps", "greater than"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: 1.5}}\n", "circuit.region.f_eff", "fidelity in (0, 1]"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: high}}\n", "circuit.region.f_eff", "expected 'auto'"),

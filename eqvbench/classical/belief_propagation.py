@@ -80,6 +80,7 @@ class Gate:
     sites: tuple[int, ...]
     u: np.ndarray
     diag: np.ndarray | None = None
+    factors: tuple[np.ndarray, np.ndarray] | None = None  # (A, B), u = sum_k A_k (x) B_k, rank < d^2
 
 
 @dataclass
@@ -148,23 +149,31 @@ class SimpleUpdateState:
     `lam[(a, b)]` (a < b) is the bond's weight vector.
     """
 
-    def __init__(self, n: int, edges: list[tuple[int, int]], max_chi: int):
-        self.n, self.max_chi = n, int(max_chi)
+    def __init__(self, n: int, edges: list[tuple[int, int]], max_chi: int, phys: int = 2, dtype=complex,
+                 init: list[np.ndarray] | None = None):
+        self.n, self.max_chi, self.d = n, int(max_chi), int(phys)
+        self.dtype = np.dtype(dtype)
+        # real FLOP per multiply-add: 8 complex, 2 real; QR / SVD counts scale the same way
+        self._fm = 8.0 if self.dtype.kind == "c" else 2.0
         self.nbrs: list[list[int]] = [[] for _ in range(n)]
         for a, b in edges:
             self.nbrs[a].append(b)
             self.nbrs[b].append(a)
         self.tensors = []
         for a in range(n):
-            t = np.zeros((1,) * len(self.nbrs[a]) + (2,), dtype=complex)
-            t[(0,) * len(self.nbrs[a]) + (0,)] = 1.0
+            t = np.zeros((1,) * len(self.nbrs[a]) + (self.d,), dtype=self.dtype)
+            if init is None:
+                t[(0,) * len(self.nbrs[a]) + (0,)] = 1.0
+            else:
+                t[(0,) * len(self.nbrs[a])] = init[a]
             self.tensors.append(t)
         self.lam = {(min(a, b), max(a, b)): np.ones(1) for a, b in edges}
         self.discarded = 0.0
         self.max_discarded = 0.0
         self.flops = 0.0
         self.peak_bytes = 0.0
-        self.truncations = 0  # gates whose SVD dropped a singular value
+        self.truncations = 0  # gates where chi limited the bond (singular values above the cut dropped)
+        self.log_kept = 0.0  # sum over gates of log sqrt(1 - discarded weight): the norm the truncations kept
 
     # --- helpers -------------------------------------------------------------------------------------
     def _weights(self, a: int, b: int) -> np.ndarray:
@@ -195,88 +204,102 @@ class SimpleUpdateState:
     def apply_1q(self, a: int, u: np.ndarray) -> None:
         t = self.tensors[a]
         self.tensors[a] = np.tensordot(t, u, axes=([t.ndim - 1], [1]))
-        self.flops += 8.0 * t.size * 2
+        self.flops += self._fm * t.size * self.d
 
     def _reduce(self, a: int, b: int):
         """(Q, R, shape) of site a towards b: Gamma_a with the other weights absorbed, bond to b and the
-        physical index last, as Q (rest, k) R (k, chi_e, 2); Q None when no reduction pays."""
+        physical index last, as Q (rest, k) R (k, chi_e, d); Q None when no reduction pays."""
+        d = self.d
         k = self.nbrs[a].index(b)
         t = self._scaled(a, b, 1.0)
         t = np.moveaxis(t, k, -2)
         shape = t.shape
         chi_e = shape[-2]
         rest = int(np.prod(shape[:-2], dtype=np.int64))
-        m = t.reshape(rest, chi_e * 2)
-        if rest <= chi_e * 2:
-            return None, m.reshape(rest, chi_e, 2), shape
+        m = t.reshape(rest, chi_e * d)
+        if rest <= chi_e * d:
+            return None, m.reshape(rest, chi_e, d), shape
         q, r = sla.qr(m, mode="economic", check_finite=False)
-        self.flops += _qr_flops(rest, chi_e * 2)
-        return q, r.reshape(r.shape[0], chi_e, 2), shape
+        self.flops += _qr_flops(rest, chi_e * d) * self._fm / 8
+        return q, r.reshape(r.shape[0], chi_e, d), shape
 
     def _restore(self, a: int, b: int, q, x: np.ndarray, shape) -> None:
-        """Site a from its reduced tensor x (k, 2, new): Q x, bond moved back, other weights divided out."""
-        k_a, _, new = x.shape
+        """Site a from its reduced tensor x (k, d, new): Q x, bond moved back, other weights divided out."""
+        k_a, d, new = x.shape
         if q is not None:
-            self.flops += 8.0 * q.shape[0] * k_a * 2 * new
-            x = (q @ x.reshape(k_a, 2 * new)).reshape(q.shape[0], 2, new)
-        x = np.swapaxes(x, 1, 2)  # (rest, new, 2)
-        t = x.reshape(tuple(shape[:-2]) + (new, 2))
+            self.flops += self._fm * q.shape[0] * k_a * d * new
+            x = (q @ x.reshape(k_a, d * new)).reshape(q.shape[0], d, new)
+        x = np.swapaxes(x, 1, 2)  # (rest, new, d)
+        t = x.reshape(tuple(shape[:-2]) + (new, d))
         t = np.moveaxis(t, -2, self.nbrs[a].index(b))
         self.tensors[a] = t
         self.tensors[a] = self._scaled(a, b, -1.0)
 
-    def apply_2q(self, a: int, b: int, u: np.ndarray, diag: np.ndarray | None = None) -> None:
-        """A two-qubit gate (4x4, qubit a the first factor) by simple update, truncated to max_chi."""
+    def apply_2q(self, a: int, b: int, u: np.ndarray, diag: np.ndarray | None = None,
+                 factors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """A two-qubit gate (d^2 x d^2, site a the first factor) by simple update, truncated to max_chi.
+
+        `diag` (a diagonal 4x4 gate's diagonal) or `factors` (A, B of shapes (r, d, d) with
+        u = sum_k A_k (x) B_k) route the update through the gate's operator-Schmidt factorisation."""
+        d, fm = self.d, self._fm
         qa, ra, sa = self._reduce(a, b)
         qb, rb, sb = self._reduce(b, a)
         lam_e = self._weights(a, b)
         ka, chi_e, _ = ra.shape
         kb = rb.shape[0]
         ra = ra * lam_e[None, :, None]
-        if diag is not None:
-            # g[p, q] = sum_k x_k[p] y_k[q] (rank <= 2): theta = Ma Mb^T with inner dimension chi_e * rank
-            g = diag.reshape(2, 2)
-            uu, ss, vv = np.linalg.svd(g)
-            rank = int(np.sum(ss > 1e-14 * ss[0]))
-            xk = uu[:, :rank] * ss[:rank]  # (p, k)
-            yk = vv[:rank, :].T  # (q, k)
-            ma = (ra[:, :, :, None] * xk[None, None, :, :]).transpose(0, 2, 1, 3).reshape(ka * 2, chi_e * rank)
-            mb = (rb[:, :, :, None] * yk[None, None, :, :]).transpose(0, 2, 1, 3).reshape(kb * 2, chi_e * rank)
+        if diag is not None or factors is not None:
+            if diag is not None:
+                # g[p, q] = sum_k x_k[p] y_k[q] (rank <= 2): theta = Ma Mb^T with inner dimension chi_e * rank
+                g = diag.reshape(2, 2)
+                uu, ss, vv = np.linalg.svd(g)
+                rank = int(np.sum(ss > 1e-14 * ss[0]))
+                xk = uu[:, :rank] * ss[:rank]  # (p, k)
+                yk = vv[:rank, :].T  # (q, k)
+                ma = (ra[:, :, :, None] * xk[None, None, :, :]).transpose(0, 2, 1, 3).reshape(ka * d, chi_e * rank)
+                mb = (rb[:, :, :, None] * yk[None, None, :, :]).transpose(0, 2, 1, 3).reshape(kb * d, chi_e * rank)
+            else:
+                fa, fb = factors
+                rank = fa.shape[0]
+                ma = np.einsum("iep,kPp->iPek", ra, fa).reshape(ka * d, chi_e * rank)
+                mb = np.einsum("iep,kPp->iPek", rb, fb).reshape(kb * d, chi_e * rank)
+                self.flops += fm * (ka + kb) * chi_e * rank * d * d
             inner = chi_e * rank
-            if inner < min(ka, kb) * 2:
+            if inner < min(ka, kb) * d:
                 q1, r1 = sla.qr(ma, mode="economic", check_finite=False)
                 q2, r2 = sla.qr(mb, mode="economic", check_finite=False)
                 core = r1 @ r2.T
                 uc, s, vc = _svd(core)
-                self.flops += (_qr_flops(ka * 2, inner) + _qr_flops(kb * 2, inner) + 8.0 * inner**3
-                               + _svd_flops(inner, inner) + 8.0 * (ka * 2 + kb * 2) * inner * inner)
+                self.flops += (fm / 8 * (_qr_flops(ka * d, inner) + _qr_flops(kb * d, inner) + _svd_flops(inner, inner))
+                               + fm * inner**3 + fm * (ka * d + kb * d) * inner * inner)
                 u_m, vh = q1 @ uc, vc @ q2.T
-                work = (ma.size + mb.size + 3 * inner * inner) * 16
+                work = (ma.size + mb.size + 3 * inner * inner) * ma.itemsize
             else:
                 theta = ma @ mb.T
-                self.flops += 8.0 * ka * 2 * inner * kb * 2 + _svd_flops(ka * 2, kb * 2)
+                self.flops += fm * ka * d * inner * kb * d + fm / 8 * _svd_flops(ka * d, kb * d)
                 u_m, s, vh = _svd(theta)
-                work = 3 * theta.size * 16
+                work = 3 * theta.size * theta.itemsize
         else:
             theta = np.einsum("iep,jeq->ipjq", ra, rb)
-            theta = np.einsum("ipjq,PQpq->iPjQ", theta, u.reshape(2, 2, 2, 2)).reshape(ka * 2, kb * 2)
-            self.flops += 8.0 * ka * kb * chi_e * 4 + 8.0 * ka * kb * 16 * 4
+            theta = np.einsum("ipjq,PQpq->iPjQ", theta, u.reshape(d, d, d, d)).reshape(ka * d, kb * d)
+            self.flops += fm * ka * kb * chi_e * d * d + fm * ka * kb * d**4 * d * d
             u_m, s, vh = _svd(theta)
-            self.flops += _svd_flops(ka * 2, kb * 2)
-            work = 3 * theta.size * 16
+            self.flops += fm / 8 * _svd_flops(ka * d, kb * d)
+            work = 3 * theta.size * theta.itemsize
         total = float(np.sum(s * s))
-        keep = int(np.sum(s > _REL_CUT * s[0])) if s.size and s[0] > 0 else 1
-        keep = max(1, min(keep, self.max_chi))
+        above = int(np.sum(s > _REL_CUT * s[0])) if s.size and s[0] > 0 else 1
+        keep = max(1, min(above, self.max_chi))
         dropped = float(np.sum(s[keep:] ** 2)) / total if total > 0 else 0.0
-        if keep < s.size:
+        if above > self.max_chi:  # chi, not the 1e-12 cut, limited the bond
             self.truncations += 1
         self.discarded += dropped
         self.max_discarded = max(self.max_discarded, dropped)
+        self.log_kept += 0.5 * math.log1p(-min(dropped, 1.0 - 1e-300))
         s = s[:keep]
         s = s / np.linalg.norm(s)
         self.lam[(a, b) if a < b else (b, a)] = s
-        self._restore(a, b, qa, u_m[:, :keep].reshape(ka, 2, keep), sa)
-        self._restore(b, a, qb, vh[:keep, :].T.reshape(kb, 2, keep), sb)
+        self._restore(a, b, qa, u_m[:, :keep].reshape(ka, d, keep), sa)
+        self._restore(b, a, qb, vh[:keep, :].T.reshape(kb, d, keep), sb)
         self.peak_bytes = max(self.peak_bytes, self.state_bytes() + work)
 
     def statevector(self) -> np.ndarray:
@@ -457,6 +480,122 @@ def _clusters(sites: list[int], nbrs: list[list[int]]) -> list[list[int]]:
     return out
 
 
+# --- the Heisenberg picture: the observable as a tensor-network operator (PEPO) ---------------------
+
+_PTM_INDEX = {"I": 0, "X": 1, "Z": 2, "Y": 3}  # eqvbench.classical.pauli_propagation's local Pauli order
+_ZERO_VECTOR = np.array([1.0, 0.0, 1.0, 0.0])  # <0|P|0> for P = I, X, Z, Y
+
+
+def heisenberg_program(program: Program) -> Program:
+    """The program for O -> U^dag O U: its gates in reverse order as real Pauli transfer matrices
+    (physical index I, X, Z, Y), a two-qubit gate with its operator-Schmidt factors when their rank
+    is below 16 (RZZ: 4)."""
+    from eqvbench.classical.pauli_propagation import ptm
+
+    cache: dict[int, Gate] = {}
+    gates = []
+    for g in reversed(program.gates):
+        hit = cache.get(id(g.u))
+        if hit is None:
+            r = ptm(g.u)
+            if len(g.sites) == 1:
+                hit = Gate(g.sites, r)
+            else:
+                # ptm's two-qubit index is p_a + 4 p_b: reorder to (o_a, o_b, i_a, i_b), a the first factor
+                r4 = r.reshape(4, 4, 4, 4).transpose(1, 0, 3, 2)
+                uu, ss, vv = np.linalg.svd(r4.transpose(0, 2, 1, 3).reshape(16, 16))
+                rank = int(np.sum(ss > 1e-12 * ss[0]))
+                factors = None
+                if rank < 16:
+                    factors = ((uu[:, :rank] * ss[:rank]).T.reshape(rank, 4, 4), vv[:rank].reshape(rank, 4, 4))
+                hit = Gate(g.sites, r4.reshape(16, 16), None, factors)
+            cache[id(g.u)] = hit
+        gates.append(Gate(g.sites, hit.u, None, hit.factors))
+    return Program(program.n, gates, program.edges)
+
+
+def evolve_operator(hprog: Program, string: dict[int, str], max_chi: int,
+                    memory_bytes: float | None = None) -> SimpleUpdateState:
+    """The Pauli string {site: 'X'|'Y'|'Z'} through a :func:`heisenberg_program` by simple update at
+    bond dimension max_chi (real float64, physical dimension 4)."""
+    init = []
+    for a in range(hprog.n):
+        v = np.zeros(4)
+        v[_PTM_INDEX[string.get(a, "I")]] = 1.0
+        init.append(v)
+    st = SimpleUpdateState(hprog.n, hprog.edges, max_chi, phys=4, dtype=float, init=init)
+    for g in hprog.gates:
+        if len(g.sites) == 1:
+            st.apply_1q(g.sites[0], g.u)
+        else:
+            st.apply_2q(g.sites[0], g.sites[1], g.u, None, g.factors)
+            if memory_bytes is not None and st.peak_bytes > memory_bytes:
+                raise MemoryError(f"chi = {max_chi}: operator and working arrays reached {st.peak_bytes:.3g} B "
+                                  f"(cap {memory_bytes:.3g} B)")
+    return st
+
+
+def zero_state_value(st: SimpleUpdateState, tol: float = 1e-10, max_iters: int = 200,
+                     damping: float = 0.0) -> tuple[float, int, float]:
+    """<0...0| O |0...0> of an operator network: every site's Pauli vector contracted with
+    (1, 0, 1, 0), the resulting network of bond tensors contracted by belief propagation (vector
+    messages, sequential sweeps; the Bethe product of site and bond factors, exact on a tree).
+    Returns (value, sweeps, last change)."""
+    tens = []
+    for a in range(st.n):
+        t = st._scaled(a, None, 0.5)
+        tens.append(np.tensordot(t, _ZERO_VECTOR, axes=([t.ndim - 1], [0])))
+        st.flops += 2.0 * t.size
+    msgs: dict[tuple[int, int], np.ndarray] = {}
+    for (a, b), w in st.lam.items():
+        m = np.sqrt(w)
+        msgs[(a, b)] = m / np.linalg.norm(m)
+        msgs[(b, a)] = m / np.linalg.norm(m)
+
+    change, it = math.inf, 0
+    while change > tol and it < max_iters:
+        it += 1
+        change = 0.0
+        for a in range(st.n):
+            for b in st.nbrs[a]:
+                m = _vector_message(tens[a], st.nbrs[a], msgs, a, b)
+                st.flops += 2.0 * tens[a].size
+                nrm = np.linalg.norm(m)
+                if nrm > 0:
+                    m = m / nrm
+                old = msgs[(a, b)]
+                if float(np.dot(m, old)) < 0:  # the message's overall sign is free: keep it continuous
+                    m = -m
+                if damping:
+                    m = (1 - damping) * m + damping * old
+                    m = m / max(np.linalg.norm(m), 1e-300)
+                change = max(change, float(np.max(np.abs(m - old))))
+                msgs[(a, b)] = m
+    log_abs, sign = 0.0, 1.0
+    for a in range(st.n):
+        z = _vector_message(tens[a], st.nbrs[a], msgs, a, None)
+        z = float(z)
+        sign *= np.sign(z)
+        log_abs += math.log(abs(z)) if z != 0 else -math.inf
+    for (a, b) in st.lam:
+        z = float(np.dot(msgs[(a, b)], msgs[(b, a)]))
+        sign *= np.sign(z)
+        log_abs -= math.log(abs(z)) if z != 0 else -math.inf
+    return float(sign * math.exp(log_abs)), it, change
+
+
+def _vector_message(t: np.ndarray, nbrs: list[int], msgs, a: int, b: int | None) -> np.ndarray:
+    """t (one axis per neighbour of a) contracted with the messages into a from all neighbours but b."""
+    x = t
+    ax = 0
+    for c in nbrs:
+        if c == b:
+            ax += 1
+            continue
+        x = np.tensordot(x, msgs[(c, a)], axes=([ax], [0]))
+    return x
+
+
 @dataclass
 class BPResult:
     """One evolution at one chi: the observable's value and what it cost."""
@@ -521,10 +660,13 @@ class BPLadder:
     seconds: float = 0.0  # CPU seconds in all
     wall_seconds: float = 0.0
     exact_tree: bool = False  # nothing truncated on a graph without loops: exact
+    picture: str = "schrodinger"  # the ladder's picture: 'schrodinger' (state) or 'heisenberg' (operator)
+    tried: list[BPLadder] = field(default_factory=list)  # 'auto': the other picture's unconverged ladder
 
     @property
     def flops(self) -> float:
-        return float(sum(r.flops for r in self.history))
+        """Counted FLOP of every run, the other picture's ('auto') included."""
+        return float(sum(r.flops for x in self.tried + [self] for r in x.history))
 
     @property
     def discarded(self) -> float | None:
@@ -561,38 +703,90 @@ def truncation_estimate(discarded: float) -> float:
     return 2.0 * math.sqrt(2.0 * max(discarded, 0.0))
 
 
+PICTURES = ("auto", "schrodinger", "heisenberg")
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def heisenberg_expectation(hprog: Program, strings: list[dict[int, str]], weights, max_chi: int,
+                           memory_bytes: float | None = None, deadline: float | None = None) -> BPResult:
+    """sum_i weights_i <P_i> with each P_i evolved backwards as an operator network at bond dimension
+    max_chi (:func:`evolve_operator`, :func:`zero_state_value`); one evolution per string.
+    _OverBudget when the process's CPU time passes `deadline` between strings."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    terms, disc, maxd, bond, trunc, its, change, flops, peak = [], 0.0, 0.0, 1, 0, 0, 0.0, 0.0, 0.0
+    for string in strings:
+        if deadline is not None and terms and time.process_time() > deadline:
+            raise _OverBudget(f"chi = {max_chi}: the CPU budget ran out after {len(terms)} of {len(strings)} strings")
+        st = evolve_operator(hprog, string, max_chi, memory_bytes)
+        v, it, ch = zero_state_value(st)
+        terms.append(v)
+        disc, maxd = max(disc, st.discarded), max(maxd, st.max_discarded)
+        bond, trunc = max(bond, max(st.bond_dims().values(), default=1)), trunc + st.truncations
+        its, change, flops, peak = max(its, it), max(change, ch), flops + st.flops, max(peak, st.peak_bytes)
+    value = float(np.dot(weights, terms))
+    return BPResult(max_chi, value, terms, disc, maxd, bond, trunc, its, change, flops, time.process_time() - c0,
+                    time.perf_counter() - t0, peak)
+
+
 def converge(circuit, qubits, terms, target: float, chis=DEFAULT_CHIS, max_chi: int | None = None,
-             max_seconds: float | None = None, memory_bytes: float | None = None) -> BPLadder:
+             max_seconds: float | None = None, memory_bytes: float | None = None,
+             picture: str = "auto") -> BPLadder:
     """Raise chi until the value's error estimate is within `target`.
 
     `terms` are (weight, {qubit: 'X'|'Y'|'Z'}) pairs. Each chi of `chis` (up to `max_chi`) is run from
-    scratch; the error estimate is the larger of the change from the previous chi and
-    :func:`truncation_estimate` of the run's discarded weight (the change alone is fooled by a value
-    that drifts slowly with chi while most of the state is thrown away). Neither is a bound, and
-    neither sees BP's loop error. A run that truncates nothing ends the ladder with err 0 (exact on a
-    graph without loops). The budget (`max_seconds` CPU seconds of this process in all: a run
-    predicted from the last two to exceed what is left is not started; `memory_bytes` the estimated
-    peak) stops it with status 'over_budget'. BLAS runs on one thread (bit-for-bit repeatable, and
-    many-threaded small SVDs crawl on a loaded machine).
+    scratch. `picture` 'schrodinger' evolves |0...0> (:func:`expectation`); its error estimate is the
+    larger of the change from the previous chi and :func:`truncation_estimate` of the run's discarded
+    weight (the change alone is fooled by a value that drifts slowly with chi while most of the state
+    is thrown away). 'heisenberg' evolves each string backwards as an operator network
+    (:func:`heisenberg_expectation`); its discarded (Frobenius) weight says nothing about <0|O|0>, so
+    its estimate is the larger of the last two changes (three chis agreeing). 'auto' runs the
+    Schrodinger ladder and, when it stops unconverged, the Heisenberg one with what is left of the
+    budget. No estimate is a bound, and neither sees BP's loop error. A run that truncates nothing
+    ends the ladder with err 0 (exact on a graph without loops). The budget (`max_seconds` CPU seconds
+    of this process in all: a run predicted from the last two to exceed what is left is not started;
+    `memory_bytes` the estimated peak) stops it with status 'over_budget'. BLAS runs on one thread
+    (bit-for-bit repeatable, and many-threaded small SVDs crawl on a loaded machine).
     """
-    from threadpoolctl import threadpool_limits
-
     if target <= 0:
         raise ValueError("target must be positive")
+    if picture not in PICTURES:
+        raise ValueError(f"picture must be one of {PICTURES}, not {picture!r}")
     c0, t0 = time.process_time(), time.perf_counter()
     prog = compile_circuit(circuit, qubits)
     index = {q: i for i, q in enumerate(qubits)}
     weights = np.array([w for w, _ in terms], dtype=float)
     strings = [{index[q]: p for q, p in ps.items()} for _, ps in terms]
-    tree = is_tree(prog.n, prog.edges)
     ladder = [c for c in chis if max_chi is None or c <= max_chi]
     if max_chi is not None and (not ladder or ladder[-1] < max_chi):
         ladder.append(int(max_chi))
+    if picture != "auto":
+        return _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory_bytes, c0, t0)
+    first = _ladder("schrodinger", prog, strings, weights, target, ladder, max_seconds, memory_bytes, c0, t0)
+    if first.status == "ok":
+        return first
+    second = _ladder("heisenberg", prog, strings, weights, target, ladder, max_seconds, memory_bytes, c0, t0)
+    second.tried = [first]
+    second.reason = f"{second.reason} (Schrodinger picture: {first.reason})"
+    if second.status != "ok" and second.err is None and first.value is not None:
+        first.tried, first.reason = [second], f"{first.reason} (Heisenberg picture: {second.reason})"
+        return first
+    return second
+
+
+def _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory_bytes, c0, t0) -> BPLadder:
+    from threadpoolctl import threadpool_limits
+
+    tree = is_tree(prog.n, prog.edges)
     history: list[BPResult] = []
+    hprog = heisenberg_program(prog) if picture == "heisenberg" else None
+    deadline = None if max_seconds is None else c0 + max_seconds
 
     def done(status, reason, value=None, err=None, chi=None, exact=False) -> BPLadder:
         return BPLadder(value, err, chi, status, reason, history, time.process_time() - c0,
-                        time.perf_counter() - t0, exact)
+                        time.perf_counter() - t0, exact, picture)
 
     for chi in ladder:
         spent = time.process_time() - c0
@@ -608,8 +802,11 @@ def converge(circuit, qubits, terms, target: float, chis=DEFAULT_CHIS, max_chi: 
                 return _stopped(history, why, done)
         try:
             with threadpool_limits(limits=1, user_api="blas"):
-                r = expectation(prog, strings, weights, chi, memory_bytes)
-        except MemoryError as e:
+                if hprog is None:
+                    r = expectation(prog, strings, weights, chi, memory_bytes)
+                else:
+                    r = heisenberg_expectation(hprog, strings, weights, chi, memory_bytes, deadline)
+        except (MemoryError, _OverBudget) as e:
             return _stopped(history, str(e), done)
         history.append(r)
         if r.truncations == 0:
@@ -617,21 +814,29 @@ def converge(circuit, qubits, terms, target: float, chis=DEFAULT_CHIS, max_chi: 
                                          " (BP's loop error remains)")
             return done("ok", why, r.value, 0.0, chi, exact=tree)
         if len(history) >= 2:
-            err = _estimate(history)
-            if err <= target:
-                return done("ok", f"chi {history[-2].chi} -> {chi} changed the value by "
-                            f"{abs(r.value - history[-2].value):.3g}, discarded weight {r.discarded:.3g}",
-                            r.value, err, chi)
+            err = _estimate(history, picture)
+            if err is not None and err <= target:
+                span = 3 if picture == "heisenberg" else 2
+                changes = ", ".join(f"{abs(b.value - a.value):.3g}"
+                                    for a, b in zip(history[-span:], history[-span + 1:]))
+                return done("ok", f"{picture}: chi {history[-span].chi} -> {chi} "
+                            f"changed the value by {changes}, discarded weight {r.discarded:.3g}", r.value, err, chi)
     return _stopped(history, f"not converged within {target:g} by chi = {ladder[-1] if ladder else None}", done)
 
 
-def _estimate(history: list[BPResult]) -> float:
+def _estimate(history: list[BPResult], picture: str = "schrodinger") -> float | None:
+    if picture == "heisenberg":
+        if len(history) < 3:
+            return None
+        return max(abs(history[-1].value - history[-2].value), abs(history[-2].value - history[-3].value))
     return max(abs(history[-1].value - history[-2].value), truncation_estimate(history[-1].discarded))
 
 
 def _stopped(history, reason, done) -> BPLadder:
     if len(history) >= 2:
-        return done("over_budget", reason, history[-1].value, _estimate(history), history[-1].chi)
+        lad = done("over_budget", reason, history[-1].value, None, history[-1].chi)
+        lad.err = _estimate(history, lad.picture)
+        return lad
     if history:
         return done("over_budget", reason, history[-1].value, None, history[-1].chi)
     return done("over_budget", reason)
@@ -652,22 +857,24 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     target = (delta if delta else 0.01) / 2
+    picture = getattr(reg, "bp_picture", "auto")
     budget = {"target_err": target, "max_seconds": reg.bp_max_seconds, "max_chi": reg.bp_max_chi,
-              "memory_bytes": reg.bp_memory_bytes}
+              "memory_bytes": reg.bp_memory_bytes, "picture": picture}
     weights = instance.term_weights()
     try:
         lad = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits),
                        list(zip(weights, paulis)), target, max_chi=reg.bp_max_chi,
-                       max_seconds=reg.bp_max_seconds, memory_bytes=reg.bp_memory_bytes)
+                       max_seconds=reg.bp_max_seconds, memory_bytes=reg.bp_memory_bytes, picture=picture)
     except NotApplicable as e:
         return None, MethodResult("belief_propagation", "not_applicable", note=str(e))
     last = lad.history[-1] if lad.history else None
-    detail = {"chi": lad.chi, "discarded_weight": lad.discarded,
+    detail = {"chi": lad.chi, "picture": lad.picture, "discarded_weight": lad.discarded,
               "truncation_estimate": None if last is None else truncation_estimate(last.discarded),
               "max_bond": None if last is None else last.max_bond,
               "bp_iterations": None if last is None else last.bp_iterations,
-              "ladder": [{"chi": r.chi, "value": r.value, "discarded_weight": r.discarded,
-                          "seconds": round(r.seconds, 3), "flops": r.flops} for r in lad.history],
+              "ladder": [{"picture": x.picture, "chi": r.chi, "value": r.value, "discarded_weight": r.discarded,
+                          "seconds": round(r.seconds, 3), "flops": r.flops}
+                         for x in lad.tried + [lad] for r in x.history],
               "peak_memory_bytes": lad.peak_memory_bytes, "cpu_seconds": lad.seconds,
               "loop_free": lad.exact_tree}
 
@@ -682,10 +889,10 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
         notes.append(why)
         return None, entry("over_budget", note=why)
     if lad.exact_tree:
-        method = f"belief_propagation (chi {lad.chi}, loop-free graph, nothing truncated: exact)"
+        method = f"belief_propagation ({lad.picture}, chi {lad.chi}, loop-free graph, nothing truncated: exact)"
         return (Reference(lad.value, 0.0, method, lad.wall_seconds, exact=True),
                 entry("ok", lad.value, 0.0, "loop-free graph and nothing truncated: exact"))
-    method = (f"belief_propagation (chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
+    method = (f"belief_propagation ({lad.picture}, chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
               "error estimated from the chi ladder, BP's loop error not included)")
     detail["corroborated"] = None  # decided by the family against the point's other methods (`corroborate`)
     return (Reference(lad.value, lad.err, method, lad.wall_seconds, exact=False, alone=False),

@@ -10,7 +10,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field
 
@@ -156,8 +156,10 @@ class IsingRegionSpec(RegionSpec):
     pauli_method_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 20.0
     # belief propagation (eqvbench.classical.belief_propagation): the whole cone's reference before Pauli
     # propagation, and a method of its own; chi doubles from 4 up to bp_max_chi within bp_max_seconds
-    # CPU seconds and an estimated peak of bp_memory_bytes
+    # CPU seconds and an estimated peak of bp_memory_bytes; bp_picture 'schrodinger' evolves the state,
+    # 'heisenberg' the observable (operator network), 'auto' the state and, unconverged, the observable
     belief_propagation: bool = True
+    bp_picture: Literal["auto", "schrodinger", "heisenberg"] = "auto"
     bp_max_chi: Annotated[int, Field(ge=2, le=1024)] = 64
     bp_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 40.0
     bp_memory_bytes: Annotated[float, Field(ge=2**20, le=2**40)] = 2.0**32
