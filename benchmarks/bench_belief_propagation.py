@@ -50,26 +50,41 @@ def main() -> None:
         circuit = floquet_circuit(lattice, parse_angle(angle), 20)
         term = {cirq.LineQubit(62): "Z"}
         cone = backward_cone(circuit, [term])
-        lad = converge(restrict_to_cone(circuit, cone), list(cone.qubits), [(1.0, term)], delta / 2,
-                       max_chi=args.max_chi, max_seconds=args.seconds, picture=args.picture)
+        lad = converge(
+            restrict_to_cone(circuit, cone),
+            list(cone.qubits),
+            [(1.0, term)],
+            delta / 2,
+            max_chi=args.max_chi,
+            max_seconds=args.seconds,
+            picture=args.picture,
+        )
         print(f"theta_h = {angle}: cone {len(cone.qubits)} qubits, {cone.n_gates_2q} RZZ", flush=True)
-        print(f"  {'picture':11} {'chi':>4} {'value':>9} {'discarded':>9} {'trunc est':>9} {'CPU s':>7} {'wall s':>7} "
-              f"{'FLOP':>9} {'FLOP/s':>8} {'peak B':>8}")
+        print(
+            f"  {'picture':11} {'chi':>4} {'value':>9} {'discarded':>9} {'trunc est':>9} {'CPU s':>7} {'wall s':>7} "
+            f"{'FLOP':>9} {'FLOP/s':>8} {'peak B':>8}"
+        )
         for r, pic in [(r, x.picture) for x in lad.tried + [lad] for r in x.history]:
-            print(f"  {pic:11} {r.chi:4d} {r.value:9.5f} {r.discarded:9.2e} {truncation_estimate(r.discarded):9.2e} "
-                  f"{r.seconds:7.2f} {r.wall_seconds:7.2f} {r.flops:9.2e} {r.flops / max(r.seconds, 1e-9):8.2e} "
-                  f"{r.peak_memory_bytes:8.2e}")
+            print(
+                f"  {pic:11} {r.chi:4d} {r.value:9.5f} {r.discarded:9.2e} {truncation_estimate(r.discarded):9.2e} "
+                f"{r.seconds:7.2f} {r.wall_seconds:7.2f} {r.flops:9.2e} {r.flops / max(r.seconds, 1e-9):8.2e} "
+                f"{r.peak_memory_bytes:8.2e}"
+            )
         rows.append((angle, lad))
 
     print()
-    print(f"{'theta_h':8} {'picture':11} {'status':11} {'value':>9} {'+-':>8} {'chi':>4} {'CPU s':>7} {'wall s':>7} {'FLOP':>9} "
-          f"{'FLOP/s':>8}  published (SPD PEPO PEPS MIX)  reason")
+    print(
+        f"{'theta_h':8} {'picture':11} {'status':11} {'value':>9} {'+-':>8} {'chi':>4} {'CPU s':>7} {'wall s':>7} {'FLOP':>9} "
+        f"{'FLOP/s':>8}  published (SPD PEPO PEPS MIX)  reason"
+    )
     for angle, lad in rows:
         pub = " ".join(f"{v:.4g}" for v in PUBLISHED.get(angle, ()))
         val = "-" if lad.value is None else f"{lad.value:9.5f}"
         err = "-" if lad.err is None else f"{lad.err:8.4f}"
-        print(f"{angle:8} {lad.picture:11} {lad.status:11} {val:>9} {err:>8} {lad.chi or 0:4d} {lad.seconds:7.1f} {lad.wall_seconds:7.1f} "
-              f"{lad.flops:9.2e} {lad.flops / max(lad.seconds, 1e-9):8.2e}  {pub:30}  {lad.reason}")
+        print(
+            f"{angle:8} {lad.picture:11} {lad.status:11} {val:>9} {err:>8} {lad.chi or 0:4d} {lad.seconds:7.1f} {lad.wall_seconds:7.1f} "
+            f"{lad.flops:9.2e} {lad.flops / max(lad.seconds, 1e-9):8.2e}  {pub:30}  {lad.reason}"
+        )
 
 
 if __name__ == "__main__":

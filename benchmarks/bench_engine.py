@@ -120,7 +120,10 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
-    print(f"{'size':>7} {'tool':>10} {'seconds':>9} {'peak MB':>8} {'F_eff':>8} {'+-':>7} {'|F-exact|':>9}  notes", flush=True)
+    print(
+        f"{'size':>7} {'tool':>10} {'seconds':>9} {'peak MB':>8} {'F_eff':>8} {'+-':>7} {'|F-exact|':>9}  notes",
+        flush=True,
+    )
     for n in sizes:
         results = {}
         for method in ("cirq-dm", "eqv-dm", "eqv-traj", "qsim-2000"):
@@ -136,12 +139,17 @@ def main() -> None:
         traj = results["eqv-traj"]
         for method, r in results.items():
             if "skipped" in r:
-                print(f"{n:>3}x{n:<3} {method:>10} {'-':>9} {'-':>8} {'-':>8} {'-':>7} {'-':>9}  skipped: {r['skipped']}")
+                print(
+                    f"{n:>3}x{n:<3} {method:>10} {'-':>9} {'-':>8} {'-':>8} {'-':>7} {'-':>9}  skipped: {r['skipped']}"
+                )
                 continue
             dev = f"{abs(r['f'] - exact):.4f}" if exact is not None else "-"
             note = f"{r['trajectories']} trajectories" if r.get("trajectories") else ""
-            print(f"{n:>3}x{n:<3} {method:>10} {r['seconds']:>9.2f} {r['peak_rss_mb']:>8.0f} {r['f']:>8.4f} "
-                  f"{r['err']:>7.4f} {dev:>9}  {note}", flush=True)
+            print(
+                f"{n:>3}x{n:<3} {method:>10} {r['seconds']:>9.2f} {r['peak_rss_mb']:>8.0f} {r['f']:>8.4f} "
+                f"{r['err']:>7.4f} {dev:>9}  {note}",
+                flush=True,
+            )
         ratios = []
         if "seconds" in traj and "seconds" in results["cirq-dm"]:
             ratios.append(f"eqv-traj is {results['cirq-dm']['seconds'] / traj['seconds']:.0f}x faster than cirq-dm")
@@ -150,8 +158,10 @@ def main() -> None:
         q = results["qsim-2000"]
         if "seconds" in traj and "seconds" in q and traj["err"] > 0:
             equal = q["seconds"] * (q["err"] / traj["err"]) ** 2
-            ratios.append(f"{equal / traj['seconds']:.0f}x faster than qsim-2000 at equal error "
-                          f"(qsim would need {equal:.1f} s for +-{traj['err']:.4f})")
+            ratios.append(
+                f"{equal / traj['seconds']:.0f}x faster than qsim-2000 at equal error "
+                f"(qsim would need {equal:.1f} s for +-{traj['err']:.4f})"
+            )
         if ratios:
             print(f"{'':>7} ratios: " + "; ".join(ratios), flush=True)
         rows.append(results)

@@ -54,9 +54,17 @@ def timed_search(net, budget: float, processes: int) -> tuple[float, float, obje
     cost._search = timed
     try:
         t = time.perf_counter()
-        r = cost.contraction_cost(*net, cost.CostSettings(
-            max_repeats=10**6, max_time=budget, memory_limit=None, seed=2019, cache_dir=None,
-            parallel=processes if processes > 1 else None))
+        r = cost.contraction_cost(
+            *net,
+            cost.CostSettings(
+                max_repeats=10**6,
+                max_time=budget,
+                memory_limit=None,
+                seed=2019,
+                cache_dir=None,
+                parallel=processes if processes > 1 else None,
+            ),
+        )
         return spans[0], time.perf_counter() - t, r
     finally:
         cost._search = search
@@ -68,20 +76,29 @@ def main() -> None:
     ap.add_argument("--cycles", default="12,20", help="comma-separated")
     ap.add_argument("--processes", default="1,2", help="cost.processes values, comma-separated")
     args = ap.parse_args()
-    print(f"Sycamore 53 qubits, ABCDCDAB, fSim(pi/2, pi/6); one amplitude; cost.max_time {args.max_time:g} s; "
-          f"{os.cpu_count()} cores")
-    print(f"{'cycles':>6} {'processes':>9} {'search s':>9} {'over s':>7} {'call s':>7} {'log10 madds':>11} "
-          f"{'load before':>11} {'load after':>10}  search")
+    print(
+        f"Sycamore 53 qubits, ABCDCDAB, fSim(pi/2, pi/6); one amplitude; cost.max_time {args.max_time:g} s; "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'cycles':>6} {'processes':>9} {'search s':>9} {'over s':>7} {'call s':>7} {'log10 madds':>11} "
+        f"{'load before':>11} {'load after':>10}  search"
+    )
     for cycles in (int(c) for c in args.cycles.split(",")):
         net = sycamore_network(cycles)
         for processes in (int(p) for p in args.processes.split(",")):
             load = os.getloadavg()[0]
             search_s, call_s, r = timed_search(net, args.max_time, processes)
-            print(f"{cycles:6d} {processes:9d} {search_s:9.2f} {search_s - args.max_time:+7.2f} {call_s:7.2f} "
-                  f"{math.log10(r.multiply_adds):11.2f} {load:11.2f} {os.getloadavg()[0]:10.2f}  "
-                  f"{r.budget['search']}", flush=True)
-    print("search s: trials, reconfiguration and forest rounds, processes started and killed (what max_time "
-          "bounds); call s adds the simplification before it and the in-order baseline and slicing after it")
+            print(
+                f"{cycles:6d} {processes:9d} {search_s:9.2f} {search_s - args.max_time:+7.2f} {call_s:7.2f} "
+                f"{math.log10(r.multiply_adds):11.2f} {load:11.2f} {os.getloadavg()[0]:10.2f}  "
+                f"{r.budget['search']}",
+                flush=True,
+            )
+    print(
+        "search s: trials, reconfiguration and forest rounds, processes started and killed (what max_time "
+        "bounds); call s adds the simplification before it and the in-order baseline and slicing after it"
+    )
 
 
 if __name__ == "__main__":

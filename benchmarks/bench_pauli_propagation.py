@@ -72,9 +72,11 @@ def small_exact() -> None:
     ref = cirq.Z(q).expectation_from_state_vector(psi, {p: i for i, p in enumerate(lat.qubits)}).real
     t_sv = time.perf_counter() - t
     r = pp.propagate(c, lat.qubits, {q: "Z"}, coefficient_cutoff=0.0)
-    print(f"[1] grid 3x4, 5 steps, theta_h 0.55, <Z_{q.row},{q.col}>: cirq {ref:.12f} ({t_sv:.2f} s), "
-          f"Pauli propagation exact {r.value:.12f} ({r.seconds:.2f} s, {r.peak_strings} strings), "
-          f"|diff| {abs(r.value - ref):.1e}")
+    print(
+        f"[1] grid 3x4, 5 steps, theta_h 0.55, <Z_{q.row},{q.col}>: cirq {ref:.12f} ({t_sv:.2f} s), "
+        f"Pauli propagation exact {r.value:.12f} ({r.seconds:.2f} s, {r.peak_strings} strings), "
+        f"|diff| {abs(r.value - ref):.1e}"
+    )
 
 
 def five_steps() -> None:
@@ -82,17 +84,22 @@ def five_steps() -> None:
     for (k, name), ref in EXACT_5.items():
         cut = 1e-5 if k == 4 and name == "W_10" else 1e-7
         r = pp.propagate(floquet_circuit(lat, k * math.pi / 32, 5), lat.qubits, resolve_observable(lat, name), cut)
-        print(f"[2] 127q 5 steps theta_h {k}pi/32 {name}: {r.value:+.9f} exact {ref:+.9f} |diff| "
-              f"{abs(r.value - ref):.1e} (cut-off {cut:g}, {r.peak_strings} strings, {r.seconds:.2f} s)")
+        print(
+            f"[2] 127q 5 steps theta_h {k}pi/32 {name}: {r.value:+.9f} exact {ref:+.9f} |diff| "
+            f"{abs(r.value - ref):.1e} (cut-off {cut:g}, {r.peak_strings} strings, {r.seconds:.2f} s)"
+        )
 
 
 def z62_eqvbench(lat, k: int) -> dict:
     prog = pp.compile_circuit(floquet_circuit(lat, k * math.pi / 32, 20), lat.qubits)
     pub = PUBLISHED_Z62_20[k]
-    print(f"[3] Z_62 after 20 steps, theta_h {k}pi/32; published: "
-          + ", ".join(f"{m} {v:+.6f}" for m, v in pub.items()))
-    print(f"[3]   {'cut-off':>8} {'weight':>6} {'value':>9} {'err':>8} {'seconds':>8} {'strings':>9} "
-          f"{'dropped':>8} {'-PEPO':>8}")
+    print(
+        f"[3] Z_62 after 20 steps, theta_h {k}pi/32; published: " + ", ".join(f"{m} {v:+.6f}" for m, v in pub.items())
+    )
+    print(
+        f"[3]   {'cut-off':>8} {'weight':>6} {'value':>9} {'err':>8} {'seconds':>8} {'strings':>9} "
+        f"{'dropped':>8} {'-PEPO':>8}"
+    )
     out = {}
     prev = {}
     for cut, mw in LADDER[k]:
@@ -100,8 +107,10 @@ def z62_eqvbench(lat, k: int) -> dict:
         out[(cut, mw)] = r
         err = abs(r.value - prev[mw]) if mw in prev else math.nan
         prev[mw] = r.value
-        print(f"[3]   {cut:>8g} {mw or '-':>6} {r.value:+9.6f} {err:8.4f} {r.seconds:8.2f} {r.peak_strings:9d} "
-              f"{r.truncated_weight:8.3g} {r.value - pub['PEPO']:+8.4f}")
+        print(
+            f"[3]   {cut:>8g} {mw or '-':>6} {r.value:+9.6f} {err:8.4f} {r.seconds:8.2f} {r.peak_strings:9d} "
+            f"{r.truncated_weight:8.3g} {r.value - pub['PEPO']:+8.4f}"
+        )
     return out
 
 
@@ -157,11 +166,13 @@ def main() -> None:
         if have_ibm:
             r = ours[(1e-3, None)]
             v, n, prep, prop = z62_pauli_prop(lat, k, 1e-3, 2**20)
-            print(f"[4] Z_62 20 steps theta_h {k}pi/32 cut-off 1e-3, no weight cut-off: pauli-prop {v:+.6f} "
-                  f"({n} terms at the end; {prep:.2f} s moving Cliffords and converting the circuit, "
-                  f"{prop:.2f} s propagating) vs eqvbench {r.value:+.6f} ({r.peak_strings} strings peak, "
-                  f"{r.seconds:.2f} s in all): time ratio {(prep + prop) / r.seconds:.0f}x in all, "
-                  f"{prop / r.seconds:.1f}x propagation alone")
+            print(
+                f"[4] Z_62 20 steps theta_h {k}pi/32 cut-off 1e-3, no weight cut-off: pauli-prop {v:+.6f} "
+                f"({n} terms at the end; {prep:.2f} s moving Cliffords and converting the circuit, "
+                f"{prop:.2f} s propagating) vs eqvbench {r.value:+.6f} ({r.peak_strings} strings peak, "
+                f"{r.seconds:.2f} s in all): time ratio {(prep + prop) / r.seconds:.0f}x in all, "
+                f"{prop / r.seconds:.1f}x propagation alone"
+            )
 
 
 if __name__ == "__main__":

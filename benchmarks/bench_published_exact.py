@@ -30,14 +30,20 @@ def reproduce(observable: str, k: int) -> dict:
     from eqvbench.circuits.noise import NoiseModel
     from eqvbench.spec import parse_spec
 
-    spec = parse_spec({"experiment": "floquet_ising", "lattice": {"kind": "heavy_hex_127"},
-                       "circuit": {"theta_h": f"{k}*pi/32", "steps": 5, "observable": observable,
-                                   "region": {"f_eff": 0.37}},
-                       "simulation": {"shots": 10000, "simulate": "never"}}, "bench_published_exact")
+    spec = parse_spec(
+        {
+            "experiment": "floquet_ising",
+            "lattice": {"kind": "heavy_hex_127"},
+            "circuit": {"theta_h": f"{k}*pi/32", "steps": 5, "observable": observable, "region": {"f_eff": 0.37}},
+            "simulation": {"shots": 10000, "simulate": "never"},
+        },
+        "bench_published_exact",
+    )
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
-    return FAMILY.effective_region(inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(),
-                                   np.random.default_rng(0)).fields
+    return FAMILY.effective_region(
+        inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(), np.random.default_rng(0)
+    ).fields
 
 
 def main() -> None:
@@ -53,8 +59,11 @@ def main() -> None:
             if v is None:
                 print(f"{obs:5} {k:>3} {x:>12.4e} {'-':>12} {'-':>9} {'-':>9} {'-':>6} {dt:6.1f}  not reproduced")
                 continue
-            print(f"{obs:5} {k:>3} {x:>12.4e} {v:>12.4e} {e:>9.2e} {abs(v - x):>9.2e} "
-                  f"{str(f.get('region_radius')):>6} {dt:6.1f}  {f['reproduced_method']}", flush=True)
+            print(
+                f"{obs:5} {k:>3} {x:>12.4e} {v:>12.4e} {e:>9.2e} {abs(v - x):>9.2e} "
+                f"{str(f.get('region_radius')):>6} {dt:6.1f}  {f['reproduced_method']}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def rcs70_spec(config: Path) -> dict:
     """The config's 70-qubit RCS case as a one-case spec dict (top-level sections under the case's)."""
     doc = yaml.safe_load(config.read_text())
-    cases = [c for c in doc["cases"] if c.get("experiment", doc["experiment"]) == "rcs"
-             and c["lattice"].get("kind") == "grid" and c["lattice"]["rows"] * c["lattice"]["cols"] == 70]
+    cases = [
+        c
+        for c in doc["cases"]
+        if c.get("experiment", doc["experiment"]) == "rcs"
+        and c["lattice"].get("kind") == "grid"
+        and c["lattice"]["rows"] * c["lattice"]["cols"] == 70
+    ]
     if len(cases) != 1:
         raise SystemExit(f"{config}: cases: expected one 70-qubit RCS grid case, found {len(cases)}")
     spec = {k: v for k, v in doc.items() if k not in ("cases", "report", "description")}
@@ -60,20 +65,26 @@ def main() -> None:
     if args.seed is not None:
         spec["seed"] = args.seed
     lat, circ = spec["lattice"], spec["circuit"]
-    print(f"RCS {lat['rows']}x{lat['cols']} grid ({lat['rows'] * lat['cols']} qubits), {circ['cycles']} cycles, "
-          f"{circ['pattern']}, {circ['gate']}; one amplitude; {os.cpu_count()} cores; "
-          f"load {os.getloadavg()[0]:.1f} before")
+    print(
+        f"RCS {lat['rows']}x{lat['cols']} grid ({lat['rows'] * lat['cols']} qubits), {circ['cycles']} cycles, "
+        f"{circ['pattern']}, {circ['gate']}; one amplitude; {os.cpu_count()} cores; "
+        f"load {os.getloadavg()[0]:.1f} before"
+    )
     t = time.perf_counter()
     point = eqvbench.run(spec, workers=1).points[0]
     wall = time.perf_counter() - t
     cost = point["cost"]
     published = point["published_cost_flops"]
     ratio = point.cost_flops / published
-    print(f"eqvbench cost       {point.cost_flops:.3e} FLOP (10^{math.log10(cost['multiply_adds']):.2f} multiply-adds), "
-          f"width 2^{point.width_log2:.0f} (unsliced)")
+    print(
+        f"eqvbench cost       {point.cost_flops:.3e} FLOP (10^{math.log10(cost['multiply_adds']):.2f} multiply-adds), "
+        f"width 2^{point.width_log2:.0f} (unsliced)"
+    )
     print(f"published           {published:.3e} FLOP ({spec['published']['source']})")
     print(f"ratio               {ratio:.2f}x (target: at most 10x) -> {'met' if ratio <= 10 else 'missed'}")
-    print(f"search              {cost['search_seconds']:.1f} s (point {wall:.1f} s), load {os.getloadavg()[0]:.1f} after")
+    print(
+        f"search              {cost['search_seconds']:.1f} s (point {wall:.1f} s), load {os.getloadavg()[0]:.1f} after"
+    )
     print(f"budget              {cost['budget']}, seed {spec['seed']}")
 
 

@@ -47,8 +47,14 @@ def run_cotengra(tn, checkpoints: list[float]) -> dict[float, float]:
     tn = tn.full_simplify(output_inds=(), equalize_norms=True)
     inputs = [tuple(t.inds) for t in tn]
     sizes = dict(tn.ind_sizes())
-    opt = ctg.HyperOptimizer(methods=["kahypar", "greedy"], max_time=max(checkpoints), max_repeats=10**6,
-                             parallel=True, progbar=False, minimize="flops")
+    opt = ctg.HyperOptimizer(
+        methods=["kahypar", "greedy"],
+        max_time=max(checkpoints),
+        max_repeats=10**6,
+        parallel=True,
+        progbar=False,
+        minimize="flops",
+    )
     best: dict[float, float] = {}
     done = threading.Event()
 
@@ -78,17 +84,30 @@ def run_eqvbench(tn, budget: float, seed: int, processes: int) -> tuple[float, f
 
     inputs, output, sizes = network_structure(tn)
     t = time.perf_counter()
-    r = contraction_cost(inputs, output, sizes, CostSettings(
-        max_repeats=10**6, max_time=budget, memory_limit=None, seed=seed, cache_dir=None,
-        parallel=processes if processes > 1 else None))
+    r = contraction_cost(
+        inputs,
+        output,
+        sizes,
+        CostSettings(
+            max_repeats=10**6,
+            max_time=budget,
+            memory_limit=None,
+            seed=seed,
+            cache_dir=None,
+            parallel=processes if processes > 1 else None,
+        ),
+    )
     return math.log10(r.multiply_adds), time.perf_counter() - t
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budgets", default="10,30,60,120", help="seconds, comma-separated")
-    ap.add_argument("--seeds", default="2019,1,2", help="eqvbench seeds; the first for every budget, "
-                    "the others for the largest only")
+    ap.add_argument(
+        "--seeds",
+        default="2019,1,2",
+        help="eqvbench seeds; the first for every budget, the others for the largest only",
+    )
     args = ap.parse_args()
     budgets = [float(x) for x in args.budgets.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
@@ -101,19 +120,25 @@ def main() -> None:
     ctg_best = run_cotengra(tn, budgets)
     eqv = {b: run_eqvbench(tn, b, seeds[0], cores) for b in budgets}
     top = max(budgets)
-    print(f"{'budget s':>9} {'cotengra log10 madds':>22} {'eqvbench log10 madds':>22} {'eqvbench wall s':>16} {'ratio':>8}")
+    print(
+        f"{'budget s':>9} {'cotengra log10 madds':>22} {'eqvbench log10 madds':>22} {'eqvbench wall s':>16} {'ratio':>8}"
+    )
     for b in budgets:
         c, (e, wall) = ctg_best[b], eqv[b]
         print(f"{b:9.0f} {c:22.3f} {e:22.3f} {wall:16.1f} {10 ** (c - e):7.2f}x")
-    print(f"ratio: cotengra's cost / eqvbench's cost at the same budget (> 1: eqvbench found a cheaper tree); "
-          f"eqvbench seed {seeds[0]}, trials in {cores} processes")
+    print(
+        f"ratio: cotengra's cost / eqvbench's cost at the same budget (> 1: eqvbench found a cheaper tree); "
+        f"eqvbench seed {seeds[0]}, trials in {cores} processes"
+    )
     finals = {seeds[0]: eqv[top][0]}
     for s in seeds[1:]:
         finals[s] = run_eqvbench(tn, top, s, cores)[0]
         print(f"eqvbench, {top:.0f} s, seed {s}: 10^{finals[s]:.3f} multiply-adds")
     met = [s for s, v in finals.items() if v <= 18.3]
-    print(f"target 10^18.3 at {top:.0f} s: met by {len(met)} of {len(finals)} seeds "
-          f"({', '.join(f'{s}: 10^{v:.2f}' for s, v in finals.items())})")
+    print(
+        f"target 10^18.3 at {top:.0f} s: met by {len(met)} of {len(finals)} seeds "
+        f"({', '.join(f'{s}: 10^{v:.2f}' for s, v in finals.items())})"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def main() -> None:
     loaded = load_circuit(args.out)
     ops = list(loaded.circuit.all_operations())
     n2 = sum(1 for op in ops if len(op.qubits) == 2)
-    print(f"{args.out}: {len(text)} bytes, {loaded.n_qubits} qubits, {len(ops) - n2} one-qubit and {n2} two-qubit "
-          f"gates, {len(loaded.circuit)} moments, sha256 {loaded.sha256[:16]}")
+    print(
+        f"{args.out}: {len(text)} bytes, {loaded.n_qubits} qubits, {len(ops) - n2} one-qubit and {n2} two-qubit "
+        f"gates, {len(loaded.circuit)} moments, sha256 {loaded.sha256[:16]}"
+    )
     if args.compare:
         compare(args.out, args.theta, args.steps, args.compare)
 
@@ -44,15 +46,34 @@ def compare(path: Path, theta: str, steps: int, observable: str) -> None:
 
     common = {"cost": {"search_max_tensors": 1}, "simulation": {"shots": 2000}}
     region = {"f_eff": 0.3}
-    builtin = {"experiment": "floquet_ising", "lattice": {"kind": "heavy_hex_127"}, **common,
-               "circuit": {"theta_h": theta, "steps": steps, "observable": observable, "region": region}}
-    from_file = {"experiment": "circuit", **common,
-                 "circuit": {"file": str(path.resolve()), "observable": observable, "region": region}}
+    builtin = {
+        "experiment": "floquet_ising",
+        "lattice": {"kind": "heavy_hex_127"},
+        **common,
+        "circuit": {"theta_h": theta, "steps": steps, "observable": observable, "region": region},
+    }
+    from_file = {
+        "experiment": "circuit",
+        **common,
+        "circuit": {"file": str(path.resolve()), "observable": observable, "region": region},
+    }
     a = eqvbench.run(builtin, workers=1).document["points"][0]
     b = eqvbench.run(from_file, workers=1).document["points"][0]
     print(f"{'field':18s} {'floquet_ising':>24s} {'circuit (QASM)':>24s}")
-    for k in ("n_qubits", "n_gates_2q", "v_light", "f_model", "eps", "reference_value", "reproduced_value",
-              "a_eff", "region_gates_2q", "cost_flops", "width_log2", "cost_eff_flops"):
+    for k in (
+        "n_qubits",
+        "n_gates_2q",
+        "v_light",
+        "f_model",
+        "eps",
+        "reference_value",
+        "reproduced_value",
+        "a_eff",
+        "region_gates_2q",
+        "cost_flops",
+        "width_log2",
+        "cost_eff_flops",
+    ):
         print(f"{k:18s} {a[k]!s:>24s} {b[k]!s:>24s}")
 
 

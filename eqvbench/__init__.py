@@ -22,9 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["run", "__version__"]
 
 
-def run(spec: Any, *, store: str | os.PathLike | None = None, workers: int | None = None,
-        executor: str = "local", scheduler: str | None = None,
-        on_event: Callable[[str, int, str], None] | None = None) -> Results:
+def run(
+    spec: Any,
+    *,
+    store: str | os.PathLike | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    on_event: Callable[[str, int, str], None] | None = None,
+) -> Results:
     """Run every point of a spec, as `eqvbench run` does; returns :class:`eqvbench.output.results.Results`.
 
     Parameters

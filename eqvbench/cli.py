@@ -71,8 +71,12 @@ def _root(
 
 ColumnsOpt = Annotated[
     Optional[str],
-    typer.Option("--columns", help="Table columns after the swept values: JSON field names separated by commas, "
-                 "e.g. f_eff,cost_flops,resource_flops (a wrong name lists the allowed ones).", show_default=False),
+    typer.Option(
+        "--columns",
+        help="Table columns after the swept values: JSON field names separated by commas, "
+        "e.g. f_eff,cost_flops,resource_flops (a wrong name lists the allowed ones).",
+        show_default=False,
+    ),
 ]
 
 
@@ -97,16 +101,24 @@ def run(
     no_store: Annotated[bool, typer.Option("--no-store", help="Keep no store: compute every point.")] = False,
     workers: Annotated[
         Optional[int],
-        typer.Option("--workers", "-w", help="Local worker processes (default: the machine's cores, or 1 for a sweep "
-                     "too small to pay for starting them).", show_default=False),
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Local worker processes (default: the machine's cores, or 1 for a sweep "
+            "too small to pay for starting them).",
+            show_default=False,
+        ),
     ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where points run: 'local' (process pool) or 'dask' (needs --scheduler).")
     ] = "local",
     scheduler: Annotated[
         Optional[str],
-        typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://scheduler-host:8786.",
-                     show_default=False),
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address for --executor dask, e.g. tcp://scheduler-host:8786.",
+            show_default=False,
+        ),
     ] = None,
     columns: ColumnsOpt = None,
 ) -> None:
@@ -209,8 +221,11 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 now = time.perf_counter() - clock["points"]
                 left = eta_seconds(now, now, n_done, n_pending)
                 eta = f"; about {fmt_seconds(left)} left" if left is not None else ""
-                err.print(f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s"
-                          f"{cached}{eta}", highlight=False, soft_wrap=True)  # one line each, for logs
+                err.print(
+                    f"[{n_done}/{n_pending}] {labels[i]}: done in {time.perf_counter() - t:.1f} s{cached}{eta}",
+                    highlight=False,
+                    soft_wrap=True,
+                )  # one line each, for logs
 
     sweep = Sweep(spec, store=store_file, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)
     try:
@@ -229,14 +244,27 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
             _print_table(console, doc, spec.model.report.machine, columns)
             if results.checks:
                 _print_checks(console, results.checks)
-        err.print(run_summary(len(results), results.wall_seconds, results.n_computed, results.how,
-                              results.n_reused if results.store is not None else None, results.store, out),
-                  highlight=False, soft_wrap=True)
+        err.print(
+            run_summary(
+                len(results),
+                results.wall_seconds,
+                results.n_computed,
+                results.how,
+                results.n_reused if results.store is not None else None,
+                results.store,
+                out,
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
         failed = results.checks_passed is False
         if results.checks:
             n_fail = sum(not r["passed"] for r in results.checks)
-            err.print(f"checks: {len(results.checks) - n_fail} of {len(results.checks)} passed"
-                      + (" - FAILED" if failed else ""), highlight=False)
+            err.print(
+                f"checks: {len(results.checks) - n_fail} of {len(results.checks)} passed"
+                + (" - FAILED" if failed else ""),
+                highlight=False,
+            )
     except KeyboardInterrupt:
         raise SweepInterrupted(results.saved) from None
     return failed
@@ -331,8 +359,11 @@ ResultsArg = Annotated[
 ]
 RunOpt = Annotated[
     Optional[int],
-    typer.Option("--run", help="Which run of the store (default: the latest; `eqvbench show --runs` lists them).",
-                 show_default=False),
+    typer.Option(
+        "--run",
+        help="Which run of the store (default: the latest; `eqvbench show --runs` lists them).",
+        show_default=False,
+    ),
 ]
 
 
@@ -365,13 +396,28 @@ def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None
 
         rows = list_runs(results)
         for r in rows:
-            table.add_row(*[printable(str(v)) for v in (
-                r["id"], r["started_at"], r["finished_at"] or "no (interrupted or running)", r["eqvbench_version"],
-                r["spec_file"], r["n_points"], r["n_finished"], "-" if r["n_reused"] is None else r["n_reused"])])
+            table.add_row(
+                *[
+                    printable(str(v))
+                    for v in (
+                        r["id"],
+                        r["started_at"],
+                        r["finished_at"] or "no (interrupted or running)",
+                        r["eqvbench_version"],
+                        r["spec_file"],
+                        r["n_points"],
+                        r["n_finished"],
+                        "-" if r["n_reused"] is None else r["n_reused"],
+                    )
+                ]
+            )
         console.print(table)
         if any(r["eqvbench_version"] != code_identity() for r in rows):
-            typer.echo(f"note: this is eqvbench {code_identity()}; points of runs by other code are computed "
-                       "anew when their spec runs again", err=True)
+            typer.echo(
+                f"note: this is eqvbench {code_identity()}; points of runs by other code are computed "
+                "anew when their spec runs again",
+                err=True,
+            )
         return
     from eqvbench.pipeline import summarize
 
@@ -382,14 +428,18 @@ def _show(results: Path, run_id: int | None, runs: bool, columns_opt: str | None
     if fit is not None:
         doc["summary"] = fit
     machine = doc["spec"].get("report", {}).get("machine") or (
-        (doc["spec"].get("cases") or [{}])[0].get("report", {}).get("machine", "frontier"))
+        (doc["spec"].get("cases") or [{}])[0].get("report", {}).get("machine", "frontier")
+    )
     _print_table(console, doc, machine, columns)
     st = doc.get("store")
     if isinstance(st, dict) and isinstance(st.get("n_points"), int) and isinstance(st.get("n_finished"), int):
         # read from a store (a `run --out` document's "store" says where its run kept its points instead)
         missing = st["n_points"] - st["n_finished"]
-        typer.echo(f"run {st['run']} of {st['path']}: {st['n_finished']} of {st['n_points']} point(s) finished"
-                   + (f"; {missing} missing (rerun the spec to finish)" if missing else ""), err=True)
+        typer.echo(
+            f"run {st['run']} of {st['path']}: {st['n_finished']} of {st['n_points']} point(s) finished"
+            + (f"; {missing} missing (rerun the spec to finish)" if missing else ""),
+            err=True,
+        )
     stale = _stale_note(doc)
     if stale:
         typer.echo(stale, err=True)
@@ -409,15 +459,21 @@ def _stale_note(doc: dict) -> str | None:
         what = f"eqvbench {version} ({theirs})"
     else:
         what = f"other code or libraries ({theirs})"
-    return (f"note: these points were computed by {what}; this is eqvbench {code_identity()}: "
-            "running the spec again computes them anew")
+    return (
+        f"note: these points were computed by {what}; this is eqvbench {code_identity()}: "
+        "running the spec again computes them anew"
+    )
 
 
 @app.command()
 def export(
     results: ResultsArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json (the `run --json` document) or csv (one row per point).")] = "json",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="json (the `run --json` document) or csv (one row per point).")
+    ] = "json",
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
+    ] = None,
     run_id: RunOpt = None,
 ) -> None:
     """Write the points of a stored run as JSON or CSV."""
@@ -450,12 +506,22 @@ def _export(results: Path, fmt: str, out: Path | None, run_id: int | None) -> No
 @app.command()
 def plot(
     results: ResultsArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (atomically): .png, or .pdf / .svg for "
-                                      "vector figures.", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="File to write (atomically): .png, or .pdf / .svg for vector figures.",
+            show_default=False,
+        ),
+    ],
     kind: Annotated[
         str,
-        typer.Option("--kind", help="all (every figure that applies), cost (resource vs cost), "
-                     "fidelity (f_eff vs volume), butterfly (per-gate sensitivity map)."),
+        typer.Option(
+            "--kind",
+            help="all (every figure that applies), cost (resource vs cost), "
+            "fidelity (f_eff vs volume), butterfly (per-gate sensitivity map).",
+        ),
     ] = "all",
     run_id: RunOpt = None,
 ) -> None:
@@ -519,7 +585,9 @@ def _validate(spec_arg: str) -> None:
     total_s, peak = 0.0, 0
     for pp in plans:
         family = get_family(pp.point.values["experiment"])
-        inst = family.build(pp.lattice, pp.point.values["circuit"], derive_seed(spec.model.seed, "instance", pp.structure, 0))
+        inst = family.build(
+            pp.lattice, pp.point.values["circuit"], derive_seed(spec.model.seed, "instance", pp.structure, 0)
+        )
         est = estimate_point(pp, inst, family.n_instances(pp.point.values["circuit"]))
         total_s += est.seconds
         peak = max(peak, est.memory_bytes)

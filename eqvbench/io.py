@@ -48,8 +48,9 @@ def write_output(path: Path, text: str | bytes, option: str = "--out") -> None:
     try:
         write_atomic(path, text)
     except OSError as e:
-        raise EqvbenchError(f"{option} {path}: cannot write ({e.strerror or e.__class__.__name__}); "
-                            "nothing was written there") from None
+        raise EqvbenchError(
+            f"{option} {path}: cannot write ({e.strerror or e.__class__.__name__}); nothing was written there"
+        ) from None
 
 
 def write_atomic(path: Path, text: str | bytes, follow_symlinks: bool = True) -> None:

@@ -141,8 +141,12 @@ def plan(spec: Spec) -> list[PointPlan]:
         lattice = build_lattice(pt.values["lattice"])
         for fld, msg in family.check_point(lattice, pt.values):
             raise SpecError(spec.file, fld, msg)
-        check_calibration(spec.file, pt.values, lattice,
-                          f"cases[{pt.params['case']}].noise.calibration" if "case" in pt.params else "noise.calibration")
+        check_calibration(
+            spec.file,
+            pt.values,
+            lattice,
+            f"cases[{pt.params['case']}].noise.calibration" if "case" in pt.params else "noise.calibration",
+        )
         sim = pt.values["simulation"]
         fits = lattice.n_qubits <= sim["max_qubits"]
         if sim["simulate"] == "always" and not fits:
@@ -164,8 +168,9 @@ def point_settings(pp: PointPlan) -> PointSettings:
     from eqvbench.families.base import PointSettings
 
     values = pp.point.values
-    return PointSettings.from_values(values, get_family(values["experiment"]),
-                                     cost_seed=derive_seed(values["seed"], "cost", pp.structure))
+    return PointSettings.from_values(
+        values, get_family(values["experiment"]), cost_seed=derive_seed(values["seed"], "cost", pp.structure)
+    )
 
 
 def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: Progress | None = None) -> PointResult:
@@ -201,8 +206,9 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     readout_measured = first.measured if cone.readout_is_volume else ()
     f_full = noise.f_model(first.circuit, first.qubits, readout_measured)
     if cone.term_locations:
-        f_model = sum(noise.f_model(first.circuit, first.qubits, readout_measured, locs)
-                      for locs in cone.term_locations) / len(cone.term_locations)
+        f_model = sum(
+            noise.f_model(first.circuit, first.qubits, readout_measured, locs) for locs in cone.term_locations
+        ) / len(cone.term_locations)
     else:
         f_model = noise.f_model(first.circuit, first.qubits, readout_measured, cone.locations)
     eps = -math.log(f_full) / n_gates_2q if n_gates_2q and 0 < f_full else None
@@ -240,16 +246,19 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             else:
                 result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
     else:
-        reason = "simulation.simulate is 'never'" if settings.simulation.simulate == "never" else (
-            f"{pp.n_qubits} qubits > simulation.max_qubits = {settings.simulation.max_qubits}"
+        reason = (
+            "simulation.simulate is 'never'"
+            if settings.simulation.simulate == "never"
+            else (f"{pp.n_qubits} qubits > simulation.max_qubits = {settings.simulation.max_qubits}")
         )
         result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
 
     # effective region (docs/physics.md, "Effective region")
     t = time.perf_counter()
     say("effective region")
-    region = family.effective_region(first, settings, result.f_eff, noise,
-                                     np.random.default_rng(derive_seed(seed, "region", physics_of(values))))
+    region = family.effective_region(
+        first, settings, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values)))
+    )
     if region is None:
         result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": n_gates_2q})
     else:
@@ -278,8 +287,7 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             if result.cost.cached:
                 say("cost: cached tree (found by an earlier run)")
         # a region holding the whole light cone has the same network: do not search it twice
-        whole_cone = region is None or (
-            region.whole if region.whole is not None else region.n_gates_2q == cone.v_light)
+        whole_cone = region is None or (region.whole if region.whole is not None else region.n_gates_2q == cone.v_light)
         result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None
         if not whole_cone and region.network is not None:
             say("cost of the effective region")
@@ -291,8 +299,9 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             result.resource_flops = fid * result.cost.cost_flops
     result.methods = classical_methods(family, result, region, settings.region)
     fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
-    result.fields.update(verdict(values, result.methods, fid, result.fields.get("region_delta"),
-                                 settings.cost.machines))
+    result.fields.update(
+        verdict(values, result.methods, fid, result.fields.get("region_delta"), settings.cost.machines)
+    )
     return result
 
 
@@ -322,8 +331,9 @@ def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any
     return [entries[name] for name in METHODS]
 
 
-def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: float | None,
-            machines: dict[str, float]) -> dict[str, Any]:
+def verdict(
+    values: dict[str, Any], methods: list[Any], f: float | None, delta: float | None, machines: dict[str, float]
+) -> dict[str, Any]:
     """The cheapest classical method (`cheapest_method`) and, when the spec gives a device run, the device's
     time (device.shots x device.repetition_s) against the classical time on report.machine.
 
@@ -348,8 +358,14 @@ def verdict(values: dict[str, Any], methods: list[Any], f: float | None, delta: 
     dev = values["device"]
     if dev["shots"] and dev["repetition_s"]:
         t_dev = dev["shots"] * dev["repetition_s"]
-        out.update({"device_seconds": t_dev, "classical_seconds": t_cls, "verdict_machine": machine,
-                    "verdict": "classical" if t_cls <= t_dev else "quantum"})
+        out.update(
+            {
+                "device_seconds": t_dev,
+                "classical_seconds": t_cls,
+                "verdict_machine": machine,
+                "verdict": "classical" if t_cls <= t_dev else "quantum",
+            }
+        )
     return out
 
 
@@ -376,8 +392,10 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
         "spec_file": spec.file,
         "spec": spec.resolved(),
         "columns": [list(c) for c in columns],
-        "definitions": {**DEFINITIONS, **{f.name: f.meaning + (f" [{f.unit}]" if f.unit else "")
-                                          for fam in families for f in fam.result_fields}},
+        "definitions": {
+            **DEFINITIONS,
+            **{f.name: f.meaning + (f" [{f.unit}]" if f.unit else "") for fam in families for f in fam.result_fields},
+        },
         "points": points,
     }
     summary = summarize(spec.experiments, points)
@@ -391,8 +409,9 @@ def summarize(experiments: list[str], points: list[dict[str, Any]]) -> dict[str,
     from eqvbench.families import get_family
 
     families = [get_family(name) for name in experiments]
-    summaries = {f.name: s for f in families
-                 if (s := f.summary([p for p in points if p["experiment"] == f.name])) is not None}
+    summaries = {
+        f.name: s for f in families if (s := f.summary([p for p in points if p["experiment"] == f.name])) is not None
+    }
     if len(summaries) == 1 and len(families) == 1:
         return next(iter(summaries.values()))
     if summaries:

@@ -86,9 +86,19 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([kKMGTP]i?B|B)?\s*$")
 _SIZE_UNITS = {
-    None: 1, "B": 1,
-    "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
-    "KiB": 2**10, "kiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50,
+    None: 1,
+    "B": 1,
+    "kB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "PB": 10**15,
+    "KiB": 2**10,
+    "kiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+    "PiB": 2**50,
 }
 
 
@@ -232,6 +242,7 @@ Bytes = Annotated[int, BeforeValidator(parse_bytes)]
 
 # --- lattices ---------------------------------------------------------------
 
+
 class GridLattice(Section):
     """rows x cols rectangle of grid qubits with nearest-neighbour couplers."""
 
@@ -279,6 +290,7 @@ class HeavyHexLattice(Section):
 
 
 # --- pipeline-wide sections -------------------------------------------------
+
 
 class QubitRates(Section):
     """One qubit's row of a calibration table; a rate left out is the section's uniform one."""
@@ -361,8 +373,9 @@ class CostSpec(Section):
     max_time: Annotated[float, Field(gt=0, le=86_400)] | None = None
     # processes for the hyper-optimiser's trials; > 1 makes the tree depend on timing, like max_time
     processes: Annotated[int, Field(ge=1, le=1024)] = 1
-    methods: Annotated[list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]],
-                       Field(min_length=1)] = Field(default_factory=lambda: default_methods())
+    methods: Annotated[
+        list[Literal["greedy", "kahypar", "labels", "spinglass", "betweenness"]], Field(min_length=1)
+    ] = Field(default_factory=lambda: default_methods())
     optlib: Literal["optuna", "cmaes", "random", "sbplx"] = "optuna"
     minimize: Literal["flops", "combo", "size", "write"] = "flops"
     memory_limit: Bytes | None = 16 * 2**30  # null: no limit (the tree is not sliced)
@@ -444,6 +457,7 @@ class DeviceSpec(Section):
 
 
 # --- whole spec ---------------------------------------------------------------
+
 
 def spec_model(family) -> type[BaseModel]:
     """Pydantic model of a whole spec for one experiment family."""
@@ -634,6 +648,7 @@ def raise_validation(file: str, raw: Any, exc: ValidationError, model: type[Base
 
 # --- reading YAML safely ---------------------------------------------------------
 
+
 class _LimitError(yaml.MarkedYAMLError):
     """Well-formed YAML that a spec may not hold (past a limit, or a duplicate key)."""
 
@@ -652,14 +667,16 @@ class _SpecLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
-                raise _LimitError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)",
-                                                  self.peek_event().start_mark)
+                raise _LimitError(
+                    None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)", self.peek_event().start_mark
+                )
             return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise _LimitError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
-                                                  self.peek_event().start_mark)
+                raise _LimitError(
+                    None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -676,22 +693,25 @@ class _SpecLoader(yaml.SafeLoader):
                 continue  # unhashable: the base class reports it
             if dup:
                 raise _LimitError(
-                    None, None, f"duplicate key {short_repr(key)} (each key may appear once per mapping)",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {short_repr(key)} (each key may appear once per mapping)",
+                    key_node.start_mark,
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
         digits = sum(c.isdigit() for c in str(node.value))
         if digits > MAX_INT_DIGITS:
-            raise _LimitError(None, None, f"integer with more than {MAX_INT_DIGITS} digits",
-                                                    node.start_mark)
+            raise _LimitError(None, None, f"integer with more than {MAX_INT_DIGITS} digits", node.start_mark)
         return super().construct_yaml_int(node)
 
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:int", _SpecLoader.construct_yaml_int)
 _SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, int]:
@@ -704,8 +724,13 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
             raise _LimitError(None, None, "an alias refers to a value that contains it", node.start_mark)
         active.add(key)
         size, height = 1, 0
-        children = [c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode) else \
-            node.value if isinstance(node, yaml.SequenceNode) else []
+        children = (
+            [c for kv in node.value for c in kv]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         for child in children:
             s, h = _expanded_size(child, memo, active, depth + 1)
             size, height = size + s, max(height, h + 1)
@@ -714,11 +739,11 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
         active.discard(key)
         memo[key] = (size, height)
     if size > MAX_YAML_NODES:
-        raise _LimitError(
-            None, None, f"more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark)
+        raise _LimitError(None, None, f"more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark)
     if depth + height > MAX_YAML_DEPTH:
         raise _LimitError(
-            None, None, f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded", node.start_mark)
+            None, None, f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded", node.start_mark
+        )
     return size, height
 
 
@@ -798,9 +823,12 @@ def check_model(file: str, model: BaseModel, where: str = "") -> None:
     machines = {**REFERENCE_MACHINES, **model.cost.machines}
     if model.report.machine not in machines:
         close = difflib.get_close_matches(model.report.machine, list(machines), n=1, cutoff=0.6)
-        raise SpecError(file, f"{where}report.machine",
-                        f"unknown machine {short_repr(model.report.machine)} (known: {', '.join(machines)}; "
-                        f"add one under cost.machines: {{name: FLOP/s}})" + (f"; did you mean {close[0]!r}?" if close else ""))
+        raise SpecError(
+            file,
+            f"{where}report.machine",
+            f"unknown machine {short_repr(model.report.machine)} (known: {', '.join(machines)}; "
+            f"add one under cost.machines: {{name: FLOP/s}})" + (f"; did you mean {close[0]!r}?" if close else ""),
+        )
 
 
 def check_columns(file: str, models: list[BaseModel]) -> None:
@@ -809,26 +837,70 @@ def check_columns(file: str, models: list[BaseModel]) -> None:
     kinds = " or ".join(dict.fromkeys(m.experiment for m in models))
     for m in models:
         for i, col in enumerate(m.report.columns):
-            for name in (col.values() if isinstance(col, dict) else [col]):
+            for name in col.values() if isinstance(col, dict) else [col]:
                 if name not in fields:
                     close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=0.6)
                     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(fields))}"
-                    raise SpecError(file, f"report.columns[{i}]",
-                                    f"{short_repr(name)} is not a field of a {kinds} point ({hint})")
+                    raise SpecError(
+                        file, f"report.columns[{i}]", f"{short_repr(name)} is not a field of a {kinds} point ({hint})"
+                    )
 
 
 # Fields of a point's JSON record that every family has, then each family's own
 # (tests/test_spec.py runs a point of every family and checks these lists hold).
 COMMON_POINT_FIELDS = (
-    "experiment", "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err",
-    "f_model", "cost", "cost_flops", "cost_log10", "cost_cached", "cost_eff_flops", "width_log2",
-    "resource_flops", "seconds_here", "simulated", "shots", "sim_method", "n_trajectories", "notes", "timings_s",
-    "a_eff", "region_gates_2q", "region_delta", "region_f", "region_f_source", "region_radius", "region_history",
-    "region_value", "region_err", "region_certificate", "reference_value", "reference_err", "reference_method",
-    "reference_seconds", "reproduced_value", "reproduced_err", "reproduced_method", "reproduced_seconds",
-    "methods", "cheapest_method",
-    "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict",
+    "experiment",
+    "n_qubits",
+    "n_gates_2q",
+    "v_light",
+    "v_eff",
+    "v_eff_model",
+    "eps",
+    "f_eff",
+    "f_eff_err",
+    "f_model",
+    "cost",
+    "cost_flops",
+    "cost_log10",
+    "cost_cached",
+    "cost_eff_flops",
+    "width_log2",
+    "resource_flops",
+    "seconds_here",
+    "simulated",
+    "shots",
+    "sim_method",
+    "n_trajectories",
+    "notes",
+    "timings_s",
+    "a_eff",
+    "region_gates_2q",
+    "region_delta",
+    "region_f",
+    "region_f_source",
+    "region_radius",
+    "region_history",
+    "region_value",
+    "region_err",
+    "region_certificate",
+    "reference_value",
+    "reference_err",
+    "reference_method",
+    "reference_seconds",
+    "reproduced_value",
+    "reproduced_err",
+    "reproduced_method",
+    "reproduced_seconds",
+    "methods",
+    "cheapest_method",
+    "device_seconds",
+    "classical_seconds",
+    "verdict_machine",
+    "verdict_method",
+    "verdict",
 )
+
+
 class _FamilyPointFields(Mapping):
     """Family name -> the fields its points add (its `result_fields`), read from the family."""
 
@@ -904,8 +976,11 @@ def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
     except RecursionError:
         fail("not JSON eqvbench reads (nested too deeply)")
     except ValueError as e:  # NaN/Infinity, an integer of thousands of digits
-        fail("not JSON eqvbench reads (" + ("an integer of thousands of digits" if "digits" in str(e)
-                                            else printable(str(e), 100)) + ")")
+        fail(
+            "not JSON eqvbench reads ("
+            + ("an integer of thousands of digits" if "digits" in str(e) else printable(str(e), 100))
+            + ")"
+        )
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         fail(f"{'line ' + str(mark.line + 1) + ': ' if mark else ''}not YAML ({getattr(e, 'problem', None) or e})")
@@ -922,8 +997,9 @@ def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
         Calibration.model_validate(table)
     except ValidationError as e:
         first = e.errors()[0]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
-                      for i, p in enumerate(first["loc"]))
+        loc = "".join(
+            f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(first["loc"])
+        )
         msg = first["msg"].removeprefix("Value error, ")
         fail(f"{loc}: {msg}" if loc else msg)
     return {"file": path_text, "sha256": hashlib.sha256(data).hexdigest(), **table}
@@ -951,14 +1027,23 @@ def check_calibration(file: str, values: dict, lattice, field: str = "noise.cali
     rows = {r["qubit"] for r in cal["qubits"]}
     missing = sorted(k for k in numbers.values() if k not in rows)
     if missing and cal["qubits"]:
-        raise SpecError(file, field, f"{where}qubits: no row for qubit {missing[0]} of the lattice"
-                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise SpecError(
+            file,
+            field,
+            f"{where}qubits: no row for qubit {missing[0]} of the lattice"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+        )
     pairs = {frozenset(r["qubits"]) for r in cal["pairs"]}
-    lacking = sorted(sorted((numbers[a], numbers[b])) for a, b in lattice.edges
-                     if frozenset((numbers[a], numbers[b])) not in pairs)
+    lacking = sorted(
+        sorted((numbers[a], numbers[b])) for a, b in lattice.edges if frozenset((numbers[a], numbers[b])) not in pairs
+    )
     if lacking and cal["pairs"]:
-        raise SpecError(file, field, f"{where}pairs: no row for coupler {lacking[0]} of the lattice"
-                        + (f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""))
+        raise SpecError(
+            file,
+            field,
+            f"{where}pairs: no row for coupler {lacking[0]} of the lattice"
+            + (f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""),
+        )
 
 
 def validation_context(file: str) -> dict[str, Any]:
@@ -976,14 +1061,17 @@ def parse_spec(raw: dict, file: str) -> Spec:
     if name is None:
         raise SpecError(file, "experiment", f"required field is missing (one of: {', '.join(family_names())})")
     if not isinstance(name, str) or name not in family_names():
-        raise SpecError(file, "experiment", f"unknown experiment {short_repr(name)} (one of: {', '.join(family_names())})")
+        raise SpecError(
+            file, "experiment", f"unknown experiment {short_repr(name)} (one of: {', '.join(family_names())})"
+        )
     family = get_family(name)
     _check_numbers(file, raw)
     raw = _inline_calibration(raw, file)
     cases = raw.get("cases")
     if isinstance(cases, list):
-        cases = [_inline_calibration(c, file, f"cases[{i}].") if isinstance(c, dict) else c
-                 for i, c in enumerate(cases)]
+        cases = [
+            _inline_calibration(c, file, f"cases[{i}].") if isinstance(c, dict) else c for i, c in enumerate(cases)
+        ]
     if cases is None:
         model_cls = spec_model(family)
         try:
@@ -994,7 +1082,9 @@ def parse_spec(raw: dict, file: str) -> Spec:
         check_columns(file, [model])
         n = _count_points(model)
         if n > MAX_POINTS:
-            raise SpecError(file, None, f"the sweep has {n} points, more than {MAX_POINTS}: split it into several specs")
+            raise SpecError(
+                file, None, f"the sweep has {n} points, more than {MAX_POINTS}: split it into several specs"
+            )
         return Spec(file=file, experiment=name, models=[model], points=expand(model))
     if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
         raise SpecError(file, "cases", "must be a non-empty list of mappings (each overrides the rest of the spec)")
@@ -1005,8 +1095,11 @@ def parse_spec(raw: dict, file: str) -> Spec:
         # inherits only the family-independent sections of the base (seed, noise, simulation, cost, report)
         case_name = case.get("experiment", name)
         if not isinstance(case_name, str) or case_name not in family_names():
-            raise SpecError(file, f"cases[{i}].experiment",
-                            f"unknown experiment {short_repr(case_name)} (one of: {', '.join(family_names())})")
+            raise SpecError(
+                file,
+                f"cases[{i}].experiment",
+                f"unknown experiment {short_repr(case_name)} (one of: {', '.join(family_names())})",
+            )
         case_family = get_family(case_name)
         case_base = base if case_name == name else {k: v for k, v in base.items() if k not in ("lattice", "circuit")}
         merged = _merge(case_base, case)
@@ -1027,13 +1120,25 @@ def parse_spec(raw: dict, file: str) -> Spec:
             in_case = err.field and _top_key(err.field) in {_top_key(printable(str(k), 200)) for k in case}
             raise SpecError(file, f"cases[{i}].{err.field}" if in_case else err.field, err.message) from None
         if len(points) + _count_points(model) > MAX_POINTS:
-            raise SpecError(file, f"cases[{i}]", f"the sweep has more than {MAX_POINTS} points: split it into several specs")
+            raise SpecError(
+                file, f"cases[{i}]", f"the sweep has more than {MAX_POINTS} points: split it into several specs"
+            )
         models.append(model)
         points += expand(model, start=len(points), case=i)
     check_columns(file, models)
     if len({m.experiment for m in models}) > 1:  # say which family each row is
-        points = [Point(p.index, {"case": p.params["case"], "experiment": p.values["experiment"],
-                                  **{k: v for k, v in p.params.items() if k != "case"}}, p.values) for p in points]
+        points = [
+            Point(
+                p.index,
+                {
+                    "case": p.params["case"],
+                    "experiment": p.values["experiment"],
+                    **{k: v for k, v in p.params.items() if k != "case"},
+                },
+                p.values,
+            )
+            for p in points
+        ]
     return Spec(file=file, experiment=name, models=models, points=points)
 
 

@@ -64,9 +64,26 @@ def test_points_are_typed_with_every_field(cli):
     results = eqvbench.run(spec, workers=1)
     assert len(results) == 4 and results[0] is results.points[0]
     for point, want in zip(results.points, results.document["points"]):
-        for name in ("experiment", "params", "n_qubits", "n_gates_2q", "v_light", "v_eff", "eps", "f_eff",
-                     "f_eff_err", "f_model", "cost_flops", "cost_log10", "width_log2", "resource_flops",
-                     "simulated", "a_eff", "cost_eff_flops", "notes"):
+        for name in (
+            "experiment",
+            "params",
+            "n_qubits",
+            "n_gates_2q",
+            "v_light",
+            "v_eff",
+            "eps",
+            "f_eff",
+            "f_eff_err",
+            "f_model",
+            "cost_flops",
+            "cost_log10",
+            "width_log2",
+            "resource_flops",
+            "simulated",
+            "a_eff",
+            "cost_eff_flops",
+            "notes",
+        ):
             assert getattr(point, name) == want[name], name
         assert point.verdict is None and point.get("verdict") is None  # no device run in SWEEP
         assert point["xeb_exact"] == want["xeb_exact"] and "xeb_exact" in point
@@ -89,8 +106,7 @@ def test_family_fields_and_verdict_through_the_api(write_spec):
     assert point.classical_seconds == want["classical_seconds"] and point.device_seconds == 1000 * 1.0e-5
     assert point.get("xeb_exact") is None
     # the classical methods as typed entries, the cheapest one named as in the CLI's JSON
-    assert [m.method for m in point.methods] == ["contraction", "region", "pauli_propagation",
-                                                  "belief_propagation"]
+    assert [m.method for m in point.methods] == ["contraction", "region", "pauli_propagation", "belief_propagation"]
     assert point.cheapest_method == want["cheapest_method"]
     pp = point.methods[2]
     assert pp.status == "ok" and abs(pp.value - point["o_ideal"]) <= pp.err + 1e-12
@@ -144,15 +160,26 @@ def test_bad_dict_spec_is_the_cli_error_line(write_spec):
     assert line == f"error: {e.value}".replace("<dict>", str(path))
 
 
-@pytest.mark.parametrize("spec,file,field,words", [
-    ("experiment: rcs\nlattice: [1,\n", "<string>", "line 3, column 1", "malformed YAML"),
-    ("experiment: nosuch\n", "<string>", "experiment", "unknown experiment"),
-    ({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 3}, "noise": {"p2": 2}},
-     "<dict>", "noise.p2", ""),
-    ({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 3}, "colour": "red"},
-     "<dict>", "colour", ""),
-    ("no_such_spec.yaml", "no_such_spec.yaml", None, "file not found"),
-])
+@pytest.mark.parametrize(
+    "spec,file,field,words",
+    [
+        ("experiment: rcs\nlattice: [1,\n", "<string>", "line 3, column 1", "malformed YAML"),
+        ("experiment: nosuch\n", "<string>", "experiment", "unknown experiment"),
+        (
+            {"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 3}, "noise": {"p2": 2}},
+            "<dict>",
+            "noise.p2",
+            "",
+        ),
+        (
+            {"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 3}, "colour": "red"},
+            "<dict>",
+            "colour",
+            "",
+        ),
+        ("no_such_spec.yaml", "no_such_spec.yaml", None, "file not found"),
+    ],
+)
 def test_bad_specs_raise_spec_errors(spec, file, field, words):
     with pytest.raises(SpecError) as e:
         eqvbench.run(spec)
@@ -160,12 +187,15 @@ def test_bad_specs_raise_spec_errors(spec, file, field, words):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("options,words", [
-    ({"workers": 0}, "workers=0"),
-    ({"executor": "slurm"}, "executor='slurm'"),
-    ({"executor": "dask"}, "needs scheduler="),
-    ({"scheduler": "tcp://127.0.0.1:8786"}, "executor='dask' only"),
-])
+@pytest.mark.parametrize(
+    "options,words",
+    [
+        ({"workers": 0}, "workers=0"),
+        ({"executor": "slurm"}, "executor='slurm'"),
+        ({"executor": "dask"}, "needs scheduler="),
+        ({"scheduler": "tcp://127.0.0.1:8786"}, "executor='dask' only"),
+    ],
+)
 def test_bad_options_raise_before_anything_runs(options, words, tmp_path):
     with pytest.raises(EqvbenchError, match=words.replace("[", r"\[")):
         eqvbench.run(SWEEP, store=tmp_path / "s.eqvdb", **options)
@@ -183,9 +213,11 @@ def test_shipped_example_by_bare_name():
 
 def test_import_is_cheap():
     """`import eqvbench` loads none of the heavy libraries; `eqvbench.run` is there."""
-    code = ("import sys, eqvbench; assert callable(eqvbench.run); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'cirq', 'quimb', 'cotengra', "
-            "'numba', 'yaml', 'pydantic', 'rich', 'typer', 'pandas'}))")
+    code = (
+        "import sys, eqvbench; assert callable(eqvbench.run); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'cirq', 'quimb', 'cotengra', "
+        "'numba', 'yaml', 'pydantic', 'rich', 'typer', 'pandas'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -148,14 +148,17 @@ def test_truncation_is_counted_and_estimated():
     assert abs(value - cirq_value(c, qs, term)) <= bp.truncation_estimate(st.discarded)
 
 
-@pytest.mark.parametrize("lattice, steps, loop_error", [
-    # a 12-qubit ring: until correlations wrap around it BP is exact (measured 5e-15 at 6 steps)
-    ({"kind": "ring", "n": 12}, 6, 1e-9),
-    # a 3x3 grid (4-cycles): measured BP loop error, largest over the nine Z_i, 0.0227 after 3 steps;
-    # bounded at 0.03 (the measurement plus a third) so that a gauge or message bug, which gives O(1)
-    # errors, fails while the loop error itself passes
-    ({"kind": "grid", "rows": 3, "cols": 3}, 3, 0.03),
-])
+@pytest.mark.parametrize(
+    "lattice, steps, loop_error",
+    [
+        # a 12-qubit ring: until correlations wrap around it BP is exact (measured 5e-15 at 6 steps)
+        ({"kind": "ring", "n": 12}, 6, 1e-9),
+        # a 3x3 grid (4-cycles): measured BP loop error, largest over the nine Z_i, 0.0227 after 3 steps;
+        # bounded at 0.03 (the measurement plus a third) so that a gauge or message bug, which gives O(1)
+        # errors, fails while the loop error itself passes
+        ({"kind": "grid", "rows": 3, "cols": 3}, 3, 0.03),
+    ],
+)
 def test_loopy_lattice_state_exact_and_bp_within_its_loop_error(lattice, steps, loop_error):
     lat = ring(12) if lattice["kind"] == "ring" else build_lattice(lattice)
     qs = list(lat.qubits)
@@ -168,8 +171,10 @@ def test_loopy_lattice_state_exact_and_bp_within_its_loop_error(lattice, steps, 
     assert abs(np.vdot(st.statevector(), psi)) == pytest.approx(1.0, abs=1e-9)  # the state itself is exact
     env = st.run_bp()
     order = {q: i for i, q in enumerate(qs)}
-    errors = [abs(env.expectation({i: "Z"}).real - cirq.Z(q).expectation_from_state_vector(psi, order).real)
-              for i, q in enumerate(qs)]
+    errors = [
+        abs(env.expectation({i: "Z"}).real - cirq.Z(q).expectation_from_state_vector(psi, order).real)
+        for i, q in enumerate(qs)
+    ]
     assert max(errors) <= loop_error
 
 
@@ -187,8 +192,9 @@ def _published(name: str, k: int) -> bp.BPLadder:
 LOOP_SLACK = 1e-4
 
 
-@pytest.mark.parametrize("name, column, k", [("M_z", 0, 8), ("M_z", 0, 12), ("W_10", 1, 8), ("W_10", 1, 12),
-                                             ("W_17", 2, 4), ("W_17", 2, 8)])
+@pytest.mark.parametrize(
+    "name, column, k", [("M_z", 0, 8), ("M_z", 0, 12), ("W_10", 1, 8), ("W_10", 1, 12), ("W_17", 2, 4), ("W_17", 2, 8)]
+)
 def test_127_qubit_experiment_after_5_steps(name, column, k):
     lad = _published(name, k)
     exact = EXACT[k][column]
@@ -211,8 +217,9 @@ def test_loop_error_is_not_in_the_estimate():
 HEISENBERG_LOOP_SLACK = 1e-4
 
 
-@pytest.mark.parametrize("name, column, k", [("W_10", 1, 8), ("W_10", 1, 12), ("W_17", 2, 4), ("W_17", 2, 8),
-                                             ("W_17", 2, 12)])
+@pytest.mark.parametrize(
+    "name, column, k", [("W_10", 1, 8), ("W_10", 1, 12), ("W_17", 2, 4), ("W_17", 2, 8), ("W_17", 2, 12)]
+)
 def test_127_qubit_experiment_after_5_steps_heisenberg(name, column, k):
     """The operator network's ladder (three chis agreeing within delta/2, or nothing truncated)
     against the published exact values; W_17 at 3 pi/8, where the state's BP misses the loop
@@ -222,8 +229,9 @@ def test_127_qubit_experiment_after_5_steps_heisenberg(name, column, k):
     paulis = resolve_observable(lat, name)
     cone = backward_cone(c, paulis)
     w = 1.0 / len(paulis)
-    lad = bp.converge(restrict_to_cone(c, cone), list(cone.qubits), [(w, ps) for ps in paulis], DELTA / 2,
-                      picture="heisenberg")
+    lad = bp.converge(
+        restrict_to_cone(c, cone), list(cone.qubits), [(w, ps) for ps in paulis], DELTA / 2, picture="heisenberg"
+    )
     exact = EXACT[k][column]
     assert lad.status == "ok" and lad.picture == "heisenberg", lad.reason
     assert abs(lad.value - exact) <= DELTA
@@ -238,14 +246,25 @@ def test_bp_is_the_region_reference_of_a_large_cone():
     from eqvbench.circuits.noise import NoiseModel
     from eqvbench.spec import parse_spec
 
-    spec = parse_spec({"experiment": "floquet_ising", "lattice": {"kind": "line", "n": 24},
-                       "circuit": {"theta_h": 0.5, "steps": 6, "observable": "Z12",
-                                   "region": {"f_eff": 0.37, "max_qubits": 10, "tn_reference_max_gates": 0}},
-                       "simulation": {"shots": 10000, "simulate": "never"}}, "t.yaml")
+    spec = parse_spec(
+        {
+            "experiment": "floquet_ising",
+            "lattice": {"kind": "line", "n": 24},
+            "circuit": {
+                "theta_h": 0.5,
+                "steps": 6,
+                "observable": "Z12",
+                "region": {"f_eff": 0.37, "max_qubits": 10, "tn_reference_max_gates": 0},
+            },
+            "simulation": {"shots": 10000, "simulate": "never"},
+        },
+        "t.yaml",
+    )
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
-    region = FAMILY.effective_region(inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(),
-                                     np.random.default_rng(0))
+    region = FAMILY.effective_region(
+        inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(), np.random.default_rng(0)
+    )
     f = region.fields
     exact, _, _ = cone_value(inst.circuit, inst.paulis)
     # the ladder stops once its estimate is within delta/2, before chi is large enough to truncate nothing

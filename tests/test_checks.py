@@ -39,8 +39,10 @@ def test_passing_checks_exit_0(stored):
 def test_failing_check_exits_1_with_a_table(stored):
     points, run = stored
     bound = f_eff(points, 4, 0.01) + 0.001  # just above the value at cycles 4, p2 0.01
-    checks = (f"checks:\n  - {{metric: f_eff, min: {bound}, where: {{circuit.cycles: 4, noise.p2: 0.01}}}}\n"
-              "  - 'cost_log10 <= 12'\n")
+    checks = (
+        f"checks:\n  - {{metric: f_eff, min: {bound}, where: {{circuit.cycles: 4, noise.p2: 0.01}}}}\n"
+        "  - 'cost_log10 <= 12'\n"
+    )
     r = run(checks)
     assert r.exit_code == 1, r.output
     assert "Failed checks: 1 of 5" in r.stdout and "FAIL" in r.stdout
@@ -48,16 +50,23 @@ def test_failing_check_exits_1_with_a_table(stored):
     doc = json.loads(run(checks, "--json").stdout)
     assert doc["checks_passed"] is False
     failed = [c for c in doc["checks"] if not c["passed"]]
-    assert failed == [{
-        "check": f"f_eff >= {bound:g} at circuit.cycles=4, noise.p2=0.01", "metric": "f_eff",
-        "params": {"circuit.cycles": 4, "noise.p2": 0.01}, "value": f_eff(points, 4, 0.01), "passed": False,
-    }]
+    assert failed == [
+        {
+            "check": f"f_eff >= {bound:g} at circuit.cycles=4, noise.p2=0.01",
+            "metric": "f_eff",
+            "params": {"circuit.cycles": 4, "noise.p2": 0.01},
+            "value": f_eff(points, 4, 0.01),
+            "passed": False,
+        }
+    ]
 
 
 def test_strict_bounds_and_null_values_fail(write_spec):
     """A check on a value that was not computed (f_eff of an unsimulated point) fails; > and < are strict."""
-    spec = write_spec(SWEEP.replace("simulation: {shots: 500}", "simulation: {simulate: never}")
-                      + "checks:\n  - 'f_eff > 0'\n  - 'n_qubits < 6'\n  - 'n_qubits <= 6'\n")
+    spec = write_spec(
+        SWEEP.replace("simulation: {shots: 500}", "simulation: {simulate: never}")
+        + "checks:\n  - 'f_eff > 0'\n  - 'n_qubits < 6'\n  - 'n_qubits <= 6'\n"
+    )
     doc = json.loads(invoke("run", spec, "--no-store", "--json", "--workers", 1).stdout)
     by = {}
     for c in doc["checks"]:
@@ -73,17 +82,23 @@ def test_checks_do_not_change_the_numbers(stored):
     assert r.exit_code == 0 and json.loads(r.stdout)["store"]["reused"] == 4
 
 
-@pytest.mark.parametrize("checks,words", [
-    ("checks: ['f_ef >= 0.3']\n", ["checks[0]", "unknown metric 'f_ef'"]),
-    ("checks: ['f_eff => 0.3']\n", ["checks[0]", "METRIC OP NUMBER"]),
-    ("checks: ['f_eff >= high']\n", ["checks[0]", "not a number"]),
-    ("checks: [{metric: f_eff}]\n", ["checks[0]", "needs a bound"]),
-    ("checks: [{metric: f_eff, min: .nan}]\n", ["checks[0]", "finite"]),
-    ("checks: [{metric: f_eff, min: 0.3, at: 4}]\n", ["checks[0].at", "unknown key"]),
-    ("checks: [{metric: f_eff, min: 0.3, where: {circuit.depth: 4}}]\n", ["checks[0].where.circuit.depth", "not a swept"]),
-    ("checks: [{metric: f_eff, min: 0.3, where: {circuit.cycles: 5}}]\n", ["checks[0].where", "matches no point"]),
-    ("checks: {f_eff: 0.3}\n", ["checks"]),
-])
+@pytest.mark.parametrize(
+    "checks,words",
+    [
+        ("checks: ['f_ef >= 0.3']\n", ["checks[0]", "unknown metric 'f_ef'"]),
+        ("checks: ['f_eff => 0.3']\n", ["checks[0]", "METRIC OP NUMBER"]),
+        ("checks: ['f_eff >= high']\n", ["checks[0]", "not a number"]),
+        ("checks: [{metric: f_eff}]\n", ["checks[0]", "needs a bound"]),
+        ("checks: [{metric: f_eff, min: .nan}]\n", ["checks[0]", "finite"]),
+        ("checks: [{metric: f_eff, min: 0.3, at: 4}]\n", ["checks[0].at", "unknown key"]),
+        (
+            "checks: [{metric: f_eff, min: 0.3, where: {circuit.depth: 4}}]\n",
+            ["checks[0].where.circuit.depth", "not a swept"],
+        ),
+        ("checks: [{metric: f_eff, min: 0.3, where: {circuit.cycles: 5}}]\n", ["checks[0].where", "matches no point"]),
+        ("checks: {f_eff: 0.3}\n", ["checks"]),
+    ],
+)
 @pytest.mark.parametrize("command", ["run", "validate"])
 def test_bad_checks_one_line_exit_2(write_spec, checks, words, command):
     spec = write_spec(SWEEP + checks)
@@ -148,8 +163,11 @@ def test_checks_bound_otoc_fields(family_stores, write_spec):
     text, db, points = family_stores["otoc"]
     (p,) = points
     assert p["otoc_norm"] is not None and p["v_measurement"] is not None
-    ok = write_spec(text + f"checks: ['otoc_norm >= {p['otoc_norm'] - 0.01}', "
-                           f"{{metric: v_measurement, max: {p['v_measurement'] + 1}}}]\n", "ok.yaml")
+    ok = write_spec(
+        text + f"checks: ['otoc_norm >= {p['otoc_norm'] - 0.01}', "
+        f"{{metric: v_measurement, max: {p['v_measurement'] + 1}}}]\n",
+        "ok.yaml",
+    )
     r = invoke("run", ok, "--store", db, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
@@ -164,7 +182,8 @@ def test_checks_bound_otoc_fields(family_stores, write_spec):
 def test_metric_another_family_reports_is_refused(write_spec, command):
     """otoc_norm is an OTOC field: on an RCS spec it is an unknown metric, named in one line with the allowed ones."""
     spec = write_spec(SWEEP + "checks: ['otoc_norm >= 0.5']\n")
-    assert_one_line_error(invoke(command, spec), f"{spec}: checks[0].metric: unknown metric 'otoc_norm'",
-                          "rcs points report", "xeb_exact")
+    assert_one_line_error(
+        invoke(command, spec), f"{spec}: checks[0].metric: unknown metric 'otoc_norm'", "rcs points report", "xeb_exact"
+    )
     spec = write_spec(OTOC + "checks: ['otoc_nrom >= 0.5']\n")
     assert_one_line_error(invoke(command, spec), "unknown metric 'otoc_nrom' (did you mean otoc_norm?)")

@@ -38,11 +38,14 @@ def cirq_expectation(qasm_text: str, terms: list[tuple[float, str]]) -> float:
 
 def spec_text(file, observable=None, extra=""):
     obs = "" if observable is None else f", observable: {json.dumps(observable)}"
-    return (f"experiment: circuit\nseed: 2\ncircuit: {{file: {file}{obs}}}\nnoise: {{p2: 0.01}}\n"
-            f"simulation: {{shots: 2000, target_err: 0.02}}\ncost: {{max_repeats: 2}}\n{extra}")
+    return (
+        f"experiment: circuit\nseed: 2\ncircuit: {{file: {file}{obs}}}\nnoise: {{p2: 0.01}}\n"
+        f"simulation: {{shots: 2000, target_err: 0.02}}\ncost: {{max_repeats: 2}}\n{extra}"
+    )
 
 
 # --- reading files ---------------------------------------------------------------------------------
+
 
 def test_example_qasm_reads_in_file_order():
     loaded = load_circuit(EXAMPLE)
@@ -59,16 +62,21 @@ def test_registers_number_qubits_in_declaration_order(tmp_path):
     f.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg b[2];\nqreg a[3];\nx a[0];\ncx b[1],a[2];\n')
     loaded = load_circuit(f)
     assert loaded.labels == ("b[0]", "b[1]", "a[0]", "a[1]", "a[2]")
-    assert {str(op.gate): tuple(q.x for q in op.qubits) for op in loaded.circuit.all_operations()} == \
-        {"X": (2,), "CNOT": (1, 4)}
+    assert {str(op.gate): tuple(q.x for q in op.qubits) for op in loaded.circuit.all_operations()} == {
+        "X": (2,),
+        "CNOT": (1, 4),
+    }
 
 
-@pytest.mark.parametrize("observable,terms", [
-    ("Z2", [(1.0, "Z2")]),
-    ("X3 Z1", [(1.0, "X3 Z1")]),
-    ("0.5*Z1 Z2 + 0.5*X3", [(0.5, "Z1 Z2"), (0.5, "X3")]),
-    ("Z5 - 0.5*Y4", [(1.0, "Z5"), (-0.5, "Y4")]),
-])
+@pytest.mark.parametrize(
+    "observable,terms",
+    [
+        ("Z2", [(1.0, "Z2")]),
+        ("X3 Z1", [(1.0, "X3 Z1")]),
+        ("0.5*Z1 Z2 + 0.5*X3", [(0.5, "Z1 Z2"), (0.5, "X3")]),
+        ("Z5 - 0.5*Y4", [(1.0, "Z5"), (-0.5, "Y4")]),
+    ],
+)
 def test_ideal_value_matches_cirq_statevector(write_spec, observable, terms):
     """<O>_ideal of the shipped QASM example (noisy simulation, region and Pauli propagation too) against
     cirq's QASM reader and simulator."""
@@ -87,7 +95,11 @@ def test_ideal_value_matches_cirq_statevector(write_spec, observable, terms):
     assert abs(p["f_eff"] - p["f_model"]) < 0.1  # the digital model holds roughly
     assert p["v_butterfly"] is not None and len(p["butterfly_map"]) == 31
     assert set(p) <= set(COMMON_POINT_FIELDS) | set(FAMILY_POINT_FIELDS["circuit"]) | {
-        "params", "seconds_on_frontier", "seconds_on_a100", "seconds_on_h100"}
+        "params",
+        "seconds_on_frontier",
+        "seconds_on_a100",
+        "seconds_on_h100",
+    }
 
 
 def test_xeb_matches_cirq_density_matrix(write_spec):
@@ -95,22 +107,34 @@ def test_xeb_matches_cirq_density_matrix(write_spec):
     from eqvbench.simulation.fidelity import xeb_exact
     from eqvbench.circuits.noise import NoiseModel
 
-    spec = write_spec(spec_text(EXAMPLE, extra="").replace("simulation: {", "simulation: {method: density_matrix, max_qubits: 14, "))
+    spec = write_spec(
+        spec_text(EXAMPLE, extra="").replace("simulation: {", "simulation: {method: density_matrix, max_qubits: 14, ")
+    )
     (p,) = run_json(spec, "--no-store", "--workers", 1)["points"]
     circuit = load_circuit(EXAMPLE).circuit
     qs = sorted(circuit.all_qubits())
     noise = NoiseModel(p1=0.0016, p2=0.01, readout=0.038)
     p_ideal = np.abs(cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qs).final_state_vector) ** 2
-    rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(
-        noise.to_cirq(circuit, qs, qs), qubit_order=qs).final_density_matrix
+    rho = (
+        cirq.DensityMatrixSimulator(dtype=np.complex128)
+        .simulate(noise.to_cirq(circuit, qs, qs), qubit_order=qs)
+        .final_density_matrix
+    )
     assert p["xeb_exact"] == pytest.approx(xeb_exact(p_ideal, np.real(np.diag(rho))), abs=1e-8)
     assert p["f_eff"] == p["xeb_exact"] and p["v_light"] == 13 and p["a_eff"] == 6
     assert "o_ideal" not in p
     assert {m["method"]: m["status"] for m in p["methods"]} == {
-        "contraction": "ok", "region": "not_applicable", "pauli_propagation": "not_applicable",
-        "belief_propagation": "not_applicable"}
+        "contraction": "ok",
+        "region": "not_applicable",
+        "pauli_propagation": "not_applicable",
+        "belief_propagation": "not_applicable",
+    }
     assert set(p) <= set(COMMON_POINT_FIELDS) | set(FAMILY_POINT_FIELDS["circuit"]) | {
-        "params", "seconds_on_frontier", "seconds_on_a100", "seconds_on_h100"}
+        "params",
+        "seconds_on_frontier",
+        "seconds_on_a100",
+        "seconds_on_h100",
+    }
 
 
 def test_numeric_fields_are_declared(write_spec):
@@ -153,14 +177,17 @@ def test_cirq_json_gives_what_qasm_gives(tmp_path, write_spec):
 def test_files_and_observables_sweep(tmp_path, write_spec):
     other = tmp_path / "ghz.qasm"
     other.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\n')
-    spec = write_spec(f"experiment: circuit\ncircuit: {{file: [{EXAMPLE}, ghz.qasm], observable: [Z0 Z2, X0 X1 X2]}}\n"
-                      "cost: {max_repeats: 2}\nsimulation: {simulate: never}\n")
+    spec = write_spec(
+        f"experiment: circuit\ncircuit: {{file: [{EXAMPLE}, ghz.qasm], observable: [Z0 Z2, X0 X1 X2]}}\n"
+        "cost: {max_repeats: 2}\nsimulation: {simulate: never}\n"
+    )
     s = load_spec(spec)
     assert [p.params for p in s.points] == [
         {"circuit.file": str(EXAMPLE), "circuit.observable": "Z0 Z2"},
         {"circuit.file": str(EXAMPLE), "circuit.observable": "X0 X1 X2"},
         {"circuit.file": str(other), "circuit.observable": "Z0 Z2"},
-        {"circuit.file": str(other), "circuit.observable": "X0 X1 X2"}]
+        {"circuit.file": str(other), "circuit.observable": "X0 X1 X2"},
+    ]
     points = run_json(spec, "--no-store", "--workers", 1)["points"]
     assert [p["n_qubits"] for p in points] == [6, 6, 3, 3]
     assert [round(p["reproduced_value"], 9) for p in points[2:]] == [1.0, 1.0]  # GHZ: <Z0 Z2> = <XXX> = 1
@@ -178,9 +205,17 @@ def test_workers_rebuild_a_circuit_spec(write_spec):
 def test_exporter_round_trips(tmp_path):
     """to_qasm writes rotations with their angles in full precision: reading it back gives the same unitary."""
     q = cirq.LineQubit.range(3)
-    c = cirq.Circuit(cirq.rx(0.3).on(q[0]), cirq.ry(-1.2).on(q[1]), cirq.ZZPowGate(exponent=0.37).on(q[1], q[2]),
-                     cirq.CZ(q[0], q[1]), cirq.H(q[2]), cirq.PhasedXPowGate(phase_exponent=0.25, exponent=0.5).on(q[0]),
-                     cirq.CNOT(q[2], q[0]), cirq.T(q[1]), cirq.SWAP(q[0], q[1]))
+    c = cirq.Circuit(
+        cirq.rx(0.3).on(q[0]),
+        cirq.ry(-1.2).on(q[1]),
+        cirq.ZZPowGate(exponent=0.37).on(q[1], q[2]),
+        cirq.CZ(q[0], q[1]),
+        cirq.H(q[2]),
+        cirq.PhasedXPowGate(phase_exponent=0.25, exponent=0.5).on(q[0]),
+        cirq.CNOT(q[2], q[0]),
+        cirq.T(q[1]),
+        cirq.SWAP(q[0], q[1]),
+    )
     f = tmp_path / "x.qasm"
     f.write_text(to_qasm(c, q))
     back = load_circuit(f).circuit
@@ -188,6 +223,7 @@ def test_exporter_round_trips(tmp_path):
 
 
 # --- the kicked Ising experiment from a file --------------------------------------------------------
+
 
 def test_shipped_kicked_ising_file_is_the_exporters():
     """The shipped QASM is what the exporter writes, and reads back as the built-in circuit, moment by moment."""
@@ -209,18 +245,35 @@ def test_kicked_ising_from_qasm_matches_the_builtin_family(write_spec):
     built-in floquet_ising family's light cone, digital model, classical value, region and cost."""
     # the in-order contraction (no search): the cost search's seed comes from each family's structure key,
     # and searches with different seeds find different trees; same network, same seed: same tree (below)
-    common = ("cost: {search_max_tensors: 1}\nsimulation: {shots: 2000}\n")
-    builtin = write_spec("experiment: floquet_ising\nlattice: {kind: heavy_hex_127}\n"
-                         "circuit: {theta_h: pi/4, steps: 5, observable: Z62, region: {f_eff: 0.3}}\n" + common, "b.yaml")
-    from_file = write_spec(f"experiment: circuit\ncircuit: {{file: {CONFIGS / 'kicked_ising_127.qasm'}, "
-                           "observable: Z62, region: {f_eff: 0.3}}\n" + common, "f.yaml")
+    common = "cost: {search_max_tensors: 1}\nsimulation: {shots: 2000}\n"
+    builtin = write_spec(
+        "experiment: floquet_ising\nlattice: {kind: heavy_hex_127}\n"
+        "circuit: {theta_h: pi/4, steps: 5, observable: Z62, region: {f_eff: 0.3}}\n" + common,
+        "b.yaml",
+    )
+    from_file = write_spec(
+        f"experiment: circuit\ncircuit: {{file: {CONFIGS / 'kicked_ising_127.qasm'}, "
+        "observable: Z62, region: {f_eff: 0.3}}\n" + common,
+        "f.yaml",
+    )
     (a,) = run_json(builtin, "--no-store", "--workers", 1)["points"]
     (b,) = run_json(from_file, "--no-store", "--workers", 1)["points"]
-    assert (a["v_light"], a["n_gates_2q"], a["n_qubits"]) == (b["v_light"], b["n_gates_2q"], b["n_qubits"]) == (39, 720, 127)
+    assert (
+        (a["v_light"], a["n_gates_2q"], a["n_qubits"])
+        == (b["v_light"], b["n_gates_2q"], b["n_qubits"])
+        == (39, 720, 127)
+    )
     for k in ("f_model", "eps", "reproduced_value", "reference_value", "region_value"):
         assert b[k] == pytest.approx(a[k], rel=1e-12, abs=1e-12), k
-    for k in ("a_eff", "region_gates_2q", "region_radius", "cost_flops", "width_log2", "cost_eff_flops",
-              "cheapest_method"):
+    for k in (
+        "a_eff",
+        "region_gates_2q",
+        "region_radius",
+        "cost_flops",
+        "width_log2",
+        "cost_eff_flops",
+        "cheapest_method",
+    ):
         assert b[k] == a[k], k
     assert a["reference_value"] == pytest.approx(cirq_ising_z62(), abs=1e-6)  # the whole cone, exactly
     assert abs(a["reproduced_value"] - a["reference_value"]) <= a["region_delta"]  # the region, within delta
@@ -234,8 +287,9 @@ def test_kicked_ising_cost_search_is_the_builtins():
     from eqvbench.spec import CostSpec
 
     path = str(CONFIGS / "kicked_ising_127.qasm")
-    a = floquet_ising.FAMILY.build(heavy_hex_127(), {"theta_h": math.pi / 4, "steps": 5, "observable": "Z62",
-                                                     "final_rx": False}, 0)
+    a = floquet_ising.FAMILY.build(
+        heavy_hex_127(), {"theta_h": math.pi / 4, "steps": 5, "observable": "Z62", "final_rx": False}, 0
+    )
     b = FAMILY.build(build_lattice({"kind": "circuit", "file": path}), {"file": path, "observable": "Z62"}, 0)
     na, nb = network_structure(floquet_ising.FAMILY.cost_network(a)), network_structure(FAMILY.cost_network(b))
     assert na == nb
@@ -264,17 +318,33 @@ QASM_HEAD = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\n'
 BAD = [
     # (file name, content, observable, field, words)
     ("syntax.qasm", QASM_HEAD + "h q[0]\ncx q[0],q[1];\n", None, "circuit.file", "line 5"),
-    ("unknown.qasm", QASM_HEAD + "h q[0];\nfoo q[1];\n", None, "circuit.file", "line 5: Unknown gate \"foo\""),
+    ("unknown.qasm", QASM_HEAD + "h q[0];\nfoo q[1];\n", None, "circuit.file", 'line 5: Unknown gate "foo"'),
     ("toffoli.qasm", QASM_HEAD + "h q[0];\n\nccx q[0],q[1],q[2];\n", None, "circuit.file", "line 6: unsupported gate"),
     ("reset.qasm", QASM_HEAD + "h q[0];\nreset q[1];\n", None, "circuit.file", "line 5: reset"),
-    ("mid.qasm", QASM_HEAD + "creg c[3];\nmeasure q[0] -> c[0];\nh q[0];\n", None, "circuit.file",
-     "line 5: a measurement before the end"),
+    (
+        "mid.qasm",
+        QASM_HEAD + "creg c[3];\nmeasure q[0] -> c[0];\nh q[0];\n",
+        None,
+        "circuit.file",
+        "line 5: a measurement before the end",
+    ),
     ("range.qasm", QASM_HEAD + "h q[7];\n", None, "circuit.file", "line 4"),
-    ("ok.qasm", QASM_HEAD + "h q[0];\ncx q[0],q[1];\n", "Z1 X3", "circuit.observable", "qubit 3 of 'Z1 X3' is not in the circuit"),
+    (
+        "ok.qasm",
+        QASM_HEAD + "h q[0];\ncx q[0],q[1];\n",
+        "Z1 X3",
+        "circuit.observable",
+        "qubit 3 of 'Z1 X3' is not in the circuit",
+    ),
     ("ok.qasm", QASM_HEAD + "h q[0];\ncx q[0],q[1];\n", "0.5*Z1 + Q2", "circuit.observable", "'Q2' is not like"),
     ("ok.qasm", QASM_HEAD + "h q[0];\ncx q[0],q[1];\n", "M_z + Z1", "circuit.observable", "cannot be part of a sum"),
-    ("notcircuit.json", cirq.to_json(cirq.X(cirq.LineQubit(0))), None, "circuit.file",
-     "holds a SingleQubitPauliStringGateOperation, not a cirq.Circuit"),
+    (
+        "notcircuit.json",
+        cirq.to_json(cirq.X(cirq.LineQubit(0))),
+        None,
+        "circuit.file",
+        "holds a SingleQubitPauliStringGateOperation, not a cirq.Circuit",
+    ),
     ("broken.json", '{"cirq_type": "Circuit",\n "moments": [\n', None, "circuit.file", "line 3: malformed JSON"),
     ("code.json", '{"cirq_type": "os.system", "command": "touch pwned"}', None, "circuit.file", "not Cirq JSON"),
     ("circuit.txt", "h q[0];", None, "circuit.file", "unknown format '.txt'"),
@@ -282,19 +352,35 @@ BAD = [
     ("sqrt.qasm", QASM_HEAD + "rx(sqrt(-1)) q[0];\n", None, "circuit.file", "sqrt() is not a finite real number"),
     ("root.qasm", QASM_HEAD + "rx((-8)^(1/3)) q[0];\n", None, "circuit.file", "'^' is not a finite real number"),
     ("huge.qasm", QASM_HEAD + "rx(1e300*1e300) q[0];\n", None, "circuit.file", "'*' is not a finite real number"),
-    ("symbolic.qasm", QASM_HEAD + "gate g(a) x { rx(a^(9^9)) x; }\ng(3) q[0];\n", None, "circuit.file",
-     "gate Rx: its unitary cannot be computed"),
-    ("inf.json", cirq.to_json(cirq.Circuit(cirq.rx(0.25).on(cirq.LineQubit(0)))).replace("0.25", "Infinity"), None,
-     "circuit.file", "gate Rx: its unitary cannot be computed"),
-    ("nan.json", cirq.to_json(cirq.Circuit(cirq.CZ(*cirq.LineQubit.range(2)) ** 0.5)).replace("0.5", "NaN"), None,
-     "circuit.file", "gate CZPowGate has a parameter that is not a finite number"),
+    (
+        "symbolic.qasm",
+        QASM_HEAD + "gate g(a) x { rx(a^(9^9)) x; }\ng(3) q[0];\n",
+        None,
+        "circuit.file",
+        "gate Rx: its unitary cannot be computed",
+    ),
+    (
+        "inf.json",
+        cirq.to_json(cirq.Circuit(cirq.rx(0.25).on(cirq.LineQubit(0)))).replace("0.25", "Infinity"),
+        None,
+        "circuit.file",
+        "gate Rx: its unitary cannot be computed",
+    ),
+    (
+        "nan.json",
+        cirq.to_json(cirq.Circuit(cirq.CZ(*cirq.LineQubit.range(2)) ** 0.5)).replace("0.5", "NaN"),
+        None,
+        "circuit.file",
+        "gate CZPowGate has a parameter that is not a finite number",
+    ),
 ]
 
 
 @pytest.mark.parametrize("name,content,observable,field,words", BAD, ids=[b[0] + (b[2] or "") for b in BAD])
 @pytest.mark.parametrize("command", ["validate", "run"])
-def test_bad_input_is_one_line_naming_spec_and_field(tmp_path, write_spec, command, name, content, observable,
-                                                     field, words):
+def test_bad_input_is_one_line_naming_spec_and_field(
+    tmp_path, write_spec, command, name, content, observable, field, words
+):
     (tmp_path / name).write_text(content)
     spec = write_spec(spec_text(name, observable))
     before = set(tmp_path.iterdir())
@@ -313,7 +399,9 @@ def test_missing_file_says_where_it_looked(tmp_path, write_spec, command):
     r = invoke(command, spec)
     assert r.exit_code == 2
     (line,) = [ln for ln in r.output.splitlines() if ln.strip()]
-    assert line == f"error: {spec}: circuit.file: 'nowhere.qasm': file not found (looked for {tmp_path / 'nowhere.qasm'})"
+    assert (
+        line == f"error: {spec}: circuit.file: 'nowhere.qasm': file not found (looked for {tmp_path / 'nowhere.qasm'})"
+    )
     assert list(tmp_path.iterdir()) == [spec]
 
 
@@ -345,11 +433,17 @@ def test_sums_are_costed_term_by_term(write_spec):
     circ = {"theta_h": 0.4, "steps": 2, "final_rx": False}
     whole = floquet_ising.FAMILY.build(lat, {**circ, "observable": "M_z"}, 0)
     inputs, output, _ = network_structure(floquet_ising.FAMILY.cost_network(whole))
-    per_term = [network_structure(floquet_ising.FAMILY.cost_network(
-        floquet_ising.FAMILY.build(lat, {**circ, "observable": f"Z{k}"}, 0)))[0] for k in range(4)]
+    per_term = [
+        network_structure(
+            floquet_ising.FAMILY.cost_network(floquet_ising.FAMILY.build(lat, {**circ, "observable": f"Z{k}"}, 0))
+        )[0]
+        for k in range(4)
+    ]
     assert len(inputs) == sum(len(t) for t in per_term) and output == ()
-    spec = write_spec("experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                      "circuit: {theta_h: 0.4, steps: 2, observable: M_z}\ncost: {max_repeats: 2}\n")
+    spec = write_spec(
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {theta_h: 0.4, steps: 2, observable: M_z}\ncost: {max_repeats: 2}\n"
+    )
     (p,) = run_json(spec, "--no-store", "--workers", 1)["points"]
     assert p["cost_flops"] > 0 and p["reproduced_value"] == pytest.approx(p["o_ideal"], abs=1e-12)
 
@@ -366,12 +460,15 @@ def test_parameter_arithmetic_is_bounded(tmp_path):
     spec.write_text(spec_text("tower.qasm"))
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    r = subprocess.run([sys.executable, "-m", "eqvbench", "validate", str(spec)], capture_output=True, text=True,
-                       timeout=120, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "eqvbench", "validate", str(spec)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert r.returncode == 2 and r.stderr.strip() == (
         f"error: {spec}: circuit.file: 'tower.qasm': not a circuit cirq's OpenQASM reader accepts: "
-        "a gate parameter's '^' is not a finite real number"), r.stderr
-    (tmp_path / "ok.qasm").write_text(QASM_HEAD + "rx(2^10) q[0];\nrz(-pi^2/8 + sin(pi/6)*3) q[1];\n"
-                                      "gate g(a) x { ry(a^2/2) x; }\ng(3) q[2];\n")
+        "a gate parameter's '^' is not a finite real number"
+    ), r.stderr
+    (tmp_path / "ok.qasm").write_text(
+        QASM_HEAD + "rx(2^10) q[0];\nrz(-pi^2/8 + sin(pi/6)*3) q[1];\ngate g(a) x { ry(a^2/2) x; }\ng(3) q[2];\n"
+    )
     angles = [op.gate.exponent * math.pi for op in load_circuit(tmp_path / "ok.qasm").circuit.all_operations()]
-    assert angles == pytest.approx([2.0**10, -math.pi**2 / 8 + 1.5, 4.5], rel=1e-12)
+    assert angles == pytest.approx([2.0**10, -(math.pi**2) / 8 + 1.5, 4.5], rel=1e-12)

@@ -45,9 +45,23 @@ def test_run_json_document(write_spec):
     assert doc["spec"]["circuit"]["cycles"] == [2, 4]
     assert len(doc["points"]) == 2
     contract = [
-        "experiment", "params", "n_qubits", "n_gates_2q", "v_light", "v_eff", "eps", "f_eff", "f_eff_err",
-        "f_model", "cost_flops", "cost_log10", "width_log2", "resource_flops",
-        "seconds_on_frontier", "seconds_on_a100", "seconds_on_h100",
+        "experiment",
+        "params",
+        "n_qubits",
+        "n_gates_2q",
+        "v_light",
+        "v_eff",
+        "eps",
+        "f_eff",
+        "f_eff_err",
+        "f_model",
+        "cost_flops",
+        "cost_log10",
+        "width_log2",
+        "resource_flops",
+        "seconds_on_frontier",
+        "seconds_on_a100",
+        "seconds_on_h100",
     ]
     for p in doc["points"]:
         for k in contract:
@@ -100,7 +114,10 @@ BAD = [
     ("experiment: rcs\ncircuit: {cycles: three}\n", "circuit.cycles"),
     ("experiment: rcs\nnoise: {p2: -0.01}\n", "noise.p2"),
     ("experiment: rcs\ncircuit: {cycles: 0}\n", "circuit.cycles"),
-    ("experiment: rcs\nlattice: {kind: grid, rows: 5, cols: 5}\nsimulation: {simulate: always}\n", "simulation.simulate"),
+    (
+        "experiment: rcs\nlattice: {kind: grid, rows: 5, cols: 5}\nsimulation: {simulate: always}\n",
+        "simulation.simulate",
+    ),
     ("- just\n- a list\n", "mapping"),
 ]
 
@@ -122,8 +139,10 @@ def test_failed_run_leaves_out_file_untouched(write_spec, tmp_path):
     """A memory limit that cannot hold one slice is found during the run: nothing is written."""
     out = tmp_path / "res.json"
     out.write_text("previous results\n")
-    spec = write_spec("experiment: rcs\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
-                      "cost: {memory_limit: 16}\n")
+    spec = write_spec(
+        "experiment: rcs\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
+        "cost: {memory_limit: 16}\n"
+    )
     r = invoke("run", spec, "--out", out)
     assert_one_line_error(r, "cost.memory_limit")
     assert out.read_text() == "previous results\n"
@@ -181,11 +200,15 @@ def test_cost_and_report_settings_do_not_move_sampled_numbers(tmp_path):
     """Random streams are seeded from the physics sections only (pipeline.physics_of)."""
     import json
 
-    base = ("experiment: rcs\nseed: 9\nlattice: {kind: grid, rows: 2, cols: 3}\ncircuit: {cycles: 3, instances: 1}\n"
-            "simulation: {estimator: sampled, shots: 500}\n")
+    base = (
+        "experiment: rcs\nseed: 9\nlattice: {kind: grid, rows: 2, cols: 3}\ncircuit: {cycles: 3, instances: 1}\n"
+        "simulation: {estimator: sampled, shots: 500}\n"
+    )
     f_eff = []
-    for extra in ("cost: {max_repeats: 2}\n", "cost: {max_repeats: 3, cache: false}\nreport: {title: x}\n"
-                  "device: {shots: 10, repetition_s: 1.0}\n"):
+    for extra in (
+        "cost: {max_repeats: 2}\n",
+        "cost: {max_repeats: 3, cache: false}\nreport: {title: x}\ndevice: {shots: 10, repetition_s: 1.0}\n",
+    ):
         spec = tmp_path / f"s{len(f_eff)}.yaml"
         spec.write_text(base + extra)
         r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store"])
@@ -199,8 +222,10 @@ def test_region_settings_do_not_move_sampled_numbers(tmp_path):
     to it in a later version) leaves the noisy simulation's random streams alone."""
     import json
 
-    base = ("experiment: floquet_ising\nseed: 4\nlattice: {kind: line, n: 5}\nnoise: {p2: 0.02}\n"
-            "simulation: {method: trajectories, shots: 400, target_err: 0.02}\n")
+    base = (
+        "experiment: floquet_ising\nseed: 4\nlattice: {kind: line, n: 5}\nnoise: {p2: 0.02}\n"
+        "simulation: {method: trajectories, shots: 400, target_err: 0.02}\n"
+    )
     noisy = []
     for region in ("{}", "{pauli_max_seconds: 7, tn_max_repeats: 3, pauli_method_max_seconds: 5}"):
         spec = tmp_path / f"r{len(noisy)}.yaml"
@@ -247,7 +272,8 @@ def test_out_write_error_is_one_line(write_spec, tmp_path, monkeypatch):
     r = invoke("run", spec, "--out", out, "--no-store", "--workers", 1)
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     assert r.output.strip().splitlines()[-1] == (
-        f"error: --out {out}: cannot write (No space left on device); nothing was written there")
+        f"error: --out {out}: cannot write (No space left on device); nothing was written there"
+    )
     assert_one_line_error(invoke("export", doc, "-f", "csv", "-o", out), f"--out {out}", "No space left")
     assert_one_line_error(invoke("plot", doc, "-o", tmp_path / "p.png"), "--out", "No space left")
     assert out.read_text() == "previous results\n"
@@ -285,10 +311,16 @@ def test_columns_typo_is_one_line_listing_the_columns(write_spec, tmp_path, comm
     else:
         r = invoke("run", spec, "--store", db, "--columns", "f_eff,cost_flop")
         assert not db.exists()  # refused before anything ran
-    assert_one_line_error(r, "--columns: unknown column 'cost_flop' (did you mean cost_flops?)",
-                          "columns: n_qubits, ", "xeb_exact", "verdict")
-    assert_one_line_error(invoke(command, spec if command == "run" else db, "--columns", " , "),
-                          "--columns: give field names")
+    assert_one_line_error(
+        r,
+        "--columns: unknown column 'cost_flop' (did you mean cost_flops?)",
+        "columns: n_qubits, ",
+        "xeb_exact",
+        "verdict",
+    )
+    assert_one_line_error(
+        invoke(command, spec if command == "run" else db, "--columns", " , "), "--columns: give field names"
+    )
 
 
 def test_atomic_write_never_replaces_a_node(tmp_path):
@@ -318,8 +350,12 @@ def test_text_from_a_spec_is_printed_literally(tmp_path):
     spec = tmp_path / "sp\x1b[31mec\nerror: forged.yaml"
     spec.write_text(SMALL.replace("cycles: [2, 4]", "cycles: 2") + f"report: {{title: {json.dumps(title)}}}\n")
     out = tmp_path / "doc.json"
-    for r in (invoke("validate", spec), invoke("run", spec, "--no-store", "--workers", 1, "--out", out),
-              invoke("show", out), invoke("plot", out, "-o", tmp_path / "p.png")):
+    for r in (
+        invoke("validate", spec),
+        invoke("run", spec, "--no-store", "--workers", 1, "--out", out),
+        invoke("show", out),
+        invoke("plot", out, "-o", tmp_path / "p.png"),
+    ):
         assert r.exit_code == 0 and "Traceback" not in r.output, r.output
         assert "\x1b" not in r.output and not any(ln.startswith("error") for ln in r.output.splitlines()), r.output
     assert "sp\\x1b[31mec\\nerror" in invoke("validate", spec).stdout  # (rich wraps a title at the table's width)

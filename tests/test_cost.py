@@ -4,7 +4,14 @@ import math
 
 import pytest
 
-from eqvbench.classical.cost import CostSettings, MemoryLimitError, REFERENCE_MACHINES, contraction_cost, network_structure, structural_simplify
+from eqvbench.classical.cost import (
+    CostSettings,
+    MemoryLimitError,
+    REFERENCE_MACHINES,
+    contraction_cost,
+    network_structure,
+    structural_simplify,
+)
 from eqvbench.families.rcs import FAMILY
 from eqvbench.circuits.lattice import build_lattice
 
@@ -61,7 +68,9 @@ def test_slicing_keeps_width_under_limit():
     inputs, output, sizes = network(4, 4, 12)
     free = contraction_cost(inputs, output, sizes, CostSettings(**FAST))
     limit_elems = 2 ** (int(free.width_log2) - 3)
-    sliced = contraction_cost(inputs, output, sizes, CostSettings(memory_limit=8 * limit_elems, dtype="complex64", **FAST))
+    sliced = contraction_cost(
+        inputs, output, sizes, CostSettings(memory_limit=8 * limit_elems, dtype="complex64", **FAST)
+    )
     assert sliced.width_log2 <= math.log2(limit_elems) < sliced.width_log2_unsliced
     assert sliced.sliced_inds >= 1
     assert sliced.n_slices == 2**sliced.sliced_inds  # every bond of this network has size 2
@@ -146,7 +155,9 @@ def test_no_memory_limit_means_no_slicing():
     inputs = []
     for i in range(6):
         for j in range(6):
-            nb = [(i + di, j + dj) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)) if 0 <= i + di < 6 and 0 <= j + dj < 6]
+            nb = [
+                (i + di, j + dj) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)) if 0 <= i + di < 6 and 0 <= j + dj < 6
+            ]
             inputs.append(tuple(bond((i, j), n) for n in nb))
     sizes = {ix: 2 for t in inputs for ix in t}
     tight = contraction_cost(inputs, (), sizes, CostSettings(max_repeats=4, memory_limit=8 * 2**4))
@@ -176,7 +187,9 @@ def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):
 
     from eqvbench.classical.cost import CostSettings, contraction_cost
 
-    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
+    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [
+        (f"c{i}", f"c{(i + 5) % 16}") for i in range(16)
+    ]
     sizes = {ix: 2 for t in inputs for ix in t}
     settings = CostSettings(max_repeats=4, cache_dir=str(tmp_path), memory_limit=8 * 2**5)
     first = contraction_cost(inputs, (), sizes, settings)
@@ -184,9 +197,15 @@ def test_tree_cache_returns_the_same_cost_and_says_cached(tmp_path):
     assert not first.cached and len(files) == 1
     again = contraction_cost(inputs, (), sizes, settings)
     assert again.cached
-    assert (again.multiply_adds, again.width_log2, again.n_slices) == (first.multiply_adds, first.width_log2, first.n_slices)
+    assert (again.multiply_adds, again.width_log2, again.n_slices) == (
+        first.multiply_adds,
+        first.width_log2,
+        first.n_slices,
+    )
     # another budget is another key
-    other = contraction_cost(inputs, (), sizes, CostSettings(max_repeats=5, cache_dir=str(tmp_path), memory_limit=8 * 2**5))
+    other = contraction_cost(
+        inputs, (), sizes, CostSettings(max_repeats=5, cache_dir=str(tmp_path), memory_limit=8 * 2**5)
+    )
     assert not other.cached and len(list(tmp_path.glob("*.json"))) == 2
     # a corrupt or stale entry is a miss, never an error
     files[0].write_text("{not json")
@@ -206,8 +225,10 @@ def test_second_run_reuses_the_stored_tree(tmp_path):
     from eqvbench.cli import app
 
     spec = tmp_path / "r.yaml"
-    spec.write_text("experiment: rcs\nlattice: {kind: grid, rows: 3, cols: 3}\ncircuit: {cycles: 12, instances: 1}\n"
-                    "simulation: {simulate: never}\ncost: {max_repeats: 4}\n")
+    spec.write_text(
+        "experiment: rcs\nlattice: {kind: grid, rows: 3, cols: 3}\ncircuit: {cycles: 12, instances: 1}\n"
+        "simulation: {simulate: never}\ncost: {max_repeats: 4}\n"
+    )
     runs = []
     for _ in range(2):  # no result store: the point itself must be recomputed, its tree read from the cache
         r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store"])
@@ -228,7 +249,9 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
 
     from eqvbench.classical.cost import CostSettings, contraction_cost
 
-    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [(f"c{i}", f"c{(i + 5) % 16}") for i in range(16)]
+    inputs = [(f"r{i}", f"r{(i + 1) % 16}", f"c{i}") for i in range(16)] + [
+        (f"c{i}", f"c{(i + 5) % 16}") for i in range(16)
+    ]
     sizes = {ix: 2 for t in inputs for ix in t}
     settings = CostSettings(max_repeats=4, cache_dir=str(tmp_path), memory_limit=8 * 2**5)
     first = contraction_cost(inputs, (), sizes, settings)
@@ -249,8 +272,12 @@ def test_tree_cache_entry_cannot_change_the_numbers_or_hang(tmp_path):
         path.write_text(json.dumps(entry))
         got = contraction_cost(inputs, (), sizes, settings)  # a miss: searched again, the entry rewritten
         assert not got.cached, name
-        assert (got.cost_flops, got.width_log2, got.budget, got.n_tensors) == \
-            (first.cost_flops, first.width_log2, first.budget, first.n_tensors), name
+        assert (got.cost_flops, got.width_log2, got.budget, got.n_tensors) == (
+            first.cost_flops,
+            first.width_log2,
+            first.budget,
+            first.n_tensors,
+        ), name
 
     def load_without_hanging():
         got = []
@@ -350,8 +377,11 @@ def test_time_budget_ends_the_search_at_the_deadline(monkeypatch, processes):
         assert len(started_late) > 3  # trials were in flight at the deadline, and were abandoned
     assert clock.reads_after <= 6, clock.reads_after  # the phases each asked once and stopped
     assert not any(restarted_late), "the search's processes were started again after the deadline"
-    left = [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())
+    ]
     assert not left, left
 
 
@@ -442,8 +472,11 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
         assert names.count("_reconfigure_tree") == 8  # one round of 8 trees, abandoned; no second one
     assert not any(restarted_late), "the search's processes were started again after the deadline"
     assert clock.reads_after <= 3, clock.reads_after  # the wait noticed, the forest (if not begun) asked once
-    left = [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and "resource_tracker import main" not in " ".join(p.cmdline())]
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and "resource_tracker import main" not in " ".join(p.cmdline())
+    ]
     assert not left, left
 
 

@@ -32,8 +32,17 @@ FORBIDDEN = [
 
 def test_the_covered_files_exist():
     names = {str(f.relative_to(ROOT)) for f in FILES}
-    assert {"README.md", "CONTRIBUTING.md", "eqvbench/cli.py", "eqvbench/output/report.py", "eqvbench/configs/rcs.yaml",
-            "docs/spec.md", "docs/families.md", "docs/physics.md", "docs/architecture.md"} <= names
+    assert {
+        "README.md",
+        "CONTRIBUTING.md",
+        "eqvbench/cli.py",
+        "eqvbench/output/report.py",
+        "eqvbench/configs/rcs.yaml",
+        "docs/spec.md",
+        "docs/families.md",
+        "docs/physics.md",
+        "docs/architecture.md",
+    } <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda f: str(f.relative_to(ROOT)))

@@ -62,8 +62,17 @@ def cluster():
 
 def test_dask_cluster_gives_the_serial_numbers(write_spec, tmp_path, serial, cluster):
     db = tmp_path / "dask.eqvdb"
-    r = invoke("run", write_spec(SWEEP), "--store", db, "--executor", "dask", "--scheduler", cluster.scheduler_address,
-               "--json")
+    r = invoke(
+        "run",
+        write_spec(SWEEP),
+        "--store",
+        db,
+        "--executor",
+        "dask",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     assert "on the Dask cluster" in r.stderr
     doc = json.loads(r.stdout)
@@ -86,8 +95,16 @@ cost: {max_repeats: 12, max_time: 1.5}
 def test_dask_runs_timed_cost_searches_on_the_cluster(write_spec, cluster):
     """A search with a wall-clock budget spreads cotengra's trials over the cluster."""
     before = set(cluster.scheduler.task_prefixes)
-    r = invoke("run", write_spec(TIMED_SEARCH), "--no-store", "--executor", "dask",
-               "--scheduler", cluster.scheduler_address, "--json")
+    r = invoke(
+        "run",
+        write_spec(TIMED_SEARCH),
+        "--no-store",
+        "--executor",
+        "dask",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     a, b = doc["points"]
@@ -100,20 +117,25 @@ def test_dask_runs_timed_cost_searches_on_the_cluster(write_spec, cluster):
 def test_unreachable_scheduler_is_one_line(write_spec, tmp_path, monkeypatch):
     import eqvbench.sweeps.execute
 
-    monkeypatch.setattr(eqvbench.sweeps.execute, "DASK_CONNECT_TIMEOUT_S", 2)  # nothing listens there: no need to wait 10 s
+    monkeypatch.setattr(
+        eqvbench.sweeps.execute, "DASK_CONNECT_TIMEOUT_S", 2
+    )  # nothing listens there: no need to wait 10 s
     db = tmp_path / "s.eqvdb"
     r = invoke("run", write_spec(SWEEP), "--store", db, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert_one_line_error(r, "--scheduler tcp://127.0.0.1:9", "cannot reach the Dask scheduler")
     assert not db.exists()
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--workers", 0], "--workers 0"),
-    (["--executor", "slurm"], "--executor slurm"),
-    (["--executor", "dask"], "needs --scheduler"),
-    (["--scheduler", "tcp://127.0.0.1:8786"], "--executor dask only"),
-    (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:8786", "--workers", 2], "--workers applies"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--workers", 0], "--workers 0"),
+        (["--executor", "slurm"], "--executor slurm"),
+        (["--executor", "dask"], "needs --scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "--executor dask only"),
+        (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:8786", "--workers", 2], "--workers applies"),
+    ],
+)
 def test_bad_executor_options(write_spec, tmp_path, args, words):
     r = invoke("run", write_spec(SWEEP), *args)
     assert_one_line_error(r, words)
@@ -185,7 +207,9 @@ def test_workers_rebuild_the_spec_as_written(write_spec, name):
     spec = load_spec(_family_spec(write_spec, name))
     _WORKER_SPECS.clear()
     rebuilt, plans = _worker_plans(spec_payload(spec))
-    assert rebuilt.resolved() == spec.resolved() and [p.params for p in rebuilt.points] == [p.params for p in spec.points]
+    assert rebuilt.resolved() == spec.resolved() and [p.params for p in rebuilt.points] == [
+        p.params for p in spec.points
+    ]
 
 
 def test_every_shipped_config_rebuilds_in_a_worker():
@@ -226,8 +250,14 @@ def test_pool_workers_report_their_stage(write_spec):
     plans = plan(spec)
     keys = {i: cost_cache_key(pp) for i, pp in enumerate(plans)}
     events, done = [], []
-    run_pool(spec, plans, Scheduler.build(list(range(len(plans))), keys, {}), 2,
-             lambda i, point, new: done.append(i), lambda kind, i, msg: events.append((kind, i, msg)))
+    run_pool(
+        spec,
+        plans,
+        Scheduler.build(list(range(len(plans))), keys, {}),
+        2,
+        lambda i, point, new: done.append(i),
+        lambda kind, i, msg: events.append((kind, i, msg)),
+    )
     assert sorted(done) == [0, 1, 2, 3]
     stages = {msg.split(" ")[0] for kind, _, msg in events if kind == "progress"}
     assert {"simulating", "cost"} <= stages, stages
@@ -245,10 +275,17 @@ def test_progress_lines_give_the_time_left(write_spec):
 def test_progress_lines_are_never_wrapped(write_spec):
     """In a log (not a terminal) each finished point is one line however long its label: a line
     cut at 80 columns is two lines to a reader or a filter (one-line errors after a kill)."""
-    r = invoke("run", write_spec(
-        "experiment: rcs\nseed: 5\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
-        "noise: {p2: [0.005, 0.01], p1: [0.0011, 0.0021], readout: [0.011, 0.021], idle: [0.00011, 0.00021]}\n"
-        "simulation: {shots: 100}\ncost: {max_repeats: 2}\n"), "--no-store", "--workers", 1)
+    r = invoke(
+        "run",
+        write_spec(
+            "experiment: rcs\nseed: 5\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2, instances: 1}\n"
+            "noise: {p2: [0.005, 0.01], p1: [0.0011, 0.0021], readout: [0.011, 0.021], idle: [0.00011, 0.00021]}\n"
+            "simulation: {shots: 100}\ncost: {max_repeats: 2}\n"
+        ),
+        "--no-store",
+        "--workers",
+        1,
+    )
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     progress = [ln for ln in lines if ln.startswith("[")]
@@ -272,10 +309,16 @@ def test_default_workers_follow_the_work(write_spec, monkeypatch):
     r = invoke("run", write_spec(SWEEP), "--no-store")
     assert r.exit_code == 0 and "computed in this process" in r.stderr, r.output
     # 16 points of a 9-qubit density matrix with 20 instances: tens of seconds by the estimate
-    big = plan(load_spec(write_spec(SWEEP.replace("rows: 2, cols: 3", "rows: 3, cols: 3")
-                                    .replace("instances: 2", "instances: 20")
-                                    .replace("p2: [0.005, 0.01]", "p2: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]"),
-                                    "big.yaml")))
+    big = plan(
+        load_spec(
+            write_spec(
+                SWEEP.replace("rows: 2, cols: 3", "rows: 3, cols: 3")
+                .replace("instances: 2", "instances: 20")
+                .replace("p2: [0.005, 0.01]", "p2: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]"),
+                "big.yaml",
+            )
+        )
+    )
     assert ex.choose_workers(big, list(range(len(big))), {i: None for i in range(len(big))}, {}) == 4
     assert ex.choose_workers(big, [0], {0: None}, {}) == 1  # one point: nothing to share
 
@@ -288,13 +331,25 @@ def test_sweep_with_search_processes_on_dask_finishes(write_spec, tmp_path, clus
     from test_sweep_interrupt import PROCESSES_SWEEP
 
     def descendants():
-        return {p.pid for p in psutil.Process().children(recursive=True)
-                if "resource_tracker import main" not in " ".join(p.cmdline())}
+        return {
+            p.pid
+            for p in psutil.Process().children(recursive=True)
+            if "resource_tracker import main" not in " ".join(p.cmdline())
+        }
 
     before = descendants()
     out = tmp_path / "out.json"
-    r = invoke("run", write_spec(PROCESSES_SWEEP), "--no-store", "--executor", "dask",
-               "--scheduler", cluster.scheduler_address, "--out", out)
+    r = invoke(
+        "run",
+        write_spec(PROCESSES_SWEEP),
+        "--no-store",
+        "--executor",
+        "dask",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, r.output
     assert "cycles" in r.stdout
     leaders = [p["cost"] for p in json.loads(out.read_text())["points"] if not p["cost_cached"]]
@@ -351,8 +406,13 @@ def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
 
     def run(cache):
         env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / cache), "NUMBA_DEBUG_CACHE": "1"}
-        r = subprocess.run([sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "2"],
-                           capture_output=True, text=True, env=env, timeout=900)
+        r = subprocess.run(
+            [sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "2"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
         assert r.returncode == 0, r.stderr
         return r
 
@@ -364,9 +424,13 @@ def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
     assert any("svd_truncated_numba" in f for f in files) and any("_run_block" in f for f in files), files
 
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "b"), "NUMBA_DEBUG_CACHE": "1"}
-    warm = subprocess.run([sys.executable, "-c", "from eqvbench.simulation import kernels; "
-                           "kernels.warm_up_sets(kernels.KERNEL_SETS)"], capture_output=True, text=True, env=env,
-                          timeout=900)
+    warm = subprocess.run(
+        [sys.executable, "-c", "from eqvbench.simulation import kernels; kernels.warm_up_sets(kernels.KERNEL_SETS)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert warm.returncode == 0, warm.stderr
     assert sorted(saved(warm.stdout)) == sorted(files)
     again = run("b")

@@ -29,7 +29,9 @@ def instances(rows, cols, cycles, n, gate="syc", pattern="ABCDCDAB", seed=0):
     return [FAMILY.build(lat, params, seed + i) for i in range(n)]
 
 
-@pytest.mark.parametrize("gate,pattern", [("syc", "ABCDCDAB"), ("sqrt_iswap", "EFGH"), ("cz", "ABCD"), ("iswap", "ABCD")])
+@pytest.mark.parametrize(
+    "gate,pattern", [("syc", "ABCDCDAB"), ("sqrt_iswap", "EFGH"), ("cz", "ABCD"), ("iswap", "ABCD")]
+)
 def test_noiseless_xeb_is_one(gate, pattern):
     # p_noisy comes from the density-matrix engine with zero noise, p_ideal from the state vector
     insts = instances(2, 3, 6, 2, gate=gate, pattern=pattern)
@@ -51,7 +53,11 @@ def test_f_eff_matches_cirq_density_matrix_6q_6cycles():
     for inst in insts:
         p_ideal = np.abs(cirq.final_state_vector(inst.circuit, qubit_order=inst.qubits, dtype=np.complex128)) ** 2
         noisy = noise.to_cirq(inst.circuit, inst.qubits, measured=inst.qubits)
-        rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(noisy, qubit_order=inst.qubits).final_density_matrix
+        rho = (
+            cirq.DensityMatrixSimulator(dtype=np.complex128)
+            .simulate(noisy, qubit_order=inst.qubits)
+            .final_density_matrix
+        )
         ref.append(xeb_exact(p_ideal, np.real(np.diag(rho))))
     # the issue asks for 0.01; both are exact computations, so they agree to rounding
     assert ours == pytest.approx(np.mean(ref), abs=1e-6)
@@ -74,7 +80,10 @@ def test_f_eff_follows_digital_model_and_falls_with_cycles():
         f_model = noise.f_model(insts12[0].circuit, insts12[0].qubits, insts12[0].qubits)
         assert f_eff == pytest.approx(f_model, rel=0.15), (p2, f_eff, f_model)
     noise = NoiseModel(p1=0.002, p2=0.01, readout=0.01)
-    f = [FAMILY.measure(instances(3, 3, c, 3, seed=5), noise, SIM, np.random.default_rng(0)).f_eff for c in (4, 8, 12, 16)]
+    f = [
+        FAMILY.measure(instances(3, 3, c, 3, seed=5), noise, SIM, np.random.default_rng(0)).f_eff
+        for c in (4, 8, 12, 16)
+    ]
     assert all(a > b for a, b in zip(f, f[1:])), f
 
 
@@ -101,16 +110,20 @@ def test_sampled_xeb_agrees_with_exact(cycles):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["trajectories"]
-                         + (["qsim"] if __import__("eqvbench.simulation.simulate", fromlist=["x"]).qsim_available() else []))
+@pytest.mark.parametrize(
+    "method",
+    ["trajectories"]
+    + (["qsim"] if __import__("eqvbench.simulation.simulate", fromlist=["x"]).qsim_available() else []),
+)
 def test_trajectory_xeb_matches_density_matrix(method):
     """XEB from trajectories (error-free branch exact, errors sampled) against the exact
     density matrix: within 5 standard errors, and the requested error is met."""
     insts = instances(3, 3, 10, 2, seed=21)
     noise = NoiseModel(p1=0.002, p2=0.01, readout=0.02, idle=0.001)
     exact = FAMILY.measure(insts, noise, SIM, np.random.default_rng(0))
-    m = FAMILY.measure(insts, noise, sim(method=method, target_err=0.003, shots=3000, max_trajectories=3000),
-                       np.random.default_rng(1))
+    m = FAMILY.measure(
+        insts, noise, sim(method=method, target_err=0.003, shots=3000, max_trajectories=3000), np.random.default_rng(1)
+    )
     assert m.fields["sim_method"] == method
     assert abs(m.f_eff - exact.f_eff) <= 5 * m.fields["xeb_exact_err"] + 1e-4
     assert abs(m.fields["xeb_sampled"] - exact.f_eff) <= 5 * m.fields["xeb_sampled_err"]
@@ -118,8 +131,9 @@ def test_trajectory_xeb_matches_density_matrix(method):
     from eqvbench.simulation.fidelity import xeb_exact, xeb_of_circuit
     from eqvbench.simulation.simulate import SimSettings, noisy_probabilities, state_vector
 
-    one = xeb_of_circuit(insts[0].circuit, insts[0].qubits, noise, SimSettings(method, 0.003, 20000), 0,
-                         np.random.default_rng(2))
+    one = xeb_of_circuit(
+        insts[0].circuit, insts[0].qubits, noise, SimSettings(method, 0.003, 20000), 0, np.random.default_rng(2)
+    )
     if method == "trajectories":
         assert one.exact.stderr <= 0.003 and one.n_trajectories >= 32
     p_ideal = np.abs(state_vector(insts[0].circuit, insts[0].qubits)) ** 2

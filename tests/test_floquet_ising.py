@@ -36,8 +36,9 @@ LATTICES = [
 
 def instance(lat_section, theta, steps, observable):
     lat = build_lattice(lat_section)
-    return FAMILY.build(lat, {"theta_h": theta, "steps": steps, "observable": observable, "final_rx": False,
-                              "instances": 1}, 0)
+    return FAMILY.build(
+        lat, {"theta_h": theta, "steps": steps, "observable": observable, "final_rx": False, "instances": 1}, 0
+    )
 
 
 # Exact structural cones (diagonal RZZ gates commute with each other and with a diagonal
@@ -63,15 +64,23 @@ def test_layers_are_edge_colourings():
 
 def test_rzz_is_exp_plus_i_pi_4_zz():
     zz = np.diag([1, -1, -1, 1]).astype(complex)
-    np.testing.assert_allclose(cirq.unitary(rzz_minus_pi_2()), np.diag(np.exp(1j * np.pi / 4 * np.diag(zz))), atol=1e-12)
+    np.testing.assert_allclose(
+        cirq.unitary(rzz_minus_pi_2()), np.diag(np.exp(1j * np.pi / 4 * np.diag(zz))), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("sec", LATTICES)
 def test_theta_zero_gives_z_equal_one(sec):
     lat = build_lattice(sec)
     inst = instance(sec, 0.0, 3, "M_z")
-    vals, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
-                                           SimSettings(method="trajectories"), np.random.default_rng(0))
+    vals, _, ideal, _ = pauli_expectations(
+        inst.circuit,
+        inst.qubits,
+        NoiseModel(),
+        inst.paulis,
+        SimSettings(method="trajectories"),
+        np.random.default_rng(0),
+    )
     np.testing.assert_allclose(vals, 1.0, atol=1e-12)
     np.testing.assert_allclose(ideal, 1.0, atol=1e-12)
     assert len(vals) == lat.n_qubits
@@ -83,13 +92,27 @@ def test_clifford_point_gives_minus_one_zero_or_one(sec):
     q0 = lat.qubits[0].x if hasattr(lat.qubits[0], "x") else 0
     for obs in ("M_z", f"X{q0}", f"Y{q0}"):
         inst = instance(sec, math.pi / 2, 4, obs)
-        _, _, ideal, _ = pauli_expectations(inst.circuit, inst.qubits, NoiseModel(), inst.paulis,
-                                            SimSettings(method="trajectories"), np.random.default_rng(0))
+        _, _, ideal, _ = pauli_expectations(
+            inst.circuit,
+            inst.qubits,
+            NoiseModel(),
+            inst.paulis,
+            SimSettings(method="trajectories"),
+            np.random.default_rng(0),
+        )
         assert np.all(np.min(np.abs(ideal[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1) < 1e-9), (obs, ideal)
 
 
-@pytest.mark.parametrize("sec,obs", [(LATTICES[0], "Z2"), (LATTICES[2], "Z4"), (LATTICES[3], "Z62"),
-                                     (LATTICES[3], "X62 Z61"), (LATTICES[1], "Y3 X2 Z4")])
+@pytest.mark.parametrize(
+    "sec,obs",
+    [
+        (LATTICES[0], "Z2"),
+        (LATTICES[2], "Z4"),
+        (LATTICES[3], "Z62"),
+        (LATTICES[3], "X62 Z61"),
+        (LATTICES[1], "Y3 X2 Z4"),
+    ],
+)
 def test_engine_cirq_and_tensor_network_agree(sec, obs):
     inst = instance(sec, 0.7, 4, obs)
     sv = ideal_value_statevector(inst)
@@ -137,34 +160,77 @@ BAD = [
     ("lattice: {kind: line, n: 5}\ncircuit: {steps: 0}\n", "circuit.steps", "greater than or equal to 1"),
     ("lattice: {kind: heavy_hex, center: 130}\n", "lattice.center", "less than or equal to 126"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {max_qubits: 0}}\n", "circuit.region.max_qubits", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {tn_max_flops: -1}}\n", "circuit.region.tn_max_flops", "greater than"),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {tn_max_flops: -1}}\n",
+        "circuit.region.tn_max_flops",
+        "greater than",
+    ),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {size: 3}}\n", "circuit.region.size", "unknown key"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {tn_reference_max_gates: -1}}\n",
-     "circuit.region.tn_reference_max_gates", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_seconds: 0}}\n",
-     "circuit.region.pauli_max_seconds", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_seconds: .inf}}\n",
-     "circuit.region.pauli_max_seconds", ""),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_strings: 10}}\n",
-     "circuit.region.pauli_max_strings", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_method_max_seconds: 0}}\n",
-     "circuit.region.pauli_method_max_seconds", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_method_max_seconds: 1e9}}\n",
-     "circuit.region.pauli_method_max_seconds", "less than or equal to 86400"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_chi: 1}}\n",
-     "circuit.region.bp_max_chi", "greater than or equal to 2"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_chi: 5000}}\n",
-     "circuit.region.bp_max_chi", "less than or equal to 1024"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_seconds: 0}}\n",
-     "circuit.region.bp_max_seconds", "greater than"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_seconds: 1e9}}\n",
-     "circuit.region.bp_max_seconds", "less than or equal to 86400"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_memory_bytes: 10}}\n",
-     "circuit.region.bp_memory_bytes", "greater than or equal to"),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {belief_propagation: 3}}\n",
-     "circuit.region.belief_propagation", ""),
-    ("lattice: {kind: line, n: 5}\ncircuit: {region: {bp_picture: sideways}}\n",
-     "circuit.region.bp_picture", "heisenberg"),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {tn_reference_max_gates: -1}}\n",
+        "circuit.region.tn_reference_max_gates",
+        "greater than",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_seconds: 0}}\n",
+        "circuit.region.pauli_max_seconds",
+        "greater than",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_seconds: .inf}}\n",
+        "circuit.region.pauli_max_seconds",
+        "",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_max_strings: 10}}\n",
+        "circuit.region.pauli_max_strings",
+        "greater than",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_method_max_seconds: 0}}\n",
+        "circuit.region.pauli_method_max_seconds",
+        "greater than",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {pauli_method_max_seconds: 1e9}}\n",
+        "circuit.region.pauli_method_max_seconds",
+        "less than or equal to 86400",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_chi: 1}}\n",
+        "circuit.region.bp_max_chi",
+        "greater than or equal to 2",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_chi: 5000}}\n",
+        "circuit.region.bp_max_chi",
+        "less than or equal to 1024",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_seconds: 0}}\n",
+        "circuit.region.bp_max_seconds",
+        "greater than",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_max_seconds: 1e9}}\n",
+        "circuit.region.bp_max_seconds",
+        "less than or equal to 86400",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_memory_bytes: 10}}\n",
+        "circuit.region.bp_memory_bytes",
+        "greater than or equal to",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {belief_propagation: 3}}\n",
+        "circuit.region.belief_propagation",
+        "",
+    ),
+    (
+        "lattice: {kind: line, n: 5}\ncircuit: {region: {bp_picture: sideways}}\n",
+        "circuit.region.bp_picture",
+        "heisenberg",
+    ),
     ("cases: [{lattice: {kind: line, n: 5}}, {circuit: {steps: -2}}]\n", "cases[1].circuit.steps", "greater than"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: 1.5}}\n", "circuit.region.f_eff", "fidelity in (0, 1]"),
     ("lattice: {kind: line, n: 5}\ncircuit: {region: {f_eff: high}}\n", "circuit.region.f_eff", "expected 'auto'"),
@@ -190,13 +256,28 @@ def test_cost_network_structure_does_not_depend_on_theta():
 
 def test_given_region_fidelity_sets_delta():
     inst = instance({"kind": "line", "n": 9}, 0.4, 3, "Z4")
-    values = {"circuit": {"theta_h": 0.4, "steps": 3, "observable": "Z4", "final_rx": False, "instances": 1,
-                          "region": {"enabled": True, "max_qubits": 32, "statevector_max_qubits": 20,
-                                     "tn_max_repeats": 4, "tn_memory_bytes": 2**31, "tn_max_flops": 1e11,
-                                     "f_eff": 0.25}},
-              "simulation": {"shots": 400, "max_qubits": 20}}
-    region = FAMILY.effective_region(inst, PointSettings.from_values(values, FAMILY), None, NoiseModel(p2=0.01),
-                                     np.random.default_rng(0))
+    values = {
+        "circuit": {
+            "theta_h": 0.4,
+            "steps": 3,
+            "observable": "Z4",
+            "final_rx": False,
+            "instances": 1,
+            "region": {
+                "enabled": True,
+                "max_qubits": 32,
+                "statevector_max_qubits": 20,
+                "tn_max_repeats": 4,
+                "tn_memory_bytes": 2**31,
+                "tn_max_flops": 1e11,
+                "f_eff": 0.25,
+            },
+        },
+        "simulation": {"shots": 400, "max_qubits": 20},
+    }
+    region = FAMILY.effective_region(
+        inst, PointSettings.from_values(values, FAMILY), None, NoiseModel(p2=0.01), np.random.default_rng(0)
+    )
     assert region.fields["region_f_source"] == "circuit.region.f_eff"
     assert region.fields["region_delta"] == pytest.approx(1 / (0.25 * 20))
     hist = region.fields["region_history"]
@@ -208,10 +289,12 @@ def test_w17_is_minus_one_at_the_clifford_point():
     """Independent check of the README's claim: at theta_h = pi/2 the 5-step Heisenberg-evolved W_17 is -Z
     on one qubit (cirq's Clifford Pauli propagation on all 127 qubits), so <W_17> = -1 from |0...0>."""
     lat = heavy_hex_127()
-    c = FAMILY.build(lat, {"theta_h": math.pi / 2, "steps": 5, "observable": "W_17", "final_rx": False,
-                           "instances": 1}, 0).circuit
-    ops = [cirq.X(op.qubits[0]) ** 0.5 if len(op.qubits) == 1 else cirq.ZZ(*op.qubits) ** -0.5
-           for op in c.all_operations()]  # RX(pi/2) and RZZ(-pi/2) up to global phases
+    c = FAMILY.build(
+        lat, {"theta_h": math.pi / 2, "steps": 5, "observable": "W_17", "final_rx": False, "instances": 1}, 0
+    ).circuit
+    ops = [
+        cirq.X(op.qubits[0]) ** 0.5 if len(op.qubits) == 1 else cirq.ZZ(*op.qubits) ** -0.5 for op in c.all_operations()
+    ]  # RX(pi/2) and RZZ(-pi/2) up to global phases
     ps = resolve_observable(lat, "W_17")[0]
     w = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p] for q, p in ps.items()})
     evolved = w.conjugated_by(ops)

@@ -8,7 +8,14 @@ import pytest
 
 from eqvbench.families.floquet_ising import floquet_circuit, resolve_observable
 from eqvbench.circuits.lattice import build_lattice, heavy_hex_127
-from eqvbench.circuits.lightcone import DIAGONAL, GENERAL, IDENTITY, backward_cone, restrict_to_cone, structurally_diagonal
+from eqvbench.circuits.lightcone import (
+    DIAGONAL,
+    GENERAL,
+    IDENTITY,
+    backward_cone,
+    restrict_to_cone,
+    structurally_diagonal,
+)
 
 
 def expectation(circuit, qubits, terms) -> float:
@@ -24,13 +31,22 @@ def expectation(circuit, qubits, terms) -> float:
 def random_circuit(qubits, edges, depth, rng):
     """Layers of random 1q gates (diagonal and not) and 2q gates (diagonal and not) on random couplers."""
     moments = []
-    one = [lambda a: cirq.rx(a), lambda a: cirq.rz(a), lambda a: cirq.PhasedXPowGate(phase_exponent=a, exponent=0.5),
-           lambda a: cirq.ZPowGate(exponent=a)]
-    two = [lambda a: cirq.ZZPowGate(exponent=a), lambda a: cirq.CZPowGate(exponent=a), lambda a: cirq.FSimGate(a, a / 3),
-           lambda a: cirq.ISwapPowGate(exponent=a)]
+    one = [
+        lambda a: cirq.rx(a),
+        lambda a: cirq.rz(a),
+        lambda a: cirq.PhasedXPowGate(phase_exponent=a, exponent=0.5),
+        lambda a: cirq.ZPowGate(exponent=a),
+    ]
+    two = [
+        lambda a: cirq.ZZPowGate(exponent=a),
+        lambda a: cirq.CZPowGate(exponent=a),
+        lambda a: cirq.FSimGate(a, a / 3),
+        lambda a: cirq.ISwapPowGate(exponent=a),
+    ]
     for _ in range(depth):
-        moments.append(cirq.Moment(one[rng.integers(4)](rng.uniform(0.1, 1.4)).on(q)
-                                   for q in qubits if rng.random() < 0.7))
+        moments.append(
+            cirq.Moment(one[rng.integers(4)](rng.uniform(0.1, 1.4)).on(q) for q in qubits if rng.random() < 0.7)
+        )
         used, ops = set(), []
         for k in rng.permutation(len(edges)):
             a, b = edges[k]
@@ -66,7 +82,9 @@ def test_cut_outside_cone_leaves_kicked_ising_value(obs, theta):
     terms = resolve_observable(lat, obs)
     cone = backward_cone(c, terms)
     cut = restrict_to_cone(c, cone)
-    assert expectation(cut, list(lat.qubits), terms) == pytest.approx(expectation(c, list(lat.qubits), terms), abs=1e-12)
+    assert expectation(cut, list(lat.qubits), terms) == pytest.approx(
+        expectation(c, list(lat.qubits), terms), abs=1e-12
+    )
 
 
 def test_heavy_hex_cut_value_and_count():
@@ -78,7 +96,9 @@ def test_heavy_hex_cut_value_and_count():
     cone = backward_cone(c, terms)
     assert cone.n_gates_2q < sum(1 for op in c.all_operations() if len(op.qubits) == 2)
     cut = restrict_to_cone(c, cone)
-    assert expectation(cut, list(lat.qubits), terms) == pytest.approx(expectation(c, list(lat.qubits), terms), abs=1e-12)
+    assert expectation(cut, list(lat.qubits), terms) == pytest.approx(
+        expectation(c, list(lat.qubits), terms), abs=1e-12
+    )
 
 
 def test_hand_worked_cone():

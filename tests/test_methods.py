@@ -18,8 +18,11 @@ def _args(values, methods, f=0.5, delta=0.027):
 
 
 def _values(shots=100, rep=0.01):
-    return {"device": {"shots": shots, "repetition_s": rep}, "report": {"machine": "frontier"},
-            "simulation": {"shots": 10_000}}
+    return {
+        "device": {"shots": shots, "repetition_s": rep},
+        "report": {"machine": "frontier"},
+        "simulation": {"shots": 10_000},
+    }
 
 
 def test_verdict_compares_device_time_with_the_cheapest_method():
@@ -89,11 +92,14 @@ def test_every_point_lists_every_method_with_the_contract_fields(tmp_path):
     from eqvbench.families.floquet_ising import floquet_circuit
     from eqvbench.circuits.lattice import build_lattice
 
-    points = _run(tmp_path, "experiment: floquet_ising\nseed: 3\nnoise: {p1: 0.001, p2: 0.01, readout: 0.01}\n"
-                  "simulation: {shots: 10000, target_err: 0.01}\ndevice: {shots: 10000, repetition_s: 0.001}\n"
-                  "lattice: {kind: grid, rows: 2, cols: 3}\ncircuit: {theta_h: 0.7, steps: 3, observable: Z1}\n"
-                  "cases:\n  - {}\n  - {experiment: rcs, lattice: {kind: grid, rows: 2, cols: 2}, "
-                  "circuit: {cycles: 3, instances: 1}}\n")
+    points = _run(
+        tmp_path,
+        "experiment: floquet_ising\nseed: 3\nnoise: {p1: 0.001, p2: 0.01, readout: 0.01}\n"
+        "simulation: {shots: 10000, target_err: 0.01}\ndevice: {shots: 10000, repetition_s: 0.001}\n"
+        "lattice: {kind: grid, rows: 2, cols: 3}\ncircuit: {theta_h: 0.7, steps: 3, observable: Z1}\n"
+        "cases:\n  - {}\n  - {experiment: rcs, lattice: {kind: grid, rows: 2, cols: 2}, "
+        "circuit: {cycles: 3, instances: 1}}\n",
+    )
     keys = {"method", "status", "value", "err", "flops", "seconds", "seconds_kind", "budget", "note"}
     for p in points:
         assert [m["method"] for m in p["methods"]] == list(METHODS)
@@ -128,33 +134,51 @@ def test_every_point_lists_every_method_with_the_contract_fields(tmp_path):
 
 
 def test_pauli_propagation_can_be_switched_off(tmp_path):
-    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {pauli_propagation: false}}\n")
+    (p,) = _run(
+        tmp_path,
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {pauli_propagation: false}}\n",
+    )
     pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
     assert pp["status"] == "not_applicable" and "pauli_propagation: false" in pp["note"]
 
 
 def test_belief_propagation_can_be_switched_off(tmp_path):
-    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {belief_propagation: false}}\n")
+    (p,) = _run(
+        tmp_path,
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {belief_propagation: false}}\n",
+    )
     bp = next(m for m in p["methods"] if m["method"] == "belief_propagation")
     assert bp["status"] == "not_applicable" and "belief_propagation: false" in bp["note"]
 
 
-@pytest.mark.parametrize("region, seconds", [("{}", 20.0), ("{pauli_method_max_seconds: 7}", 7.0),
-                                             ("{pauli_max_seconds: 5, pauli_method_max_seconds: 7}", 5.0)])
+@pytest.mark.parametrize(
+    "region, seconds",
+    [
+        ("{}", 20.0),
+        ("{pauli_method_max_seconds: 7}", 7.0),
+        ("{pauli_max_seconds: 5, pauli_method_max_seconds: 7}", 5.0),
+    ],
+)
 def test_pauli_propagation_as_a_method_has_its_own_budget(tmp_path, region, seconds):
     """Where the region needs no Pauli-propagation reference (here the ball holds the whole cone), the
     method-only run is bounded by pauli_method_max_seconds, never by more than pauli_max_seconds."""
-    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                f"circuit: {{theta_h: 0.3, steps: 2, observable: Z1, region: {region}}}\n")
+    (p,) = _run(
+        tmp_path,
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        f"circuit: {{theta_h: 0.3, steps: 2, observable: Z1, region: {region}}}\n",
+    )
     pp = next(m for m in p["methods"] if m["method"] == "pauli_propagation")
     assert pp["status"] == "ok" and pp["budget"]["max_seconds"] == seconds
 
 
 def test_a_disabled_region_says_so(tmp_path):
-    (p,) = _run(tmp_path, "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {enabled: false}}\n")
+    (p,) = _run(
+        tmp_path,
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {theta_h: 0.3, steps: 2, observable: Z1, region: {enabled: false}}\n",
+    )
     region = next(m for m in p["methods"] if m["method"] == "region")
     assert region["status"] == "not_applicable" and "circuit.region.enabled: false" in region["note"]
 
@@ -165,8 +189,10 @@ def test_bad_pauli_propagation_switch_is_one_line(tmp_path):
     from eqvbench.cli import app
 
     spec = tmp_path / "s.yaml"
-    spec.write_text("experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
-                    "circuit: {observable: Z1, region: {pauli_propagation: 3}}\n")
+    spec.write_text(
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {observable: Z1, region: {pauli_propagation: 3}}\n"
+    )
     r = CliRunner().invoke(app, ["validate", str(spec)])
     out = r.output.strip()
     assert r.exit_code == 2 and len(out.splitlines()) == 1, out
@@ -179,8 +205,16 @@ def test_belief_propagation_on_loops_counts_only_when_corroborated():
     from eqvbench.classical.belief_propagation import corroborate
 
     def bp():
-        return MethodResult("belief_propagation", "ok", value=0.0, err=0.002, flops=1e9, seconds=1.0,
-                            seconds_kind="measured", detail={"corroborated": None})
+        return MethodResult(
+            "belief_propagation",
+            "ok",
+            value=0.0,
+            err=0.002,
+            flops=1e9,
+            seconds=1.0,
+            seconds_kind="measured",
+            detail={"corroborated": None},
+        )
 
     off = bp()  # W_17 after 5 steps at 3pi/8: BP about 0, exact -0.133
     corroborate(off, [(-0.133, 0.0, "the exact value of the whole cone", True)], 0.027)

@@ -20,14 +20,18 @@ IDLE = {1: 0.001}
 P2 = {(0, 1): 0.02, (1, 2): 0.005, (2, 3): 0.01}
 TABLE = (
     "qubits:\n"
-    + "".join(f"  - {{qubit: {q}, p1: {P1[q]}, readout: {RO[q]}" + (f", idle: {IDLE[q]}" if q in IDLE else "") + "}\n"
-              for q in P1)
+    + "".join(
+        f"  - {{qubit: {q}, p1: {P1[q]}, readout: {RO[q]}" + (f", idle: {IDLE[q]}" if q in IDLE else "") + "}\n"
+        for q in P1
+    )
     + "pairs:\n"
     + "".join(f"  - {{qubits: [{a}, {b}], p2: {p}}}\n" for (a, b), p in P2.items())
 )
-SPEC = ("experiment: floquet_ising\nseed: 1\nnoise: {{p1: 0.1, p2: 0.1, readout: 0.1, calibration: {cal}}}\n"
-        "simulation: {{shots: 0, method: {method}, target_err: 0.002, max_qubits: 8}}\nlattice: {{kind: line, n: 4}}\n"
-        "circuit: {{theta_h: 0.4, steps: 3, observable: Z1 Z2, region: {{enabled: false}}}}\ncost: {{enabled: false}}\n")
+SPEC = (
+    "experiment: floquet_ising\nseed: 1\nnoise: {{p1: 0.1, p2: 0.1, readout: 0.1, calibration: {cal}}}\n"
+    "simulation: {{shots: 0, method: {method}, target_err: 0.002, max_qubits: 8}}\nlattice: {{kind: line, n: 4}}\n"
+    "circuit: {{theta_h: 0.4, steps: 3, observable: Z1 Z2, region: {{enabled: false}}}}\ncost: {{enabled: false}}\n"
+)
 
 
 def _run(tmp_path, spec_text, *args):
@@ -89,17 +93,25 @@ def test_density_matrix_with_calibrated_rates_matches_cirq(tmp_path):
             busy.update(op.qubits)
             if (m, tuple(op.qubits)) in cone.locations:
                 want_f *= 1 - rate[len(op.qubits)](op.qubits)
-        want_f *= math.prod(1 - IDLE[x.x] for x in lat.qubits
-                            if x not in busy and x.x in IDLE and (m, (x,)) in cone.locations)
+        want_f *= math.prod(
+            1 - IDLE[x.x] for x in lat.qubits if x not in busy and x.x in IDLE and (m, (x,)) in cone.locations
+        )
     assert p["f_model"] == pytest.approx(want_f, rel=1e-12) and want_f < 0.97
     # the uniform rates (0.1) are overridden everywhere: with them the value would be far smaller
     assert abs(p["o_noisy"]) > 0.3
 
 
 def test_trajectories_with_calibrated_rates_agree_with_the_density_matrix(tmp_path):
-    (tmp_path / "cal.json").write_text(json.dumps({
-        "qubits": [{"qubit": q, "p1": P1[q], "readout": RO[q], **({"idle": IDLE[q]} if q in IDLE else {})} for q in P1],
-        "pairs": [{"qubits": list(k), "p2": v} for k, v in P2.items()]}))
+    (tmp_path / "cal.json").write_text(
+        json.dumps(
+            {
+                "qubits": [
+                    {"qubit": q, "p1": P1[q], "readout": RO[q], **({"idle": IDLE[q]} if q in IDLE else {})} for q in P1
+                ],
+                "pairs": [{"qubits": list(k), "p2": v} for k, v in P2.items()],
+            }
+        )
+    )
     _, r = _run(tmp_path, SPEC.format(cal="cal.json", method="trajectories"))
     assert r.exit_code == 0, r.output
     (p,) = json.loads(r.stdout)["points"]
@@ -114,9 +126,16 @@ def test_f_model_and_readout_use_each_qubits_rates():
     from eqvbench.simulation.simulate import noisy_probabilities
 
     lat = build_lattice({"kind": "line", "n": 4})
-    section = {"p1": 0.1, "p2": 0.1, "readout": 0.1, "idle": 0.0,
-               "calibration": {"qubits": [{"qubit": q, "p1": P1[q], "readout": RO[q], "idle": IDLE.get(q)} for q in P1],
-                               "pairs": [{"qubits": list(k), "p2": v} for k, v in P2.items()]}}
+    section = {
+        "p1": 0.1,
+        "p2": 0.1,
+        "readout": 0.1,
+        "idle": 0.0,
+        "calibration": {
+            "qubits": [{"qubit": q, "p1": P1[q], "readout": RO[q], "idle": IDLE.get(q)} for q in P1],
+            "pairs": [{"qubits": list(k), "p2": v} for k, v in P2.items()],
+        },
+    }
     noise = NoiseModel.from_section(section, lat)
     q = lat.qubits
     c = cirq.Circuit([cirq.X(q[0]), cirq.H(q[3])], cirq.CZ(q[0], q[1]), cirq.CZ(q[2], q[3]))
@@ -126,8 +145,11 @@ def test_f_model_and_readout_use_each_qubits_rates():
     assert noise.f_model(c, q, q) == pytest.approx(want, rel=1e-12)
     # per-qubit readout flips against cirq's bit-flip channels on each qubit
     probs = noisy_probabilities(c, q, noise)
-    ref = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(
-        noise.to_cirq(c, q, q), qubit_order=q).final_density_matrix
+    ref = (
+        cirq.DensityMatrixSimulator(dtype=np.complex128)
+        .simulate(noise.to_cirq(c, q, q), qubit_order=q)
+        .final_density_matrix
+    )
     assert np.allclose(probs, np.real(np.diag(ref)), atol=1e-12)
     manual = cirq.Circuit(c, cirq.Moment(cirq.bit_flip(RO[k]).on(q[k]) for k in RO))
     rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(manual, qubit_order=q).final_density_matrix
@@ -160,16 +182,19 @@ def test_workers_rebuild_the_calibrated_spec(tmp_path):
     assert [p["o_noisy"] for p in a] == [p["o_noisy"] for p in b]
 
 
-@pytest.mark.parametrize("table,msg", [
-    (TABLE.replace("p1: 0.001,", "p1: 1.5,"), "cal.yaml: qubits[1].p1: "),
-    (TABLE.replace("  - {qubit: 3, p1: 0.003, readout: 0.03}\n", ""), "cal.yaml: qubits: no row for qubit 3"),
-    (TABLE.replace("  - {qubits: [2, 3], p2: 0.01}\n", ""), "cal.yaml: pairs: no row for coupler [2, 3]"),
-    (TABLE + "  - {qubits: [1, 0], p2: 0.01}\n", "cal.yaml: pair [0, 1] has more than one row"),
-    (TABLE.replace("qubits:\n", "qubit:\n", 1), "cal.yaml: unknown key 'qubit'"),
-    ("qubits: [\n  {qubit: 0\n", "cal.yaml: line "),
-    (TABLE.replace("p2: 0.02", "p2: '0.02'"), "cal.yaml: pairs[0].p2: "),
-    ("!!python/object/apply:os.system ['echo hacked']\n", "cal.yaml: "),
-])
+@pytest.mark.parametrize(
+    "table,msg",
+    [
+        (TABLE.replace("p1: 0.001,", "p1: 1.5,"), "cal.yaml: qubits[1].p1: "),
+        (TABLE.replace("  - {qubit: 3, p1: 0.003, readout: 0.03}\n", ""), "cal.yaml: qubits: no row for qubit 3"),
+        (TABLE.replace("  - {qubits: [2, 3], p2: 0.01}\n", ""), "cal.yaml: pairs: no row for coupler [2, 3]"),
+        (TABLE + "  - {qubits: [1, 0], p2: 0.01}\n", "cal.yaml: pair [0, 1] has more than one row"),
+        (TABLE.replace("qubits:\n", "qubit:\n", 1), "cal.yaml: unknown key 'qubit'"),
+        ("qubits: [\n  {qubit: 0\n", "cal.yaml: line "),
+        (TABLE.replace("p2: 0.02", "p2: '0.02'"), "cal.yaml: pairs[0].p2: "),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "cal.yaml: "),
+    ],
+)
 def test_bad_calibration_is_one_line_naming_spec_field_and_file(tmp_path, table, msg):
     (tmp_path / "cal.yaml").write_text(table)
     out = tmp_path / "out.json"
@@ -192,19 +217,30 @@ def _json_table(p1_text="0.001", qubit_text="0"):
     return '{"qubits": [' + ", ".join(rows) + "]}"
 
 
-@pytest.mark.parametrize("name,make,msg", [
-    ("cal.json", lambda p: p.write_text(_json_table(qubit_text="7" * 5000)), "an integer of thousands of digits"),
-    ("cal.json", lambda p: p.write_text(_json_table(qubit_text="7" * 40)), "qubits[0].qubit: integer with more than 30 digits"),
-    ("cal.json", lambda p: p.write_text("[" * 100_000), "nested too deeply"),
-    ("cal.json", lambda p: p.write_text(_json_table(p1_text="Infinity")), "Infinity is not a number"),
-    ("cal.json", lambda p: p.write_text(_json_table(p1_text="NaN")), "NaN is not a number"),
-    ("cal.yaml", lambda p: p.write_text(TABLE.replace("p1: 0.001,", "p1: .inf,")), "qubits[1].p1: must be a finite number"),
-    ("cal.yaml", lambda p: os.mkfifo(p), "not a regular file"),  # reading it would wait forever
-    # a link to a FIFO stands for one to /dev/zero: a node reading would block on or never finish
-    ("cal.json", lambda p: (os.mkfifo(p.parent / "node"), p.symlink_to(p.parent / "node")),
-     "not a regular file"),
-    ("cal.json", lambda p: p.write_text(" " * 10_000_001), "larger than 10 MB"),
-], ids=["5000-digits", "40-digits", "nested", "Infinity", "NaN", "yaml-inf", "fifo", "link-to-node", "10MB"])
+@pytest.mark.parametrize(
+    "name,make,msg",
+    [
+        ("cal.json", lambda p: p.write_text(_json_table(qubit_text="7" * 5000)), "an integer of thousands of digits"),
+        (
+            "cal.json",
+            lambda p: p.write_text(_json_table(qubit_text="7" * 40)),
+            "qubits[0].qubit: integer with more than 30 digits",
+        ),
+        ("cal.json", lambda p: p.write_text("[" * 100_000), "nested too deeply"),
+        ("cal.json", lambda p: p.write_text(_json_table(p1_text="Infinity")), "Infinity is not a number"),
+        ("cal.json", lambda p: p.write_text(_json_table(p1_text="NaN")), "NaN is not a number"),
+        (
+            "cal.yaml",
+            lambda p: p.write_text(TABLE.replace("p1: 0.001,", "p1: .inf,")),
+            "qubits[1].p1: must be a finite number",
+        ),
+        ("cal.yaml", lambda p: os.mkfifo(p), "not a regular file"),  # reading it would wait forever
+        # a link to a FIFO stands for one to /dev/zero: a node reading would block on or never finish
+        ("cal.json", lambda p: (os.mkfifo(p.parent / "node"), p.symlink_to(p.parent / "node")), "not a regular file"),
+        ("cal.json", lambda p: p.write_text(" " * 10_000_001), "larger than 10 MB"),
+    ],
+    ids=["5000-digits", "40-digits", "nested", "Infinity", "NaN", "yaml-inf", "fifo", "link-to-node", "10MB"],
+)
 def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
     """Calibration files are read as the spec is: bounded regular files, finite numbers of sane
     size, bounded nesting; anything else is one line naming the spec, field and file, exit 2."""
@@ -217,8 +253,14 @@ def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
     spec.write_text(SPEC.format(cal=name, method="density_matrix"))
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    r = subprocess.run([sys.executable, "-m", "eqvbench", "validate", str(spec)], capture_output=True, text=True,
-                       timeout=120, cwd=tmp_path, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "eqvbench", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     line = r.stderr.strip()
     assert r.returncode == 2 and "Traceback" not in line and len(line.splitlines()) == 1, r.stderr[-2000:]
     assert line.startswith(f"error: {spec}: noise.calibration: {name}: ") and msg in line, line

@@ -30,8 +30,16 @@ from eqvbench.simulation.simulate import SimSettings
 from eqvbench.spec import SimulationSpec, parse_spec
 from sweep_util import assert_spec_error
 
-SIM = {"method": "auto", "target_err": 0.002, "max_trajectories": 200000, "batch": None, "shots": 0,
-       "max_qubits": 20, "simulate": "auto", "estimator": "exact"}
+SIM = {
+    "method": "auto",
+    "target_err": 0.002,
+    "max_trajectories": 200000,
+    "batch": None,
+    "shots": 0,
+    "max_qubits": 20,
+    "simulate": "auto",
+    "estimator": "exact",
+}
 
 
 def settings(**kw):
@@ -66,8 +74,14 @@ def cirq_protocol_otoc(inst, noise):
 
 @pytest.mark.parametrize("gate,op,cycles", [("sqrt_iswap", "X", 4), ("fsim", "Y", 5), ("cz", "Z", 6)])
 def test_protocol_direct_network_and_cirq_agree_noiselessly(gate, op, cycles):
-    inst = instance({"kind": "grid", "rows": 2, "cols": 3}, gate=gate, operator=op, cycles=cycles,
-                    measurement_qubit="0,1", butterfly="1,2")
+    inst = instance(
+        {"kind": "grid", "rows": 2, "cols": 3},
+        gate=gate,
+        operator=op,
+        cycles=cycles,
+        measurement_qubit="0,1",
+        butterfly="1,2",
+    )
     direct = otoc_direct(inst)
     prot, _, _ = otoc_protocol(inst, op, NoiseModel(), SimSettings.from_section(SIM), 0, np.random.default_rng(0))
     ref = cirq_protocol_otoc(inst, NoiseModel())
@@ -112,16 +126,28 @@ def test_otoc_near_zero_deep_in_the_cone_of_a_scrambling_circuit():
     """15 qubits in U (4x4 grid less the ancilla), 16 cycles, butterfly next to Q_m: C averages to ~0.
 
     For a scrambled state the OTOC fluctuates by ~2^(-n/2) ~ 0.01 between instances; 0.1 is the issue's bound."""
-    vals = [otoc_direct(instance({"kind": "grid", "rows": 4, "cols": 4}, seed=s, cycles=16, butterfly_distance=1,
-                                 measurement_qubit="1,1", gate="fsim")) for s in range(3)]
+    vals = [
+        otoc_direct(
+            instance(
+                {"kind": "grid", "rows": 4, "cols": 4},
+                seed=s,
+                cycles=16,
+                butterfly_distance=1,
+                measurement_qubit="1,1",
+                gate="fsim",
+            )
+        )
+        for s in range(3)
+    ]
     assert abs(np.mean(vals)) < 0.1
     assert all(abs(v) < 0.2 for v in vals)
 
 
 def test_clifford_circuits_give_plus_or_minus_one():
     lat = build_lattice({"kind": "grid", "rows": 3, "cols": 3})
-    base = instance({"kind": "grid", "rows": 3, "cols": 3}, cycles=5, butterfly_distance=2, measurement_qubit="1,1",
-                    gate="cz")
+    base = instance(
+        {"kind": "grid", "rows": 3, "cols": 3}, cycles=5, butterfly_distance=2, measurement_qubit="1,1", gate="cz"
+    )
     seen = set()
     for seed in range(12):
         system = lat.restrict(set(lat.qubits) - {base.qa})
@@ -146,8 +172,9 @@ def test_f_eff_from_identity_run_matches_digital_model():
     prod (1 - p_g s_g(I)) (f_measurement) must match within 5 statistical errors plus
     0.01 for the second-order terms ((sum p s)^2 / 2 ~ 0.04 at f ~ 0.75 is an
     upper bound; most of it cancels between the two sides)."""
-    v = point({"kind": "grid", "rows": 3, "cols": 4}, cycles=8, butterfly_distance=2, measurement_qubit="1,0",
-              instances=1)
+    v = point(
+        {"kind": "grid", "rows": 3, "cols": 4}, cycles=8, butterfly_distance=2, measurement_qubit="1,0", instances=1
+    )
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
     noise = NoiseModel(p1=0.001, p2=0.008, readout=0.01)
     m = FAMILY.measure([inst], noise, settings(target_err=0.003), np.random.default_rng(2))
@@ -167,8 +194,9 @@ def test_one_identity_normalisation_per_u():
         inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 7)
         for rng_seed in (1, 2):
             otoc_module._IDENTITY_CACHE.clear()  # the seeding, not the memo, must make them equal
-            m = FAMILY.measure([inst], noise, settings(method="trajectories", target_err=0.02),
-                               np.random.default_rng(rng_seed))
+            m = FAMILY.measure(
+                [inst], noise, settings(method="trajectories", target_err=0.02), np.random.default_rng(rng_seed)
+            )
             fs.add(m.f_eff)
     assert len(fs) == 1
 
@@ -178,8 +206,14 @@ def test_butterfly_sensitivity_predicts_the_noisy_otoc_when_errors_are_rare():
 
     f_butterfly covers the gates of U and U^dag; the tolerance 0.01 holds the two ancilla CZs it leaves out
     (at most 2 p2 = 0.008) and the second-order terms ((sum p s)^2 / 2 ~ 0.002)."""
-    v = point({"kind": "grid", "rows": 3, "cols": 3}, cycles=4, butterfly_distance=2, measurement_qubit="1,1",
-              instances=1, gate="fsim")
+    v = point(
+        {"kind": "grid", "rows": 3, "cols": 3},
+        cycles=4,
+        butterfly_distance=2,
+        measurement_qubit="1,1",
+        instances=1,
+        gate="fsim",
+    )
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 11)
     noise = NoiseModel(p1=0.0, p2=0.004)
     m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14), np.random.default_rng(0))
@@ -196,11 +230,12 @@ def test_map_note_compares_c_with_no_threshold_past_its_range():
     instead of comparing |C_ideal| with a threshold above 1 ("0.737 < 1.1")."""
     import re
 
-    v = point({"kind": "grid", "rows": 2, "cols": 3}, cycles=3, butterfly="1,2", measurement_qubit="0,0",
-              instances=1)
+    v = point({"kind": "grid", "rows": 2, "cols": 3}, cycles=3, butterfly="1,2", measurement_qubit="0,0", instances=1)
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 5)
     noise = NoiseModel(p2=0.005)
-    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14, shots=1), np.random.default_rng(0))
+    m = FAMILY.measure(
+        [inst], noise, settings(method="density_matrix", max_qubits=14, shots=1), np.random.default_rng(0)
+    )
     c, err = m.fields["otoc_noisy"], m.fields["otoc_noisy_err"]
     assert err == pytest.approx(math.sqrt(1 - c**2) / 2, rel=1e-9) and 3 * err > 1
     assert m.fields.get("v_butterfly") is None
@@ -208,7 +243,9 @@ def test_map_note_compares_c_with_no_threshold_past_its_range():
     assert f"the error of C_noisy ({err:.2g}) is too large: 3 errors cover all of |C| <= 1" in note
     assert all(float(x) <= 1 for x in re.findall(r"< ([0-9.]+)", note)), note
     # with enough shots the same point gets its map
-    m = FAMILY.measure([inst], noise, settings(method="density_matrix", max_qubits=14, shots=10**4), np.random.default_rng(0))
+    m = FAMILY.measure(
+        [inst], noise, settings(method="density_matrix", max_qubits=14, shots=10**4), np.random.default_rng(0)
+    )
     assert m.fields["v_butterfly"] is not None and not any("sensitivity map" in n for n in m.notes)
 
 
@@ -274,8 +311,13 @@ def test_shipped_config_runs_and_fits_a_positive_velocity(tmp_path):
 def region_of(lattice, region, shots, f_eff=None, seed=1, max_qubits=20, **circuit):
     v = point(lattice, region=region, **circuit)
     v["simulation"] = dict(SIM, shots=shots, max_qubits=max_qubits)
-    return FAMILY.effective_region(instance(lattice, seed, **circuit), PointSettings.from_values(v, FAMILY), f_eff,
-                                   NoiseModel(p2=0.01), np.random.default_rng(0))
+    return FAMILY.effective_region(
+        instance(lattice, seed, **circuit),
+        PointSettings.from_values(v, FAMILY),
+        f_eff,
+        NoiseModel(p2=0.01),
+        np.random.default_rng(0),
+    )
 
 
 def test_geodesic_qubits_are_the_shortest_paths_between_qm_and_the_butterfly():
@@ -399,7 +441,11 @@ BAD = [
     ("circuit: {butterfly: 3, butterfly_distance: 2}\n", "circuit", "either butterfly"),
     ("circuit: {ancilla: '2,2', measurement_qubit: '0,0'}\n", "circuit.ancilla", "not a neighbour"),
     ("circuit: {butterfly: abc}\n", "circuit.butterfly", "expected a qubit"),
-    ("lattice: {kind: line, n: 2}\ncircuit: {measurement_qubit: 0, butterfly: 1}\n", "circuit.ancilla", "no free neighbour"),
+    (
+        "lattice: {kind: line, n: 2}\ncircuit: {measurement_qubit: 0, butterfly: 1}\n",
+        "circuit.ancilla",
+        "no free neighbour",
+    ),
     ("circuit: {gate: iswap}\n", "circuit.gate", "'sqrt_iswap', 'fsim' or 'cz'"),
     ("circuit: {cycles: 0}\n", "circuit.cycles", "greater than or equal to 1"),
     ("circuit: {instances: 0}\n", "circuit.instances", "greater than or equal to 1"),

@@ -37,9 +37,13 @@ def _norm(v: str) -> tuple[int, ...]:
 
 def test_min_constraints_match_pyproject_lower_bounds():
     bounds, pins = _lower_bounds(), _pins()
-    assert set(bounds) == set(pins), f"only in pyproject: {set(bounds) - set(pins)}; only pinned: {set(pins) - set(bounds)}"
+    assert set(bounds) == set(pins), (
+        f"only in pyproject: {set(bounds) - set(pins)}; only pinned: {set(pins) - set(bounds)}"
+    )
     for name, low in bounds.items():
-        assert _norm(pins[name]) == _norm(low), f"{name}: pyproject says >={low}, .ci/min-constraints.txt pins {pins[name]}"
+        assert _norm(pins[name]) == _norm(low), (
+            f"{name}: pyproject says >={low}, .ci/min-constraints.txt pins {pins[name]}"
+        )
 
 
 def test_ci_runs_the_minimum_versions():

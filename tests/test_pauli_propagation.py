@@ -17,20 +17,28 @@ def exact(circuit, qubits, terms):
     """Sum of c <P> over (c, {qubit: 'X'|'Y'|'Z'}) from cirq's state vector."""
     psi = cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector
     order = {q: i for i, q in enumerate(qubits)}
-    return sum(c * cirq.PauliString({q: PAULI[p] for q, p in t.items()}).expectation_from_state_vector(psi, order).real
-               for c, t in terms)
+    return sum(
+        c * cirq.PauliString({q: PAULI[p] for q, p in t.items()}).expectation_from_state_vector(psi, order).real
+        for c, t in terms
+    )
 
 
-@pytest.mark.parametrize("lat_section", [{"kind": "line", "n": 8}, {"kind": "ring", "n": 7},
-                                         {"kind": "grid", "rows": 2, "cols": 3}])
+@pytest.mark.parametrize(
+    "lat_section", [{"kind": "line", "n": 8}, {"kind": "ring", "n": 7}, {"kind": "grid", "rows": 2, "cols": 3}]
+)
 @pytest.mark.parametrize("theta", [0.0, math.pi / 2, 0.37, 1.1])
 def test_kicked_ising_exact_against_cirq(lat_section, theta):
     lat = build_lattice(lat_section)
     qs = lat.qubits
     c = floquet_circuit(lat, theta, 4)
     prog = pp.compile_circuit(c, qs)
-    for obs in [{qs[3]: "Z"}, {qs[2]: "X"}, {qs[4]: "Y"}, {qs[0]: "X", qs[2]: "Y", qs[5]: "Z"},
-                {qs[1]: "Y", qs[4]: "Y"}]:
+    for obs in [
+        {qs[3]: "Z"},
+        {qs[2]: "X"},
+        {qs[4]: "Y"},
+        {qs[0]: "X", qs[2]: "Y", qs[5]: "Z"},
+        {qs[1]: "Y", qs[4]: "Y"},
+    ]:
         r = pp.propagate(prog, None, obs, coefficient_cutoff=0.0)
         assert r.value == pytest.approx(exact(c, qs, [(1.0, obs)]), abs=1e-10)
         assert r.truncated_weight == 0.0 and r.status == "ok"
@@ -50,13 +58,20 @@ def test_generic_unitaries_use_the_ptm_path():
     qs = cirq.LineQubit.range(6)
     moments = []
     for layer in range(6):
-        moments.append(cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=rng)).on(q)
-                                   for q in qs))
+        moments.append(cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=rng)).on(q) for q in qs))
         pairs = [(qs[i], qs[i + 1]) for i in range(layer % 2, 5, 2)]
-        moments.append(cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=rng)).on(a, b)
-                                   for a, b in pairs))
-    named = [cirq.H(qs[0]), cirq.CNOT(qs[1], qs[2]), cirq.S(qs[3]), cirq.FSimGate(0.4, 0.9)(qs[4], qs[5]),
-             cirq.ry(0.3)(qs[2]), cirq.ISWAP(qs[0], qs[1]), cirq.XXPowGate(exponent=0.21)(qs[3], qs[4])]
+        moments.append(
+            cirq.Moment(cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=rng)).on(a, b) for a, b in pairs)
+        )
+    named = [
+        cirq.H(qs[0]),
+        cirq.CNOT(qs[1], qs[2]),
+        cirq.S(qs[3]),
+        cirq.FSimGate(0.4, 0.9)(qs[4], qs[5]),
+        cirq.ry(0.3)(qs[2]),
+        cirq.ISWAP(qs[0], qs[1]),
+        cirq.XXPowGate(exponent=0.21)(qs[3], qs[4]),
+    ]
     c = cirq.Circuit(moments) + cirq.Circuit(named)
     terms = [(0.5, {qs[0]: "Z", qs[3]: "X"}), (-1.25, {qs[2]: "Y"}), (0.75, {qs[1]: "X", qs[4]: "Y", qs[5]: "Z"})]
     r = pp.propagate(c, qs, terms, coefficient_cutoff=0.0)
@@ -83,8 +98,11 @@ def test_more_than_one_word_per_part():
     full = line(130)
     c = floquet_circuit(full, 0.9, 2)
     L = cirq.LineQubit
-    terms = [(1.0, {L(62): "Z", L(63): "Y", L(64): "Z"}), (0.5, {L(63): "X", L(64): "X"}),
-             (-1.0, {L(62): "Y", L(63): "Z", L(64): "Y", L(65): "Z"})]
+    terms = [
+        (1.0, {L(62): "Z", L(63): "Y", L(64): "Z"}),
+        (0.5, {L(63): "X", L(64): "X"}),
+        (-1.0, {L(62): "Y", L(63): "Z", L(64): "Y", L(65): "Z"}),
+    ]
     r = pp.propagate(c, full.qubits, terms, coefficient_cutoff=0.0)
     assert pp.compile_circuit(c, full.qubits).n_words == 3
     # two steps spread the support by at most 4 qubits each side: qubits 56..71 hold the whole cone
@@ -199,18 +217,25 @@ def test_bad_input():
 # their signs; the order of the three coupler layers does not matter (the ZZ rotations commute).
 EXACT_5_STEPS = {
     4: {"M_z": 0.9048427074671951, "W_10": -0.007714801813112025},
-    15: {"M_z": 0.0003244411855672822, "W_10": 0.9303109905832745, "W_17": -0.8863112892943865,
-         "W_17'": -0.8486253586109209},
+    15: {
+        "M_z": 0.0003244411855672822,
+        "W_10": 0.9303109905832745,
+        "W_17": -0.8863112892943865,
+        "W_17'": -0.8486253586109209,
+    },
 }
 W_17_FINAL_RX = "X37 X41 X52 X56 X57 X58 X62 X79 Y38 Y40 Y42 Y63 Y72 Y80 Y90 Y91 Z75"
 
 
-@pytest.mark.parametrize("k, name, cutoff, tol", [
-    (15, "W_10", 1e-7, 1e-6),  # measured |error| 6e-8
-    (15, "W_17", 1e-6, 1e-5),  # 2e-6
-    (15, "W_17'", 1e-4, 1e-4),  # 2e-5
-    (4, "M_z", 1e-7, 3e-5),  # 9e-6 (coefficients 1/127 each: the cut-off is absolute)
-])
+@pytest.mark.parametrize(
+    "k, name, cutoff, tol",
+    [
+        (15, "W_10", 1e-7, 1e-6),  # measured |error| 6e-8
+        (15, "W_17", 1e-6, 1e-5),  # 2e-6
+        (15, "W_17'", 1e-4, 1e-4),  # 2e-5
+        (4, "M_z", 1e-7, 3e-5),  # 9e-6 (coefficients 1/127 each: the cut-off is absolute)
+    ],
+)
 def test_127_qubit_five_steps_against_exact_values(k, name, cutoff, tol):
     lat = heavy_hex_127()
     final_rx = name == "W_17'"
@@ -244,11 +269,13 @@ def _merge_then_truncate(circuit, qubits, obs, cutoff):
             if op.gate not in cache:  # R[o, i] = Tr(P_o U^dag P_i U) / 2^k, P = kron over the op's qubits
                 codes = list(product(range(4), repeat=k))
                 ps = [np.kron(mats[a[0]], mats[a[1]]) if k == 2 else mats[a[0]] for a in codes]
-                cache[op.gate] = (codes, np.array([[np.trace(po @ u.conj().T @ pi @ u).real / 2**k for pi in ps]
-                                                   for po in ps]))
+                cache[op.gate] = (
+                    codes,
+                    np.array([[np.trace(po @ u.conj().T @ pi @ u).real / 2**k for pi in ps] for po in ps]),
+                )
             codes, r = cache[op.gate]
             cols = [index[q] for q in op.qubits]
-            local = sum((x[:, col] + 2 * z[:, col]).astype(np.int64) * 4**(k - 1 - j) for j, col in enumerate(cols))
+            local = sum((x[:, col] + 2 * z[:, col]).astype(np.int64) * 4 ** (k - 1 - j) for j, col in enumerate(cols))
             parts = []
             for o, out in enumerate(codes):
                 w = r[o, local]
@@ -287,8 +314,9 @@ def test_independent_merge_then_truncate_reference():
     small = floquet_circuit(build_lattice({"kind": "line", "n": 5}), 0.7, 3)
     sq = sorted(small.all_qubits())
     obs_small = {sq[2]: "Z", sq[3]: "X"}
-    assert _merge_then_truncate(small, sq, obs_small, 0.0) == pytest.approx(exact(small, sq, [(1.0, obs_small)]),
-                                                                            abs=1e-10)
+    assert _merge_then_truncate(small, sq, obs_small, 0.0) == pytest.approx(
+        exact(small, sq, [(1.0, obs_small)]), abs=1e-10
+    )
     c = floquet_circuit(sub, math.pi / 8, 20)
     ref = exact(c, sub.qubits, [(1.0, {q62: "Z"})])
     assert ref == pytest.approx(0.862138, abs=1e-6)

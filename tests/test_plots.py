@@ -26,10 +26,10 @@ def png_size(path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, chunks = 8, []
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(kind + body) == crc, f"bad CRC in {kind!r}"
         chunks.append((kind, body))
         pos += 12 + length
@@ -55,13 +55,16 @@ def stores(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("store,kind,panels", [
-    ("rcs", "cost", "cost"),
-    ("rcs", "fidelity", "fidelity"),
-    ("rcs", "all", "cost, fidelity"),
-    ("floquet", "butterfly", "butterfly"),
-    ("floquet", "all", "cost, fidelity, butterfly"),
-])
+@pytest.mark.parametrize(
+    "store,kind,panels",
+    [
+        ("rcs", "cost", "cost"),
+        ("rcs", "fidelity", "fidelity"),
+        ("rcs", "all", "cost, fidelity"),
+        ("floquet", "butterfly", "butterfly"),
+        ("floquet", "all", "cost, fidelity, butterfly"),
+    ],
+)
 def test_each_plot_is_a_valid_png(stores, tmp_path, store, kind, panels):
     out = tmp_path / f"{store}-{kind}.png"
     r = invoke("plot", stores[store], "-o", out, "--kind", kind)
@@ -95,8 +98,11 @@ def test_plot_curves_and_butterfly_grid(stores):
 
 def test_plot_bad_input(stores, tmp_path):
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.png", "--kind", "pie"), "--kind pie")
-    assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.png", "--kind", "butterfly"),
-                          "--kind butterfly", "no point has a butterfly map")
+    assert_one_line_error(
+        invoke("plot", stores["rcs"], "-o", tmp_path / "x.png", "--kind", "butterfly"),
+        "--kind butterfly",
+        "no point has a butterfly map",
+    )
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "x.jpg"), "--out", ".png, .pdf or .svg")
     assert_one_line_error(invoke("plot", stores["rcs"], "-o", tmp_path / "no" / "x.png"), "--out", "does not exist")
     assert_one_line_error(invoke("plot", tmp_path / "missing.eqvdb", "-o", tmp_path / "x.png"), "file not found")
@@ -173,8 +179,12 @@ def test_plot_floquet_on_a_grid(docs, tmp_path):
     assert isinstance(gate["qubits"][0], str) and gate["qubits"][0].count(",") == 1
     assert grid[labels.index(gate["qubits"][0]), gate["moment"]] == gate["s"]
     # documents of earlier versions hold [row, col] lists: they still plot, the same grid
-    old = dict(point, butterfly_map=[dict(g, qubits=[[int(x) for x in q.split(",")] for q in g["qubits"]])
-                                     for g in point["butterfly_map"]])
+    old = dict(
+        point,
+        butterfly_map=[
+            dict(g, qubits=[[int(x) for x in q.split(",")] for q in g["qubits"]]) for g in point["butterfly_map"]
+        ],
+    )
     old_labels, _, old_grid = butterfly_grid(old)
     assert [",".join(map(str, q)) for q in old_labels] == labels
     assert np.array_equal(old_grid, grid, equal_nan=True)
@@ -210,8 +220,11 @@ def test_otoc_f_eff_is_plotted_at_its_measurement_volume(docs):
     points = json.loads(docs["otoc"].read_text())["points"]
     assert all(p["v_measurement"] != p["v_light"] for p in points)
     ax = _axes(draw_fidelity, points)
-    filled = [ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markerfacecolor() != "none"
-              and ln.get_linestyle() == "None"]
+    filled = [
+        ln
+        for ln in ax.lines
+        if ln.get_marker() == "o" and ln.get_markerfacecolor() != "none" and ln.get_linestyle() == "None"
+    ]
     xs = sorted(float(x) for ln in filled for x in ln.get_xdata())
     assert np.allclose(xs, sorted(p["eps"] * p["v_measurement"] for p in points))
     assert "V = V_meas" in ax.get_xlabel()
@@ -234,8 +247,11 @@ def test_fidelity_axis_has_plain_tick_labels_and_depth_labels(stores):
     assert sorted(t.get_text() for t in ax.texts) == depths
     cost = _axes(draw_cost, points)
     assert sorted(t.get_text() for t in cost.texts) == depths
-    assert cost.get_title().startswith("Resource against cost") and "resource" in cost.get_ylabel() \
+    assert (
+        cost.get_title().startswith("Resource against cost")
+        and "resource" in cost.get_ylabel()
         and "cost" in cost.get_xlabel()
+    )
 
 
 def test_no_gate_and_zero_sensitivity_differ(docs):
@@ -257,6 +273,7 @@ def test_no_gate_and_zero_sensitivity_differ(docs):
     arr = im.get_array()
     assert np.array_equal(np.ma.getmaskarray(arr), np.isnan(grid))
     cmap, norm = im.get_cmap(), im.norm
+
     def on_white(rgba):  # what the figure shows: the colour composited over the white background
         rgba = np.array(rgba)
         return rgba[3] * rgba[:3] + (1 - rgba[3])

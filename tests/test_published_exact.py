@@ -32,14 +32,20 @@ DELTA = 1 / (0.37 * math.sqrt(1e4))
 
 
 def reproduce(observable: str, k: int):
-    spec = parse_spec({"experiment": "floquet_ising", "lattice": {"kind": "heavy_hex_127"},
-                       "circuit": {"theta_h": f"{k}*pi/32", "steps": 5, "observable": observable,
-                                   "region": {"f_eff": 0.37}},
-                       "simulation": {"shots": 10000, "simulate": "never"}}, "t.yaml")
+    spec = parse_spec(
+        {
+            "experiment": "floquet_ising",
+            "lattice": {"kind": "heavy_hex_127"},
+            "circuit": {"theta_h": f"{k}*pi/32", "steps": 5, "observable": observable, "region": {"f_eff": 0.37}},
+            "simulation": {"shots": 10000, "simulate": "never"},
+        },
+        "t.yaml",
+    )
     v = spec.points[0].values
     inst = FAMILY.build(build_lattice(v["lattice"]), v["circuit"], 0)
-    return FAMILY.effective_region(inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(),
-                                   np.random.default_rng(0)).fields
+    return FAMILY.effective_region(
+        inst, PointSettings.from_values(v, FAMILY), None, NoiseModel(), np.random.default_rng(0)
+    ).fields
 
 
 @pytest.mark.slow

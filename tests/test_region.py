@@ -25,8 +25,9 @@ def balls(values, fail_at=None):
 def test_neighbouring_balls_that_agree_are_not_a_certificate():
     """Values oscillate: r = 3 and 4 agree within delta (0.137, 0.151) far from the true 0.27."""
     vals = [1.0, 0.42, 0.35, 0.137, 0.151, 0.30, 0.262, 0.271, 0.2705]
-    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals),
-                         reference=lambda delta: Reference(0.27, 0.0, "exact", 1.0))
+    region = grow_region(
+        LINE, CENTRE, REG, 10_000, None, None, balls(vals), reference=lambda delta: Reference(0.27, 0.0, "exact", 1.0)
+    )
     assert region.fields["region_radius"] == 6  # the first ball within delta of 0.27, not r = 3
     assert region.fields["region_err"] == pytest.approx(abs(0.262 - 0.27))
     assert region.fields["reproduced_value"] == 0.262 and region.a_eff == 13
@@ -54,8 +55,9 @@ def test_against_an_estimated_reference_a_transient_agreement_is_not_claimed():
     assert region.fields["region_err"] == pytest.approx(0.019 + 0.006)
     assert [h["radius"] for h in region.fields["region_history"]] == [0, 1, 2, 3, 4]
     # the same values against an exact reference: the first ball within delta is the region
-    exact = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals),
-                        reference=lambda d: Reference(0.843, 0.0, "exact", 1.0))
+    exact = grow_region(
+        LINE, CENTRE, REG, 10_000, None, None, balls(vals), reference=lambda d: Reference(0.843, 0.0, "exact", 1.0)
+    )
     assert exact.fields["region_radius"] == 1
     # no larger ball to corroborate it: no region, the reference is the reproduction, a note says why
     alone = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=4), reference=lambda d: ref)
@@ -66,8 +68,7 @@ def test_against_an_estimated_reference_a_transient_agreement_is_not_claimed():
 def test_no_reference_no_region():
     """Without a value of the whole cone the balls prove nothing: no region, the history kept, a note."""
     vals = [1.0, 0.5, 0.3, 0.3, 0.3]
-    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=4),
-                         reference=lambda d: None)
+    region = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=4), reference=lambda d: None)
     assert region.a_eff is None and region.fields["reproduced_value"] is None
     assert [h["value"] for h in region.fields["region_history"]] == [1.0, 0.5, 0.3, 0.3]
     assert any("not certified" in n for n in region.notes)
@@ -99,8 +100,7 @@ def test_region_tree_is_seeded_end_to_end():
     from eqvbench.classical.region import RegionTooCostly, contract_within_budget, region_tree
 
     tn = qtn.TN2D_rand(7, 7, D=5, seed=3, dtype="complex128")
-    paths = {tuple(map(tuple, region_tree(tn, max_repeats=8, seed=1, max_flops=1e6).get_path()))
-             for _ in range(3)}
+    paths = {tuple(map(tuple, region_tree(tn, max_repeats=8, seed=1, max_flops=1e6).get_path())) for _ in range(3)}
     assert len(paths) == 1
     messages = set()
     for _ in range(2):
@@ -121,8 +121,9 @@ def test_a_reference_that_leaves_out_a_known_error_does_not_reproduce_alone():
     assert region.fields["reproduced_value"] is None and region.fields["reference_value"] == 0.0
     assert any("is not shown as the reproduction" in n for n in region.notes)
     # corroborated by the balls (two in a row within delta), it certifies a region as any estimate does
-    agree = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls([1.0, 0.3, 0.01, -0.01, 0.005]),
-                        reference=lambda d: bp)
+    agree = grow_region(
+        LINE, CENTRE, REG, 10_000, None, None, balls([1.0, 0.3, 0.01, -0.01, 0.005]), reference=lambda d: bp
+    )
     assert agree.fields["region_radius"] == 2 and agree.fields["reproduced_value"] == 0.01
     # the same reference allowed to stand alone (Pauli propagation's kind) is the reproduction
     pp = Reference(0.0, 0.0, "pauli_propagation", 1.0, exact=False)

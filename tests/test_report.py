@@ -86,8 +86,10 @@ def test_chosen_columns_replace_the_default(docs):
 def test_notes_name_their_points(docs):
     doc = docs["cases"]
     lines = note_lines(doc["points"])
-    assert lines == ["note: point 2 (case=1): not simulated (6 qubits > simulation.max_qubits = 4): "
-                     "f_eff is null, resource uses f_model"]
+    assert lines == [
+        "note: point 2 (case=1): not simulated (6 qubits > simulation.max_qubits = 4): "
+        "f_eff is null, resource uses f_model"
+    ]
     every = {**doc, "points": [{**p, "notes": ["x"]} for p in doc["points"]]}
     assert note_lines(every["points"]) == ["note: all 2 points: x"]
 
@@ -105,16 +107,24 @@ def test_no_unexplained_search_name_in_the_footer(docs):
 def test_angles_as_fractions_of_pi():
     import math
 
-    assert [fmt_angle(x) for x in (0.0, math.pi / 4, 3 * math.pi / 8, math.pi, -math.pi / 2, 2 * math.pi / 3)] == \
-        ["0", "π/4", "3π/8", "π", "-π/2", "2π/3"]
+    assert [fmt_angle(x) for x in (0.0, math.pi / 4, 3 * math.pi / 8, math.pi, -math.pi / 2, 2 * math.pi / 3)] == [
+        "0",
+        "π/4",
+        "3π/8",
+        "π",
+        "-π/2",
+        "2π/3",
+    ]
     assert fmt_angle(0.3) == "0.3"
 
 
 def test_run_summary_has_no_dangling_separator():
     assert run_summary(4, 1.234, 4, "in this process") == "4 point(s) in 1.2 s: 4 computed in this process"
     assert run_summary(4, 0.5, 0, "in this process", 4, "s.eqvdb") == "4 point(s) in 0.5 s: 4 reused from s.eqvdb"
-    assert run_summary(4, 2.0, 1, "with 2 workers", 3, "s.eqvdb", "o.json") == \
-        "4 point(s) in 2.0 s: 1 computed with 2 workers, 3 reused from s.eqvdb; JSON written to o.json"
+    assert (
+        run_summary(4, 2.0, 1, "with 2 workers", 3, "s.eqvdb", "o.json")
+        == "4 point(s) in 2.0 s: 1 computed with 2 workers, 3 reused from s.eqvdb; JSON written to o.json"
+    )
 
 
 def test_eta_counts_down_between_finished_points():

@@ -41,7 +41,11 @@ def test_lists_sweep_as_cartesian_product():
         ({"experiment": "rcs", "simulation": {"estimator": "sampled", "shots": 0}}, "simulation", "shots >= 2"),
         ({"experiment": "rcs", "simulation": {"method": "gpu"}}, "simulation.method", "density_matrix"),
         ({"experiment": "rcs", "simulation": {"target_err": 0}}, "simulation.target_err", "greater than 0"),
-        ({"experiment": "rcs", "simulation": {"method": "density_matrix", "max_qubits": 20}}, "simulation", "at most 14"),
+        (
+            {"experiment": "rcs", "simulation": {"method": "density_matrix", "max_qubits": 20}},
+            "simulation",
+            "at most 14",
+        ),
         ({"experiment": "rcs", "simulation": {"batch": 0}}, "simulation.batch", "greater than or equal to 1"),
         ({"experiment": "nope"}, "experiment", "unknown experiment"),
         ({"lattice": {}}, "experiment", "missing"),
@@ -93,7 +97,9 @@ def test_cases_sweep_separately():
     }
     spec = parse_spec(raw, "c.yaml")
     assert [p.params for p in spec.points] == [
-        {"case": 0, "circuit.theta_h": 0.1}, {"case": 0, "circuit.theta_h": 0.2}, {"case": 1},
+        {"case": 0, "circuit.theta_h": 0.1},
+        {"case": 0, "circuit.theta_h": 0.2},
+        {"case": 1},
     ]
     assert spec.points[2].values["circuit"]["steps"] == 20 and spec.points[2].values["noise"]["p2"] == 0.01
     assert len(spec.resolved()["cases"]) == 2
@@ -139,9 +145,14 @@ def test_cases_may_run_different_families(tmp_path):
     assert r.exit_code == 2 and f"{bad}: cases[1].experiment: unknown experiment 'qaoa'" in r.output
 
 
-@pytest.mark.parametrize("text,fld", [("device: {shots: 0}\n", "device.shots"),
-                                      ("device: {repetition_s: -1}\n", "device.repetition_s"),
-                                      ("device: {clock: 3}\n", "device.clock")])
+@pytest.mark.parametrize(
+    "text,fld",
+    [
+        ("device: {shots: 0}\n", "device.shots"),
+        ("device: {repetition_s: -1}\n", "device.repetition_s"),
+        ("device: {clock: 3}\n", "device.clock"),
+    ],
+)
 def test_bad_device_section(tmp_path, text, fld):
     from typer.testing import CliRunner
 
@@ -153,15 +164,18 @@ def test_bad_device_section(tmp_path, text, fld):
     assert r.exit_code == 2 and f"{spec}: {fld}: " in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
-@pytest.mark.parametrize("text,fld,words", [
-    ("published: {cost_flops: abc}\n", "published", "positive number"),
-    ("published: {cost_flops: -3}\n", "published", "positive number"),
-    ("report: {columns: [3]}\n", "report.columns", ""),
-    ("cost: {search_max_tensors: 0}\n", "cost.search_max_tensors", "greater than or equal to 1"),
-    ("cost: {processes: 0}\n", "cost.processes", "greater than or equal to 1"),
-    ("cost: {cache: maybe}\n", "cost.cache", "boolean"),
-    ("cost: {memory_limit: lots}\n", "cost.memory_limit", ""),
-])
+@pytest.mark.parametrize(
+    "text,fld,words",
+    [
+        ("published: {cost_flops: abc}\n", "published", "positive number"),
+        ("published: {cost_flops: -3}\n", "published", "positive number"),
+        ("report: {columns: [3]}\n", "report.columns", ""),
+        ("cost: {search_max_tensors: 0}\n", "cost.search_max_tensors", "greater than or equal to 1"),
+        ("cost: {processes: 0}\n", "cost.processes", "greater than or equal to 1"),
+        ("cost: {cache: maybe}\n", "cost.cache", "boolean"),
+        ("cost: {memory_limit: lots}\n", "cost.memory_limit", ""),
+    ],
+)
 def test_bad_published_and_columns(tmp_path, text, fld, words):
     from typer.testing import CliRunner
 
@@ -177,6 +191,12 @@ def test_bad_published_and_columns(tmp_path, text, fld, words):
 def test_density_matrix_without_max_qubits_takes_its_own_limit():
     """`method: density_matrix` alone is valid: the default max_qubits (20, the state-vector engines')
     becomes the density matrix's 14; an explicit max_qubits over 14 is still refused (above)."""
-    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 2, "cols": 2},
-                       "simulation": {"method": "density_matrix"}}, "s.yaml")
+    spec = parse_spec(
+        {
+            "experiment": "rcs",
+            "lattice": {"kind": "grid", "rows": 2, "cols": 2},
+            "simulation": {"method": "density_matrix"},
+        },
+        "s.yaml",
+    )
     assert spec.model.simulation.method == "density_matrix" and spec.model.simulation.max_qubits == 14

@@ -57,29 +57,53 @@ BAD = [
     ("experiment: rcs\ncost: {memory_limit: '1e400 GB'}\n", "cost.memory_limit", "too large"),
     ("experiment: rcs\nnoise: {p2: .nan}\n", "noise.p2", "finite"),
     ("experiment: rcs\ncost: {machines: {tiny: 5.0e-324}}\nreport: {machine: tiny}\n", "cost.machines.tiny", "greater"),
-    ("experiment: floquet_ising\nlattice: {kind: line, n: 4}\ncircuit: {theta_h: '9**9**9', observable: Z1}\n",
-     "circuit.theta_h", "expected an angle"),
-    ("experiment: floquet_ising\nlattice: {kind: line, n: 4}\ncircuit: {theta_h: '__import__(\"os\")', observable: Z1}\n",
-     "circuit.theta_h", "expected an angle"),
+    (
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\ncircuit: {theta_h: '9**9**9', observable: Z1}\n",
+        "circuit.theta_h",
+        "expected an angle",
+    ),
+    (
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\ncircuit: {theta_h: '__import__(\"os\")', observable: Z1}\n",
+        "circuit.theta_h",
+        "expected an angle",
+    ),
     ("experiment: rcs\ncircuit: {cycles: true}\n", "circuit.cycles", "integer"),
     ("experiment: rcs\nseed: false\n", "seed", "integer"),
     ("experiment: rcs\nnoise: {p2: true}\n", "noise.p2", "number"),
-    ("experiment: rcs\nreport: {machine: cray1}\n", "report.machine", "unknown machine 'cray1' (known: frontier, a100, h100"),
+    (
+        "experiment: rcs\nreport: {machine: cray1}\n",
+        "report.machine",
+        "unknown machine 'cray1' (known: frontier, a100, h100",
+    ),
     ("experiment: rcs\nreport: {columns: [cost_flop]}\n", "report.columns[0]", "did you mean 'cost_flops'?"),
     ("experiment: rcs\nreport: {columns: [{V: o_ideal}]}\n", "report.columns[0]", "not a field of a rcs point"),
-    ("experiment: rcs\ncircuit: {cycle: 4}\n", "circuit.cycle",
-     "unknown key (allowed: cycles, gate, instances, pattern; did you mean 'cycles'?)"),
+    (
+        "experiment: rcs\ncircuit: {cycle: 4}\n",
+        "circuit.cycle",
+        "unknown key (allowed: cycles, gate, instances, pattern; did you mean 'cycles'?)",
+    ),
     ("experiment: rcs\nlattice: {kind: grid, colums: 4}\n", "lattice.colums", "did you mean 'cols'?"),
     ("experiment: rcs\nnosie: {p2: 0.01}\n", "nosie", "did you mean 'noise'?"),
     ("experiment: rcs\ncost: {memory_limit: 1KB}\n", "cost.memory_limit", "ambiguous: write kB (1000 bytes) or KiB"),
-    ("experiment: rcs\ncircuit: {cycles: [%s]}\nnoise: {p2: [%s]}\n"
-     % (", ".join(str(c) for c in range(1, 101)), ", ".join(f"0.00{k:02d}" for k in range(1, 102))),
-     None, f"more than {MAX_POINTS}"),
+    (
+        "experiment: rcs\ncircuit: {cycles: [%s]}\nnoise: {p2: [%s]}\n"
+        % (", ".join(str(c) for c in range(1, 101)), ", ".join(f"0.00{k:02d}" for k in range(1, 102))),
+        None,
+        f"more than {MAX_POINTS}",
+    ),
     ("experiment: rcs\ndescription: '" + "x" * 1_100_000 + "'\n", None, "larger than 1000 kB"),
-    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
-     "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "needs about 781.3 TiB"),
-    ("experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
-     "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n", "simulation", "or a smaller simulation.batch"),
+    (
+        "experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
+        "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n",
+        "simulation",
+        "needs about 781.3 TiB",
+    ),
+    (
+        "experiment: rcs\nlattice: {kind: grid, rows: 4, cols: 7}\n"
+        "simulation: {method: trajectories, max_qubits: 28, batch: 100000}\n",
+        "simulation",
+        "or a smaller simulation.batch",
+    ),
 ]
 
 
@@ -122,9 +146,11 @@ def test_long_values_are_cut_in_messages():
 
 def test_aliases_and_yaml12_numbers_still_work(tmp_path):
     spec = tmp_path / "s.yaml"
-    spec.write_text("experiment: rcs\nnoise: &n {p2: 5e-3}\ncost: {machines: {mine: 1e18}}\n"
-                    "report: {machine: mine, columns: [cost_flops, seconds_on_mine]}\n"
-                    "cases:\n  - {noise: *n}\n  - {noise: {<<: *n, p1: 0.002}}\n")
+    spec.write_text(
+        "experiment: rcs\nnoise: &n {p2: 5e-3}\ncost: {machines: {mine: 1e18}}\n"
+        "report: {machine: mine, columns: [cost_flops, seconds_on_mine]}\n"
+        "cases:\n  - {noise: *n}\n  - {noise: {<<: *n, p1: 0.002}}\n"
+    )
     s = load_spec(spec)
     assert [p.values["noise"]["p2"] for p in s.points] == [0.005, 0.005]
     assert s.points[1].values["noise"]["p1"] == 0.002
@@ -132,9 +158,19 @@ def test_aliases_and_yaml12_numbers_still_work(tmp_path):
 
 
 def test_columns_may_name_fields_of_any_case():
-    raw = {"experiment": "rcs", "report": {"columns": ["o_ideal", "xeb_exact", "published_a_eff"]},
-           "cases": [{}, {"experiment": "floquet_ising", "lattice": {"kind": "line", "n": 4},
-                          "circuit": {"observable": "Z1"}, "published": {"a_eff": 3}}]}
+    raw = {
+        "experiment": "rcs",
+        "report": {"columns": ["o_ideal", "xeb_exact", "published_a_eff"]},
+        "cases": [
+            {},
+            {
+                "experiment": "floquet_ising",
+                "lattice": {"kind": "line", "n": 4},
+                "circuit": {"observable": "Z1"},
+                "published": {"a_eff": 3},
+            },
+        ],
+    }
     assert len(parse_spec(raw, "s.yaml").points) == 2
 
 
@@ -146,7 +182,8 @@ def test_point_field_lists_hold(tmp_path):
         "cost: {max_repeats: 2, cache: false}\ndevice: {shots: 100, repetition_s: 1.0e-3}\n"
         "published: {cost_flops: 1.0e3}\ncases:\n  - {}\n"
         "  - {experiment: floquet_ising, lattice: {kind: line, n: 4}, circuit: {steps: 2, observable: Z1}}\n"
-        "  - {experiment: otoc, lattice: {kind: grid, rows: 2, cols: 3}, circuit: {cycles: 2, instances: 1}}\n")
+        "  - {experiment: otoc, lattice: {kind: grid, rows: 2, cols: 3}, circuit: {cycles: 2, instances: 1}}\n"
+    )
     r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store", "--workers", "1"])
     assert r.exit_code == 0, r.output
     machines = {"seconds_on_frontier", "seconds_on_a100", "seconds_on_h100"}
@@ -156,17 +193,44 @@ def test_point_field_lists_hold(tmp_path):
         assert set(p) <= known, f"{p['experiment']} reports fields report.columns refuses: {set(p) - known}"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("pi/4", math.pi / 4), ("3*pi/8", 3 * math.pi / 8), ("-(3*pi/8 + 0.1)", -(3 * math.pi / 8 + 0.1)),
-    ("2", 2.0), (0.5, 0.5), (1, 1.0), ("1e-3*pi", 1e-3 * math.pi), (".5", 0.5), ("- -pi", math.pi),
-    ("2*(pi - 1)/3", 2 * (math.pi - 1) / 3),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("pi/4", math.pi / 4),
+        ("3*pi/8", 3 * math.pi / 8),
+        ("-(3*pi/8 + 0.1)", -(3 * math.pi / 8 + 0.1)),
+        ("2", 2.0),
+        (0.5, 0.5),
+        (1, 1.0),
+        ("1e-3*pi", 1e-3 * math.pi),
+        (".5", 0.5),
+        ("- -pi", math.pi),
+        ("2*(pi - 1)/3", 2 * (math.pi - 1) / 3),
+    ],
+)
 def test_parse_angle(text, expected):
     assert parse_angle(text) == pytest.approx(expected, rel=1e-15)
 
 
-@pytest.mark.parametrize("text", ["9**9**9", "2**3", "pi/0", "__import__('os')", "2 pi", "(((", "", "pi" * 5,
-                                  True, "1e999", "(" * 50 + "1" + ")" * 50, "x" * 500, "abs(1)", "1;2"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9**9**9",
+        "2**3",
+        "pi/0",
+        "__import__('os')",
+        "2 pi",
+        "(((",
+        "",
+        "pi" * 5,
+        True,
+        "1e999",
+        "(" * 50 + "1" + ")" * 50,
+        "x" * 500,
+        "abs(1)",
+        "1;2",
+    ],
+)
 def test_parse_angle_refuses(text):
     with pytest.raises(ValueError):
         parse_angle(text)
@@ -245,13 +309,23 @@ def test_memory_check_refuses_or_caps_workers():
     from eqvbench.sweeps.estimate import check_memory
     from eqvbench.pipeline import plan
 
-    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 3, "cols": 4},
-                       "simulation": {"method": "density_matrix", "max_qubits": 12}}, "s.yaml")
+    spec = parse_spec(
+        {
+            "experiment": "rcs",
+            "lattice": {"kind": "grid", "rows": 3, "cols": 4},
+            "simulation": {"method": "density_matrix", "max_qubits": 12},
+        },
+        "s.yaml",
+    )
     plans = plan(spec)
     need = 3 * 16 * 4**12  # 12-qubit density matrix and two temporaries: 768 MiB
     with pytest.raises(SpecError) as e:
         check_memory(spec, plans, available=need - 1)
-    assert e.value.field == "simulation" and "768.0 MiB" in e.value.message and "12-qubit density matrix" in e.value.message
+    assert (
+        e.value.field == "simulation"
+        and "768.0 MiB" in e.value.message
+        and "12-qubit density matrix" in e.value.message
+    )
     assert e.value.message.endswith("or use method: trajectories")
     assert check_memory(spec, plans, workers=8, available=3 * need) == 3
     assert check_memory(spec, plans, workers=2, available=100 * need) == 2
@@ -261,11 +335,28 @@ def test_memory_check_refuses_or_caps_workers():
 def test_bad_scheduler_fails_fast(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("experiment: rcs\nlattice: {kind: grid, rows: 2, cols: 2}\ncircuit: {cycles: 2}\n")
-    r = subprocess.run([sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--executor", "dask",
-                        "--scheduler", "bogus"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eqvbench",
+            "run",
+            str(spec),
+            "--no-store",
+            "--executor",
+            "dask",
+            "--scheduler",
+            "bogus",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
-    assert r.stderr.strip() == "error: --scheduler bogus: not a Dask scheduler address " \
-                               "(missing port number in address 'bogus')"
+    assert (
+        r.stderr.strip() == "error: --scheduler bogus: not a Dask scheduler address "
+        "(missing port number in address 'bogus')"
+    )
 
 
 def test_huge_sweep_is_refused_before_it_is_expanded(monkeypatch):
@@ -277,9 +368,14 @@ def test_huge_sweep_is_refused_before_it_is_expanded(monkeypatch):
         raise AssertionError("the sweep was expanded")
 
     monkeypatch.setattr(spec_mod, "expand", expand)
-    sweep = {"circuit": {"cycles": list(range(1, 251))},
-             "noise": {"p2": [k / 1e4 for k in range(1, 251)], "p1": [k / 1e5 for k in range(1, 251)],
-                       "readout": [k / 1e5 for k in range(1, 257)]}}
+    sweep = {
+        "circuit": {"cycles": list(range(1, 251))},
+        "noise": {
+            "p2": [k / 1e4 for k in range(1, 251)],
+            "p1": [k / 1e5 for k in range(1, 251)],
+            "readout": [k / 1e5 for k in range(1, 257)],
+        },
+    }
     with pytest.raises(SpecError, match=f"the sweep has 4000000000 points, more than {MAX_POINTS}"):
         parse_spec({"experiment": "rcs", **sweep}, "s.yaml")
     with pytest.raises(SpecError, match=f"more than {MAX_POINTS} points") as e:
@@ -309,17 +405,28 @@ def test_memory_limit_is_the_least_of_machine_cgroup_and_ulimit(tmp_path, monkey
         return est.memory_limit(str(root / "cgroup"), str(root / "fs"))
 
     assert tree("0::/\n", {"fs/memory.max": "max\n"}) == (64 * gib, "this machine's")
-    assert tree("0::/user.slice/job_42\n", {"fs/user.slice/job_42/memory.max": f"{gib}\n",
-                                            "fs/user.slice/memory.max": "max\n"}) == (gib, "the cgroup memory limit of")
-    assert tree("12:memory:/slurm/job_7\n5:cpu,cpuacct:/x\n",
-                {"fs/memory/slurm/job_7/memory.limit_in_bytes": "9223372036854771712\n",
-                 "fs/memory/slurm/memory.limit_in_bytes": f"{2 * gib}\n"}) == (2 * gib, "the cgroup memory limit of")
+    assert tree(
+        "0::/user.slice/job_42\n", {"fs/user.slice/job_42/memory.max": f"{gib}\n", "fs/user.slice/memory.max": "max\n"}
+    ) == (gib, "the cgroup memory limit of")
+    assert tree(
+        "12:memory:/slurm/job_7\n5:cpu,cpuacct:/x\n",
+        {
+            "fs/memory/slurm/job_7/memory.limit_in_bytes": "9223372036854771712\n",
+            "fs/memory/slurm/memory.limit_in_bytes": f"{2 * gib}\n",
+        },
+    ) == (2 * gib, "the cgroup memory limit of")
     monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * gib, resource.RLIM_INFINITY))
     assert tree("0::/\n", {}) == (3 * gib, "the address-space ulimit (ulimit -v) of")
 
     # and a run's memory check says which limit a point does not fit in
     monkeypatch.setattr(est, "memory_limit", lambda: (512 * 2**20, "the cgroup memory limit of"))
-    spec = parse_spec({"experiment": "rcs", "lattice": {"kind": "grid", "rows": 3, "cols": 4},
-                       "simulation": {"method": "density_matrix", "max_qubits": 12}}, "s.yaml")
+    spec = parse_spec(
+        {
+            "experiment": "rcs",
+            "lattice": {"kind": "grid", "rows": 3, "cols": 4},
+            "simulation": {"method": "density_matrix", "max_qubits": 12},
+        },
+        "s.yaml",
+    )
     with pytest.raises(SpecError, match=r"needs about 768.0 MiB .* more than the cgroup memory limit of 512.0 MiB"):
         est.check_memory(spec, plan(spec))

@@ -151,7 +151,12 @@ def test_sqlite_database_of_something_else(write_spec, tmp_path):
     db = tmp_path / "other.db"
     _sqlite_file(db, ["CREATE TABLE t (x)", "INSERT INTO t VALUES (1)"])
     before = db.read_bytes()
-    for cmd in (["run", write_spec(SWEEP), "--store", db], ["show", db], ["export", db], ["plot", db, "-o", tmp_path / "p.png"]):
+    for cmd in (
+        ["run", write_spec(SWEEP), "--store", db],
+        ["show", db],
+        ["export", db],
+        ["plot", db, "-o", tmp_path / "p.png"],
+    ):
         assert_one_line_error(invoke(*cmd), str(db), "not an eqvbench store")
     assert db.read_bytes() == before
 
@@ -200,7 +205,9 @@ def test_show_export_bad_input(write_spec, tmp_path):
     assert invoke("run", write_spec(SWEEP), "--store", db, "--workers", 1).exit_code == 0
     assert_one_line_error(invoke("show", db, "--run", 7), "--run 7", "no such run")
     assert_one_line_error(invoke("export", db, "--format", "xml"), "--format xml")
-    assert_one_line_error(invoke("export", db, "-o", tmp_path / "no" / "x.csv", "--format", "csv"), "--out", "does not exist")
+    assert_one_line_error(
+        invoke("export", db, "-o", tmp_path / "no" / "x.csv", "--format", "csv"), "--out", "does not exist"
+    )
     assert_one_line_error(invoke("run", write_spec(SWEEP), "--store", db, "--no-store"), "--no-store")
 
 
@@ -217,8 +224,14 @@ def test_fingerprint_moves_with_computing_code_only(tmp_path):
     copy = tmp_path / "eqvbench"
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert fingerprint_of(copy) == code_fingerprint()
-    for name, moves in (("circuits/noise.py", True), ("families/rcs.py", True), ("data/ibm_eagle_127_heavy_hex.json", True),
-                        ("output/report.py", False), ("cli.py", False), ("output/plots.py", False)):
+    for name, moves in (
+        ("circuits/noise.py", True),
+        ("families/rcs.py", True),
+        ("data/ibm_eagle_127_heavy_hex.json", True),
+        ("output/report.py", False),
+        ("cli.py", False),
+        ("output/plots.py", False),
+    ):
         f = copy / name
         before = f.read_bytes()
         f.write_bytes(before + b"\n")
@@ -324,7 +337,8 @@ def test_kill_during_a_commit_leaves_a_store_that_recovers(write_spec, tmp_path)
         "for i in range(300):\n"
         "    con.execute('INSERT INTO costs(key, cost_json) VALUES (?, ?)', (f'k{i}', 'x' * 3000))\n"
         "con.execute(\"UPDATE points SET point_json = 'half'\")\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n")
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     assert killed.returncode == -signal.SIGKILL
     assert Path(f"{db}-journal").stat().st_size > 0  # a hot journal
     shown = invoke("show", db)  # read-only commands roll it back too
@@ -351,7 +365,8 @@ def test_kill_while_the_store_is_created(write_spec, tmp_path, when):
         "st._place = kill\n"
         f"s = st.Store({str(db)!r})\n"
         "s.begin_run('v', 'spec.yaml', {}, [])\n"
-        "s.finish_run(0)\n")
+        "s.finish_run(0)\n"
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     if when == "before":
         assert not db.exists()  # no half-made store at the path
@@ -381,14 +396,17 @@ def _damage(db, sql, *args):
     con.close()
 
 
-@pytest.mark.parametrize("damage,words", [
-    ("'{\"experiment\": \"rcs\", \"f_eff'", "not valid JSON"),
-    ("'[1, 2]'", "not a JSON object"),
-    ("json_set(point_json, '$.f_eff', 'lots')", "f_eff is not a number"),
-    ("json_set(point_json, '$.notes', 3)", "notes is not a list"),
-    ("replace(point_json, '\"f_model\": 0', '\"f_model\": NaN, \"x\": 0')", "NaN"),
-    ("CAST(x'ff00' AS BLOB)", "damaged"),
-])
+@pytest.mark.parametrize(
+    "damage,words",
+    [
+        ('\'{"experiment": "rcs", "f_eff\'', "not valid JSON"),
+        ("'[1, 2]'", "not a JSON object"),
+        ("json_set(point_json, '$.f_eff', 'lots')", "f_eff is not a number"),
+        ("json_set(point_json, '$.notes', 3)", "notes is not a list"),
+        ('replace(point_json, \'"f_model": 0\', \'"f_model": NaN, "x": 0\')', "NaN"),
+        ("CAST(x'ff00' AS BLOB)", "damaged"),
+    ],
+)
 def test_damaged_point_row(write_spec, tmp_path, damage, words):
     spec = write_spec(SWEEP)
     db = tmp_path / "s.eqvdb"

@@ -72,7 +72,11 @@ def start_run(spec, db, workers, *args, mark=None, new_session=False):
     store = ["--store", str(db)] if db is not None else ["--no-store"]
     return subprocess.Popen(
         [sys.executable, "-m", "eqvbench", "run", str(spec), *store, "--workers", str(workers), *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=new_session,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=new_session,
     )
 
 
@@ -276,7 +280,9 @@ def test_killed_worker_is_one_line(write_spec, tmp_path):
     db = tmp_path / "lost.eqvdb"
     proc = start_run(write_spec(SLOW), db, 2, mark=mark)
     wait_for_points(proc, db, 1)
-    workers = [p for p in psutil.Process(proc.pid).children() if "resource_tracker import main" not in " ".join(p.cmdline())]
+    workers = [
+        p for p in psutil.Process(proc.pid).children() if "resource_tracker import main" not in " ".join(p.cmdline())
+    ]
     assert len(workers) == 2
     workers[0].kill()
     out, err = proc.communicate(timeout=60)

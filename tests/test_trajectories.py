@@ -22,14 +22,23 @@ def random_circuit(n, depth, rng):
     qs = cirq.LineQubit.range(n)
     moments = []
     for d in range(depth):
-        moments.append(cirq.Moment(cirq.PhasedXZGate(
-            x_exponent=rng.uniform(0, 1), z_exponent=rng.uniform(0, 2), axis_phase_exponent=rng.uniform(0, 2)).on(q)
-            for q in qs))
+        moments.append(
+            cirq.Moment(
+                cirq.PhasedXZGate(
+                    x_exponent=rng.uniform(0, 1), z_exponent=rng.uniform(0, 2), axis_phase_exponent=rng.uniform(0, 2)
+                ).on(q)
+                for q in qs
+            )
+        )
         two = []
         for a in range(d % 2, n - 1, 2):
             kind = rng.integers(4)
-            g = [cirq.FSimGate(rng.uniform(0, np.pi), rng.uniform(0, np.pi)), cirq.CZ, cirq.ISWAP ** 0.5,
-                 cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=int(rng.integers(2**31))))][kind]
+            g = [
+                cirq.FSimGate(rng.uniform(0, np.pi), rng.uniform(0, np.pi)),
+                cirq.CZ,
+                cirq.ISWAP**0.5,
+                cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=int(rng.integers(2**31)))),
+            ][kind]
             two.append(g.on(qs[a], qs[a + 1]))
         if two:
             moments.append(cirq.Moment(two))
@@ -52,8 +61,9 @@ def test_trajectory_probabilities_match_cirq(n, seed):
     ref = np.real(np.diag(cirq_rho(circuit, qs, noise)))
     program = tr.compile_program(circuit, qs, noise)
     p_ideal = np.abs(tr.ideal_state(program)) ** 2
-    est = tr.estimate(program, lambda psi: np.abs(psi) ** 2, p_ideal, rng,
-                      target_stderr=lambda se: False, max_trajectories=4000)
+    est = tr.estimate(
+        program, lambda psi: np.abs(psi) ** 2, p_ideal, rng, target_stderr=lambda se: False, max_trajectories=4000
+    )
     assert est.n_trajectories == 4000
     assert np.all(np.abs(est.value - ref) <= 5 * est.stderr + 1e-9)
     assert est.value.sum() == pytest.approx(1.0, abs=1e-9)
@@ -64,8 +74,9 @@ def test_trajectory_probabilities_match_cirq(n, seed):
 def test_observables_match_cirq(method, n, seed):
     rng = np.random.default_rng(100 + seed)
     circuit, qs = random_circuit(n, 4, rng)
-    noise = NoiseModel(p1=rng.uniform(0, 0.03), p2=rng.uniform(0.01, 0.08), readout=rng.uniform(0, 0.05),
-                       idle=rng.uniform(0, 0.01))
+    noise = NoiseModel(
+        p1=rng.uniform(0, 0.03), p2=rng.uniform(0.01, 0.08), readout=rng.uniform(0, 0.05), idle=rng.uniform(0, 0.01)
+    )
     paulis = [{qs[0]: "Z"}, {qs[0]: "X", qs[1]: "Y"}, {q: "Z" for q in qs}, {qs[-1]: "Y", qs[1]: "Z"}]
     rho = cirq_rho(circuit, qs, noise)
     ref = []
@@ -85,8 +96,9 @@ def test_observables_match_cirq(method, n, seed):
 def test_noiseless_trajectories_are_exact():
     rng = np.random.default_rng(0)
     circuit, qs = random_circuit(5, 5, rng)
-    vals, errs, ideal, info = pauli_expectations(circuit, qs, NoiseModel(), [{qs[2]: "Z"}],
-                                                 SimSettings(method="trajectories"), rng)
+    vals, errs, ideal, info = pauli_expectations(
+        circuit, qs, NoiseModel(), [{qs[2]: "Z"}], SimSettings(method="trajectories"), rng
+    )
     assert info["n_trajectories"] == 0 and errs[0] == 0
     ref = cirq.final_state_vector(circuit, qubit_order=qs, dtype=np.complex128)
     expected = np.real(cirq.Z(qs[2]).expectation_from_state_vector(ref, {q: i for i, q in enumerate(qs)}))

@@ -24,7 +24,9 @@ class Instruction:
     p: float = 0.0
 
 
-def compile_circuit(circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel | None = None) -> list[Instruction]:
+def compile_circuit(
+    circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], noise: NoiseModel | None = None
+) -> list[Instruction]:
     """Flatten a circuit into unitaries and (optionally) the noise after each of them."""
     index = {q: i for i, q in enumerate(qubits)}
     errors: dict[int, list] = {}

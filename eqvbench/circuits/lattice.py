@@ -84,12 +84,7 @@ def _grid_edges(qubits: list[cirq.GridQubit]) -> tuple[tuple[cirq.GridQubit, cir
 
 
 def sycamore_qubits(n: int = 53) -> list[cirq.GridQubit]:
-    qubits = [
-        cirq.GridQubit(r, c)
-        for r, row in enumerate(SYCAMORE_ROWS)
-        for c, ch in enumerate(row)
-        if ch != "-"
-    ]
+    qubits = [cirq.GridQubit(r, c) for r, row in enumerate(SYCAMORE_ROWS) for c, ch in enumerate(row) if ch != "-"]
     if n == 53:
         qubits.remove(SYCAMORE_53_DROPPED)
     return sorted(qubits)
@@ -140,7 +135,11 @@ def build_lattice(section: dict[str, Any]) -> Lattice:
     """Build a lattice from a resolved `lattice:` section of one point."""
     kind = section["kind"]
     if kind in ("grid", "sycamore"):
-        qubits = cirq.GridQubit.rect(section["rows"], section["cols"]) if kind == "grid" else sycamore_qubits(section["qubits"])
+        qubits = (
+            cirq.GridQubit.rect(section["rows"], section["cols"])
+            if kind == "grid"
+            else sycamore_qubits(section["qubits"])
+        )
         qubits = sorted(qubits)
         edges = _grid_edges(qubits)
         return Lattice(kind=kind, qubits=tuple(qubits), edges=edges, layers=_grid_layers(edges))

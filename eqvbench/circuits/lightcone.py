@@ -26,8 +26,14 @@ from eqvbench.circuits.noise import Location
 
 IDENTITY, DIAGONAL, GENERAL = 0, 1, 2
 
-_DIAGONAL_GATES = (cirq.ZPowGate, cirq.ZZPowGate, cirq.CZPowGate, cirq.IdentityGate,
-                   cirq.CCZPowGate, cirq.GlobalPhaseGate)
+_DIAGONAL_GATES = (
+    cirq.ZPowGate,
+    cirq.ZZPowGate,
+    cirq.CZPowGate,
+    cirq.IdentityGate,
+    cirq.CCZPowGate,
+    cirq.GlobalPhaseGate,
+)
 
 
 def structurally_diagonal(op: cirq.Operation) -> bool:
@@ -40,9 +46,21 @@ def structurally_diagonal(op: cirq.Operation) -> bool:
     gate = op.gate
     if isinstance(gate, _DIAGONAL_GATES):
         return True
-    if isinstance(gate, (cirq.PhasedXPowGate, cirq.XPowGate, cirq.YPowGate, cirq.FSimGate,
-                         cirq.ISwapPowGate, cirq.PhasedISwapPowGate, cirq.SwapPowGate,
-                         cirq.XXPowGate, cirq.YYPowGate, cirq.PhasedXZGate)):
+    if isinstance(
+        gate,
+        (
+            cirq.PhasedXPowGate,
+            cirq.XPowGate,
+            cirq.YPowGate,
+            cirq.FSimGate,
+            cirq.ISwapPowGate,
+            cirq.PhasedISwapPowGate,
+            cirq.SwapPowGate,
+            cirq.XXPowGate,
+            cirq.YYPowGate,
+            cirq.PhasedXZGate,
+        ),
+    ):
         return False
     if isinstance(gate, cirq.MatrixGate) or cirq.has_unitary(op):
         import numpy as np

@@ -71,13 +71,16 @@ class NoiseModel:
             a, b = (by_number.get(k) for k in row["qubits"])
             if a is not None and b is not None:
                 pairs[frozenset((a, b))] = row["p2"]
-        return cls(**uniform, qubit_p1=per["p1"], pair_p2=pairs, qubit_readout=per["readout"],
-                   qubit_idle=per["idle"])
+        return cls(**uniform, qubit_p1=per["p1"], pair_p2=pairs, qubit_readout=per["readout"], qubit_idle=per["idle"])
 
     @property
     def is_noiseless(self) -> bool:
-        rates = [*self.qubit_p1.values(), *self.pair_p2.values(), *self.qubit_readout.values(),
-                 *self.qubit_idle.values()]
+        rates = [
+            *self.qubit_p1.values(),
+            *self.pair_p2.values(),
+            *self.qubit_readout.values(),
+            *self.qubit_idle.values(),
+        ]
         return self.p1 == self.p2 == self.readout == self.idle == 0.0 and not any(rates)
 
     @property
@@ -150,7 +153,9 @@ class NoiseModel:
                 log_f += math.log1p(-r) if r < 1 else -math.inf
         return math.exp(log_f)
 
-    def to_cirq(self, circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], measured: Sequence[cirq.Qid] = ()) -> cirq.Circuit:
+    def to_cirq(
+        self, circuit: cirq.Circuit, qubits: Sequence[cirq.Qid], measured: Sequence[cirq.Qid] = ()
+    ) -> cirq.Circuit:
         """The same noise as explicit cirq channels (for independent cross-checks)."""
         out = cirq.Circuit()
         for moment in circuit:

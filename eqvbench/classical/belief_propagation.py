@@ -149,8 +149,15 @@ class SimpleUpdateState:
     `lam[(a, b)]` (a < b) is the bond's weight vector.
     """
 
-    def __init__(self, n: int, edges: list[tuple[int, int]], max_chi: int, phys: int = 2, dtype=complex,
-                 init: list[np.ndarray] | None = None):
+    def __init__(
+        self,
+        n: int,
+        edges: list[tuple[int, int]],
+        max_chi: int,
+        phys: int = 2,
+        dtype=complex,
+        init: list[np.ndarray] | None = None,
+    ):
         self.n, self.max_chi, self.d = n, int(max_chi), int(phys)
         self.dtype = np.dtype(dtype)
         # real FLOP per multiply-add: 8 complex, 2 real; QR / SVD counts scale the same way
@@ -197,7 +204,7 @@ class SimpleUpdateState:
                 w = np.maximum(w, _LAM_FLOOR)
             shape = [1] * nd
             shape[k] = len(w)
-            t = t * (w ** power).reshape(shape)
+            t = t * (w**power).reshape(shape)
         return t
 
     # --- gates ---------------------------------------------------------------------------------------
@@ -235,8 +242,14 @@ class SimpleUpdateState:
         self.tensors[a] = t
         self.tensors[a] = self._scaled(a, b, -1.0)
 
-    def apply_2q(self, a: int, b: int, u: np.ndarray, diag: np.ndarray | None = None,
-                 factors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def apply_2q(
+        self,
+        a: int,
+        b: int,
+        u: np.ndarray,
+        diag: np.ndarray | None = None,
+        factors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """A two-qubit gate (d^2 x d^2, site a the first factor) by simple update, truncated to max_chi.
 
         `diag` (a diagonal 4x4 gate's diagonal) or `factors` (A, B of shapes (r, d, d) with
@@ -270,8 +283,11 @@ class SimpleUpdateState:
                 q2, r2 = sla.qr(mb, mode="economic", check_finite=False)
                 core = r1 @ r2.T
                 uc, s, vc = _svd(core)
-                self.flops += (fm / 8 * (_qr_flops(ka * d, inner) + _qr_flops(kb * d, inner) + _svd_flops(inner, inner))
-                               + fm * inner**3 + fm * (ka * d + kb * d) * inner * inner)
+                self.flops += (
+                    fm / 8 * (_qr_flops(ka * d, inner) + _qr_flops(kb * d, inner) + _svd_flops(inner, inner))
+                    + fm * inner**3
+                    + fm * (ka * d + kb * d) * inner * inner
+                )
                 u_m, vh = q1 @ uc, vc @ q2.T
                 work = (ma.size + mb.size + 3 * inner * inner) * ma.itemsize
             else:
@@ -514,8 +530,9 @@ def heisenberg_program(program: Program) -> Program:
     return Program(program.n, gates, program.edges)
 
 
-def evolve_operator(hprog: Program, string: dict[int, str], max_chi: int,
-                    memory_bytes: float | None = None) -> SimpleUpdateState:
+def evolve_operator(
+    hprog: Program, string: dict[int, str], max_chi: int, memory_bytes: float | None = None
+) -> SimpleUpdateState:
     """The Pauli string {site: 'X'|'Y'|'Z'} through a :func:`heisenberg_program` by simple update at
     bond dimension max_chi (real float64, physical dimension 4)."""
     init = []
@@ -530,13 +547,16 @@ def evolve_operator(hprog: Program, string: dict[int, str], max_chi: int,
         else:
             st.apply_2q(g.sites[0], g.sites[1], g.u, None, g.factors)
             if memory_bytes is not None and st.peak_bytes > memory_bytes:
-                raise MemoryError(f"chi = {max_chi}: operator and working arrays reached {st.peak_bytes:.3g} B "
-                                  f"(cap {memory_bytes:.3g} B)")
+                raise MemoryError(
+                    f"chi = {max_chi}: operator and working arrays reached {st.peak_bytes:.3g} B "
+                    f"(cap {memory_bytes:.3g} B)"
+                )
     return st
 
 
-def zero_state_value(st: SimpleUpdateState, tol: float = 1e-10, max_iters: int = 200,
-                     damping: float = 0.0) -> tuple[float, int, float]:
+def zero_state_value(
+    st: SimpleUpdateState, tol: float = 1e-10, max_iters: int = 200, damping: float = 0.0
+) -> tuple[float, int, float]:
     """<0...0| O |0...0> of an operator network: every site's Pauli vector contracted with
     (1, 0, 1, 0), the resulting network of bond tensors contracted by belief propagation (vector
     messages, sequential sweeps; the Bethe product of site and bond factors, exact on a tree).
@@ -577,7 +597,7 @@ def zero_state_value(st: SimpleUpdateState, tol: float = 1e-10, max_iters: int =
         z = float(z)
         sign *= np.sign(z)
         log_abs += math.log(abs(z)) if z != 0 else -math.inf
-    for (a, b) in st.lam:
+    for a, b in st.lam:
         z = float(np.dot(msgs[(a, b)], msgs[(b, a)]))
         sign *= np.sign(z)
         log_abs -= math.log(abs(z)) if z != 0 else -math.inf
@@ -626,22 +646,37 @@ def evolve(program: Program, max_chi: int, memory_bytes: float | None = None) ->
         else:
             st.apply_2q(g.sites[0], g.sites[1], g.u, g.diag)
             if memory_bytes is not None and st.peak_bytes > memory_bytes:
-                raise MemoryError(f"chi = {max_chi}: state and working arrays reached {st.peak_bytes:.3g} B "
-                                  f"(cap {memory_bytes:.3g} B)")
+                raise MemoryError(
+                    f"chi = {max_chi}: state and working arrays reached {st.peak_bytes:.3g} B "
+                    f"(cap {memory_bytes:.3g} B)"
+                )
     return st
 
 
-def expectation(program: Program, strings: list[dict[int, str]], weights, max_chi: int,
-                memory_bytes: float | None = None) -> BPResult:
+def expectation(
+    program: Program, strings: list[dict[int, str]], weights, max_chi: int, memory_bytes: float | None = None
+) -> BPResult:
     """sum_i weights_i <P_i> after the program at bond dimension max_chi, BP environments."""
     c0, t0 = time.process_time(), time.perf_counter()
     st = evolve(program, max_chi, memory_bytes)
     env = st.run_bp()
     terms = [float(env.expectation(s).real) for s in strings]
     value = float(np.dot(weights, terms))
-    return BPResult(max_chi, value, terms, st.discarded, st.max_discarded, max(st.bond_dims().values(), default=1),
-                    st.truncations, env.iterations, env.change, st.flops, time.process_time() - c0,
-                    time.perf_counter() - t0, st.peak_bytes)
+    return BPResult(
+        max_chi,
+        value,
+        terms,
+        st.discarded,
+        st.max_discarded,
+        max(st.bond_dims().values(), default=1),
+        st.truncations,
+        env.iterations,
+        env.change,
+        st.flops,
+        time.process_time() - c0,
+        time.perf_counter() - t0,
+        st.peak_bytes,
+    )
 
 
 DEFAULT_CHIS = (4, 8, 16, 32, 64, 128, 256)
@@ -710,8 +745,14 @@ class _OverBudget(Exception):
     pass
 
 
-def heisenberg_expectation(hprog: Program, strings: list[dict[int, str]], weights, max_chi: int,
-                           memory_bytes: float | None = None, deadline: float | None = None) -> BPResult:
+def heisenberg_expectation(
+    hprog: Program,
+    strings: list[dict[int, str]],
+    weights,
+    max_chi: int,
+    memory_bytes: float | None = None,
+    deadline: float | None = None,
+) -> BPResult:
     """sum_i weights_i <P_i> with each P_i evolved backwards as an operator network at bond dimension
     max_chi (:func:`evolve_operator`, :func:`zero_state_value`); one evolution per string.
     _OverBudget when the process's CPU time passes `deadline` between strings."""
@@ -727,13 +768,34 @@ def heisenberg_expectation(hprog: Program, strings: list[dict[int, str]], weight
         bond, trunc = max(bond, max(st.bond_dims().values(), default=1)), trunc + st.truncations
         its, change, flops, peak = max(its, it), max(change, ch), flops + st.flops, max(peak, st.peak_bytes)
     value = float(np.dot(weights, terms))
-    return BPResult(max_chi, value, terms, disc, maxd, bond, trunc, its, change, flops, time.process_time() - c0,
-                    time.perf_counter() - t0, peak)
+    return BPResult(
+        max_chi,
+        value,
+        terms,
+        disc,
+        maxd,
+        bond,
+        trunc,
+        its,
+        change,
+        flops,
+        time.process_time() - c0,
+        time.perf_counter() - t0,
+        peak,
+    )
 
 
-def converge(circuit, qubits, terms, target: float, chis=DEFAULT_CHIS, max_chi: int | None = None,
-             max_seconds: float | None = None, memory_bytes: float | None = None,
-             picture: str = "auto") -> BPLadder:
+def converge(
+    circuit,
+    qubits,
+    terms,
+    target: float,
+    chis=DEFAULT_CHIS,
+    max_chi: int | None = None,
+    max_seconds: float | None = None,
+    memory_bytes: float | None = None,
+    picture: str = "auto",
+) -> BPLadder:
     """Raise chi until the value's error estimate is within `target`.
 
     `terms` are (weight, {qubit: 'X'|'Y'|'Z'}) pairs. Each chi of `chis` (up to `max_chi`) is run from
@@ -785,8 +847,9 @@ def _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory
     deadline = None if max_seconds is None else c0 + max_seconds
 
     def done(status, reason, value=None, err=None, chi=None, exact=False) -> BPLadder:
-        return BPLadder(value, err, chi, status, reason, history, time.process_time() - c0,
-                        time.perf_counter() - t0, exact, picture)
+        return BPLadder(
+            value, err, chi, status, reason, history, time.process_time() - c0, time.perf_counter() - t0, exact, picture
+        )
 
     for chi in ladder:
         spent = time.process_time() - c0
@@ -797,8 +860,11 @@ def _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory
                 ratio = min(16.0, max(2.0, history[-1].seconds / max(history[-2].seconds, 1e-6)))
                 need = history[-1].seconds * ratio
             if left <= 0 or need > left:
-                why = (f"chi = {chi} predicted to need {need:.3g} CPU s, {max(left, 0):.3g} left of {max_seconds:g}"
-                       if left > 0 else f"over {max_seconds:g} CPU s before chi = {chi}")
+                why = (
+                    f"chi = {chi} predicted to need {need:.3g} CPU s, {max(left, 0):.3g} left of {max_seconds:g}"
+                    if left > 0
+                    else f"over {max_seconds:g} CPU s before chi = {chi}"
+                )
                 return _stopped(history, why, done)
         try:
             with threadpool_limits(limits=1, user_api="blas"):
@@ -810,17 +876,23 @@ def _ladder(picture, prog, strings, weights, target, ladder, max_seconds, memory
             return _stopped(history, str(e), done)
         history.append(r)
         if r.truncations == 0:
-            why = "nothing truncated" + (" on a graph without loops: exact" if tree else
-                                         " (BP's loop error remains)")
+            why = "nothing truncated" + (" on a graph without loops: exact" if tree else " (BP's loop error remains)")
             return done("ok", why, r.value, 0.0, chi, exact=tree)
         if len(history) >= 2:
             err = _estimate(history, picture)
             if err is not None and err <= target:
                 span = 3 if picture == "heisenberg" else 2
-                changes = ", ".join(f"{abs(b.value - a.value):.3g}"
-                                    for a, b in zip(history[-span:], history[-span + 1:]))
-                return done("ok", f"{picture}: chi {history[-span].chi} -> {chi} "
-                            f"changed the value by {changes}, discarded weight {r.discarded:.3g}", r.value, err, chi)
+                changes = ", ".join(
+                    f"{abs(b.value - a.value):.3g}" for a, b in zip(history[-span:], history[-span + 1 :])
+                )
+                return done(
+                    "ok",
+                    f"{picture}: chi {history[-span].chi} -> {chi} "
+                    f"changed the value by {changes}, discarded weight {r.discarded:.3g}",
+                    r.value,
+                    err,
+                    chi,
+                )
     return _stopped(history, f"not converged within {target:g} by chi = {ladder[-1] if ladder else None}", done)
 
 
@@ -844,6 +916,7 @@ def _stopped(history, reason, done) -> BPLadder:
 
 # --- the observable families' reference and method ---------------------------------------------------
 
+
 def bp_reference(instance, reg, delta: float | None, notes: list[str]):
     """The whole light cone's <O> by belief propagation, converged within delta / 2 (delta 0.01 when no
     fidelity sets it), as a region reference (None, with the reason in `notes`, when the ladder stops
@@ -858,46 +931,93 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
     cone = backward_cone(instance.circuit, paulis)
     target = (delta if delta else 0.01) / 2
     picture = getattr(reg, "bp_picture", "auto")
-    budget = {"target_err": target, "max_seconds": reg.bp_max_seconds, "max_chi": reg.bp_max_chi,
-              "memory_bytes": reg.bp_memory_bytes, "picture": picture}
+    budget = {
+        "target_err": target,
+        "max_seconds": reg.bp_max_seconds,
+        "max_chi": reg.bp_max_chi,
+        "memory_bytes": reg.bp_memory_bytes,
+        "picture": picture,
+    }
     weights = instance.term_weights()
     try:
-        lad = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits),
-                       list(zip(weights, paulis)), target, max_chi=reg.bp_max_chi,
-                       max_seconds=reg.bp_max_seconds, memory_bytes=reg.bp_memory_bytes, picture=picture)
+        lad = converge(
+            restrict_to_cone(instance.circuit, cone),
+            list(cone.qubits),
+            list(zip(weights, paulis)),
+            target,
+            max_chi=reg.bp_max_chi,
+            max_seconds=reg.bp_max_seconds,
+            memory_bytes=reg.bp_memory_bytes,
+            picture=picture,
+        )
     except NotApplicable as e:
         return None, MethodResult("belief_propagation", "not_applicable", note=str(e))
     last = lad.history[-1] if lad.history else None
-    detail = {"chi": lad.chi, "picture": lad.picture, "discarded_weight": lad.discarded,
-              "truncation_estimate": None if last is None else truncation_estimate(last.discarded),
-              "max_bond": None if last is None else last.max_bond,
-              "bp_iterations": None if last is None else last.bp_iterations,
-              "ladder": [{"picture": x.picture, "chi": r.chi, "value": r.value, "discarded_weight": r.discarded,
-                          "seconds": round(r.seconds, 3), "flops": r.flops}
-                         for x in lad.tried + [lad] for r in x.history],
-              "peak_memory_bytes": lad.peak_memory_bytes, "cpu_seconds": lad.seconds,
-              "loop_free": lad.exact_tree}
+    detail = {
+        "chi": lad.chi,
+        "picture": lad.picture,
+        "discarded_weight": lad.discarded,
+        "truncation_estimate": None if last is None else truncation_estimate(last.discarded),
+        "max_bond": None if last is None else last.max_bond,
+        "bp_iterations": None if last is None else last.bp_iterations,
+        "ladder": [
+            {
+                "picture": x.picture,
+                "chi": r.chi,
+                "value": r.value,
+                "discarded_weight": r.discarded,
+                "seconds": round(r.seconds, 3),
+                "flops": r.flops,
+            }
+            for x in lad.tried + [lad]
+            for r in x.history
+        ],
+        "peak_memory_bytes": lad.peak_memory_bytes,
+        "cpu_seconds": lad.seconds,
+        "loop_free": lad.exact_tree,
+    }
 
     def entry(status, value=None, err=None, note=None) -> MethodResult:
-        return MethodResult("belief_propagation", status, value=value, err=err, flops=lad.flops,
-                            seconds=lad.wall_seconds, seconds_kind="measured", budget=budget, note=note,
-                            detail=detail)
+        return MethodResult(
+            "belief_propagation",
+            status,
+            value=value,
+            err=err,
+            flops=lad.flops,
+            seconds=lad.wall_seconds,
+            seconds_kind="measured",
+            budget=budget,
+            note=note,
+            detail=detail,
+        )
 
     if lad.status != "ok":
-        why = (f"belief propagation of the whole cone not converged within delta/2 = {target:.3g}: {lad.reason} "
-               "(circuit.region.bp_max_seconds / bp_max_chi / bp_memory_bytes)")
+        why = (
+            f"belief propagation of the whole cone not converged within delta/2 = {target:.3g}: {lad.reason} "
+            "(circuit.region.bp_max_seconds / bp_max_chi / bp_memory_bytes)"
+        )
         notes.append(why)
         return None, entry("over_budget", note=why)
     if lad.exact_tree:
         method = f"belief_propagation ({lad.picture}, chi {lad.chi}, loop-free graph, nothing truncated: exact)"
-        return (Reference(lad.value, 0.0, method, lad.wall_seconds, exact=True),
-                entry("ok", lad.value, 0.0, "loop-free graph and nothing truncated: exact"))
-    method = (f"belief_propagation ({lad.picture}, chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
-              "error estimated from the chi ladder, BP's loop error not included)")
+        return (
+            Reference(lad.value, 0.0, method, lad.wall_seconds, exact=True),
+            entry("ok", lad.value, 0.0, "loop-free graph and nothing truncated: exact"),
+        )
+    method = (
+        f"belief_propagation ({lad.picture}, chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
+        "error estimated from the chi ladder, BP's loop error not included)"
+    )
     detail["corroborated"] = None  # decided by the family against the point's other methods (`corroborate`)
-    return (Reference(lad.value, lad.err, method, lad.wall_seconds, exact=False, alone=False),
-            entry("ok", lad.value, lad.err, "error estimated from the chi ladder and the discarded weight; "
-                  "BP's loop error is not included"))
+    return (
+        Reference(lad.value, lad.err, method, lad.wall_seconds, exact=False, alone=False),
+        entry(
+            "ok",
+            lad.value,
+            lad.err,
+            "error estimated from the chi ladder and the discarded weight; BP's loop error is not included",
+        ),
+    )
 
 
 def corroborate(bp, others, delta: float | None) -> None:
@@ -923,8 +1043,10 @@ def corroborate(bp, others, delta: float | None) -> None:
     agree = [(abs(bp.value - w) + u, what) for w, u, what, _ in others if abs(bp.value - w) + u <= delta]
     if not agree:
         bp.detail["corroborated"] = False
-        bp.note = (bp.note or "") + ("; not corroborated: no exact cone, converged Pauli propagation or certified "
-                                     f"region agrees within delta = {delta:.3g}, so the verdict does not use it")
+        bp.note = (bp.note or "") + (
+            "; not corroborated: no exact cone, converged Pauli propagation or certified "
+            f"region agrees within delta = {delta:.3g}, so the verdict does not use it"
+        )
         return
     gap, what = min(agree)
     bp.detail["corroborated"] = what

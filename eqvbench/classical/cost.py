@@ -247,12 +247,23 @@ def _cache_key(inputs, output, size_dict, settings: CostSettings) -> str:
     from eqvbench import __version__
 
     c = _canonical(inputs, output)
-    blob = json.dumps({
-        "v": CACHE_VERSION, "eqvbench": __version__, "engine": _engine_fingerprint(), "inputs": [[c[ix] for ix in t] for t in inputs],
-        "output": [c[ix] for ix in output], "sizes": sorted((c[ix], d) for ix, d in size_dict.items() if ix in c),
-        "budget": settings.budget(), "seed": settings.seed,
-        "memory_limit": settings.memory_limit, "dtype": settings.dtype, "simplify": settings.simplify,
-    }, sort_keys=True, default=str).encode()
+    blob = json.dumps(
+        {
+            "v": CACHE_VERSION,
+            "eqvbench": __version__,
+            "engine": _engine_fingerprint(),
+            "inputs": [[c[ix] for ix in t] for t in inputs],
+            "output": [c[ix] for ix in output],
+            "sizes": sorted((c[ix], d) for ix, d in size_dict.items() if ix in c),
+            "budget": settings.budget(),
+            "seed": settings.seed,
+            "memory_limit": settings.memory_limit,
+            "dtype": settings.dtype,
+            "simplify": settings.simplify,
+        },
+        sort_keys=True,
+        default=str,
+    ).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -293,11 +304,17 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
 
     path = os.path.join(settings.cache_dir, f"{key}.json")
     try:
-        entry = json.loads(read_regular(path, CACHE_MAX_BYTES, follow_symlinks=False),
-                           parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        entry = json.loads(
+            read_regular(path, CACHE_MAX_BYTES, follow_symlinks=False),
+            parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)),
+        )
         res = entry["result"]
-        if entry.get("version") != CACHE_VERSION or not isinstance(res, dict) or res.get("budget", {}).get(
-                "search") not in _SEARCHES or not isinstance(entry["on_raw"], bool):
+        if (
+            entry.get("version") != CACHE_VERSION
+            or not isinstance(res, dict)
+            or res.get("budget", {}).get("search") not in _SEARCHES
+            or not isinstance(entry["on_raw"], bool)
+        ):
             return None
         input_width = math.log2(max((_size(i, size_dict) for i in inputs), default=1))
         tree_inputs, pre, n_tensors = inputs, 0.0, len(inputs)
@@ -310,7 +327,8 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
             return None
         steps = [tuple(p) for p in entry["path"]]
         if len(steps) != len(tree_inputs) - 1 or not all(
-                len(p) == 2 and all(type(i) is int and 0 <= i < len(tree_inputs) for i in p) for p in steps):
+            len(p) == 2 and all(type(i) is int and 0 <= i < len(tree_inputs) for i in p) for p in steps
+        ):
             return None
         tree = ctg.ContractionTree.from_path(tree_inputs, output, size_dict, path=steps)
         actual = {v: k for k, v in _canonical(inputs, output).items()}
@@ -322,15 +340,23 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
             return None
         search = res["budget"]["search"]
         fresh = _result(
-            pre + float(tree.contraction_cost()), max(math.log2(tree.max_size()), input_width),
-            float(res["width_log2_unsliced"]), int(tree.multiplicity), len(tree.sliced_inds), n_tensors,
-            float(res["search_seconds"]), settings, search)
+            pre + float(tree.contraction_cost()),
+            max(math.log2(tree.max_size()), input_width),
+            float(res["width_log2_unsliced"]),
+            int(tree.multiplicity),
+            len(tree.sliced_inds),
+            n_tensors,
+            float(res["search_seconds"]),
+            settings,
+            search,
+        )
         # the entry must say what its tree gives: otherwise it is foreign or tampered with
         for k, v in dataclasses.asdict(fresh).items():
             if k in ("seconds_on", "search_seconds", "width_log2_unsliced", "cached"):
                 continue
-            if isinstance(v, float) and not (isinstance(res.get(k), (int, float)) and
-                                             math.isclose(v, res[k], rel_tol=1e-9, abs_tol=1e-12)):
+            if isinstance(v, float) and not (
+                isinstance(res.get(k), (int, float)) and math.isclose(v, res[k], rel_tol=1e-9, abs_tol=1e-12)
+            ):
                 return None
             if not isinstance(v, float) and res.get(k) != v:
                 return None
@@ -346,8 +372,9 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
     return dataclasses.replace(fresh, cached=True)
 
 
-def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pre_madds: float,
-                 settings: CostSettings) -> None:
+def _cache_store(
+    key, inputs, output, result: CostResult, tree, on_raw: bool, pre_madds: float, settings: CostSettings
+) -> None:
     import dataclasses
     import json
     import os
@@ -359,8 +386,14 @@ def _cache_store(key, inputs, output, result: CostResult, tree, on_raw: bool, pr
     try:
         os.makedirs(settings.cache_dir, exist_ok=True)
         res = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("seconds_on", "cached")}
-        entry = {"version": CACHE_VERSION, "result": res, "path": [list(p) for p in tree.get_path()],
-                 "sliced_inds": [canon[ix] for ix in tree.sliced_inds], "on_raw": on_raw, "pre_madds": pre_madds}
+        entry = {
+            "version": CACHE_VERSION,
+            "result": res,
+            "path": [list(p) for p in tree.get_path()],
+            "sliced_inds": [canon[ix] for ix in tree.sliced_inds],
+            "on_raw": on_raw,
+            "pre_madds": pre_madds,
+        }
         # a link in the cache is replaced, never written through (to /dev/zero, say, or a user's file)
         write_atomic(Path(settings.cache_dir) / f"{key}.json", json.dumps(entry), follow_symlinks=False)
     except OSError:
@@ -387,7 +420,12 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
         inputs, pre_madds, _ = structural_simplify(inputs, output, size_dict)
     if len(inputs) <= 1:  # nothing left to search: the simplification did it all
         width = input_width
-        return _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none"), None, False, pre_madds
+        return (
+            _result(pre_madds, width, width, 1, 0, len(inputs), time.perf_counter() - t0, settings, "none"),
+            None,
+            False,
+            pre_madds,
+        )
 
     raw = inputs if settings.simplify != "rank" else raw_inputs
     if len(inputs) > settings.search_max_tensors:
@@ -397,10 +435,22 @@ def _contraction_cost(inputs, output, size_dict, settings: CostSettings, progres
         tree = _slice_to_fit(linear, settings)
         if tree.max_size() > settings.target_size:
             raise MemoryLimitError(_limit_message(settings, math.log2(tree.max_size())))
-        return _result(float(tree.contraction_cost()), max(math.log2(tree.max_size()), input_width),
-                       max(math.log2(linear.max_size()), input_width), int(tree.multiplicity),
-                       len(tree.sliced_inds), len(inputs), time.perf_counter() - t0, settings,
-                       search="linear (not searched: more tensors than search_max_tensors)"), tree, True, 0.0
+        return (
+            _result(
+                float(tree.contraction_cost()),
+                max(math.log2(tree.max_size()), input_width),
+                max(math.log2(linear.max_size()), input_width),
+                int(tree.multiplicity),
+                len(tree.sliced_inds),
+                len(inputs),
+                time.perf_counter() - t0,
+                settings,
+                search="linear (not searched: more tensors than search_max_tensors)",
+            ),
+            tree,
+            True,
+            0.0,
+        )
     with _seeded_python_random(settings.seed), _serial_auto_parallel():
         tree, width_unsliced = _search(inputs, output, size_dict, settings, progress)
     on_raw = False
@@ -546,8 +596,12 @@ class _SearchProcesses:
         if self.pool is not None:
             kill_executor(self.pool)
         quiet_resource_tracker()
-        self.pool = ProcessPoolExecutor(self.n, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_search_process, initargs=(os.getpid(),))
+        self.pool = ProcessPoolExecutor(
+            self.n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_search_process,
+            initargs=(os.getpid(),),
+        )
         with children_allowed():  # processes start on submit: start all of them here
             for _ in range(self.n):
                 self.pool.submit(int)
@@ -648,8 +702,10 @@ def _search_reporting(opt, inputs, output, size_dict, progress):
         while not done.wait(0.5):
             best = opt.best.get("flops", math.inf)  # multiply-adds of the best trial so far
             if math.isfinite(best) and best > 0:
-                progress(f"cost search: {len(opt.scores)} trials, best 10^{math.log10(best):.2f} madds, "
-                         f"{time.perf_counter() - t0:.0f} s")
+                progress(
+                    f"cost search: {len(opt.scores)} trials, best 10^{math.log10(best):.2f} madds, "
+                    f"{time.perf_counter() - t0:.0f} s"
+                )
 
     th = threading.Thread(target=report, daemon=True)
     th.start()
@@ -689,8 +745,10 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         elif budget is not None:
             trials_end = budget.start + settings.max_time * (1 - FOREST_SHARE if forest else 1)
             # the trial phase ends at its share of the budget, or, if no trial has finished by then, at the deadline
-            parallel, trial_time = procs.executor(
-                lambda: budget.over(trials_end) and (bool(opt.scores) or budget.over())), None
+            parallel, trial_time = (
+                procs.executor(lambda: budget.over(trials_end) and (bool(opt.scores) or budget.over())),
+                None,
+            )
         elif local:
             parallel, trial_time = procs.executor(lambda: False), None
         else:
@@ -716,12 +774,18 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
             return None, None
         tree = opt.best["tree"]
         reconfigure = len(inputs) <= RECONF_MAX_TENSORS
-        if (isinstance(parallel, _BudgetedExecutor) and parallel.abandon() and reconfigure
-                and not (budget is not None and budget.over())):
+        if (
+            isinstance(parallel, _BudgetedExecutor)
+            and parallel.abandon()
+            and reconfigure
+            and not (budget is not None and budget.over())
+        ):
             procs.restart()  # trials still run there: the reconfiguration needs the processes now
         if reconfigure:
             if progress:
-                progress(f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)")
+                progress(
+                    f"cost: subtree reconfiguration of the best tree (10^{math.log10(tree.contraction_cost()):.2f} madds)"
+                )
             tree = _reconfigure(tree, settings, budget, procs)
             if forest:
                 tree = _forest_until(tree, budget, settings, procs, progress)
@@ -756,8 +820,12 @@ def _forest_until(tree, budget: Budget, settings: CostSettings, procs: _SearchPr
             return tree
         try:
             tree = tree.subtree_reconfigure_forest(
-                num_trees=8, num_restarts=2, minimize=settings.minimize, seed=settings.seed + step,
-                parallel=procs.executor(budget.over))
+                num_trees=8,
+                num_restarts=2,
+                minimize=settings.minimize,
+                seed=settings.seed + step,
+                parallel=procs.executor(budget.over),
+            )
         except _OutOfTime:
             return tree
         step += 1
@@ -780,7 +848,8 @@ def _slice_to_fit(tree, settings: CostSettings):
         raise MemoryLimitError(
             f"the best contraction tree found has a largest tensor of 2^{width:.0f} elements, past the "
             f"2^{MAX_WIDTH_LOG2} eqvbench can slice and count (its cost would exceed 10^{MAX_WIDTH_LOG2 * 0.301:.0f} "
-            "FLOP): take a smaller lattice or fewer cycles")
+            "FLOP): take a smaller lattice or fewer cycles"
+        )
     if tree.max_size() <= settings.target_size:
         return tree
     if width - math.log2(settings.target_size) > SLICE_RECONF_MAX_BITS or tree.N > RECONF_MAX_TENSORS:
@@ -808,7 +877,11 @@ def _result(madds, width, width_unsliced, n_slices, n_sliced, n_tensors, seconds
     """`search`: 'hyper' (cotengra hyper-optimiser, an upper bound), 'optimal' (exhaustive), 'none',
     'linear' (the in-order sweep beat the search), 'linear (not searched: ...)'."""
     flops = FLOPS_PER_MULTIPLY_ADD * madds
-    budget = {"search": search, **settings.budget()} if search == "hyper" or search.startswith("linear") else {"search": search}
+    budget = (
+        {"search": search, **settings.budget()}
+        if search == "hyper" or search.startswith("linear")
+        else {"search": search}
+    )
     return CostResult(
         multiply_adds=madds,
         cost_flops=flops,

@@ -57,13 +57,21 @@ class MethodResult:
     def from_json(cls, d: dict[str, Any]) -> MethodResult:
         """An entry of a point's `methods` list read back (a stored point)."""
         names = ("method", "status", "value", "err", "flops", "seconds", "seconds_kind", "budget", "note")
-        return cls(**{k: d.get(k) for k in names if k in d},
-                   detail={k: v for k, v in d.items() if k not in names})
+        return cls(**{k: d.get(k) for k in names if k in d}, detail={k: v for k, v in d.items() if k not in names})
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "status": self.status, "value": self.value, "err": self.err,
-                "flops": self.flops, "seconds": self.seconds, "seconds_kind": self.seconds_kind,
-                "budget": self.budget, "note": self.note, **self.detail}
+        return {
+            "method": self.method,
+            "status": self.status,
+            "value": self.value,
+            "err": self.err,
+            "flops": self.flops,
+            "seconds": self.seconds,
+            "seconds_kind": self.seconds_kind,
+            "budget": self.budget,
+            "note": self.note,
+            **self.detail,
+        }
 
 
 def not_applicable(method: str, why: str) -> MethodResult:
@@ -99,14 +107,23 @@ def contraction_entry(cost, note: str | None = None) -> MethodResult:
     searched = not search.startswith("linear (")
     status = "ok" if searched else "over_budget"
     why = None if searched else f"{search}: the in-order sweep's cost is an upper bound"
-    return MethodResult("contraction", status, value=None, err=0.0, flops=cost.cost_flops,
-                        seconds=cost.cost_flops / machine_flops(), seconds_kind="extrapolated",
-                        budget=dict(cost.budget), note=why or note,
-                        detail={"width_log2": cost.width_log2})
+    return MethodResult(
+        "contraction",
+        status,
+        value=None,
+        err=0.0,
+        flops=cost.cost_flops,
+        seconds=cost.cost_flops / machine_flops(),
+        seconds_kind="extrapolated",
+        budget=dict(cost.budget),
+        note=why or note,
+        detail={"width_log2": cost.width_log2},
+    )
 
 
-def region_entry(fields: dict[str, Any], cost_eff_flops: float | None, reg_budget: dict[str, Any],
-                 notes: list[str]) -> MethodResult:
+def region_entry(
+    fields: dict[str, Any], cost_eff_flops: float | None, reg_budget: dict[str, Any], notes: list[str]
+) -> MethodResult:
     """The certified effective region from the region fields a family wrote."""
     disabled = next((n for n in notes if n.startswith("effective region disabled")), None)
     if disabled:
@@ -120,10 +137,18 @@ def region_entry(fields: dict[str, Any], cost_eff_flops: float | None, reg_budge
     for h in fields.get("region_history") or []:
         if h.get("radius") == fields.get("region_radius"):
             seconds = h.get("seconds")
-    return MethodResult("region", "ok", value=fields["region_value"], err=fields["region_err"],
-                        flops=cost_eff_flops, seconds=seconds, seconds_kind="measured" if seconds is not None else None,
-                        budget=reg_budget, note=None if cost_eff_flops is not None else "region not costed",
-                        detail={"a_eff": fields.get("a_eff"), "certificate": fields.get("region_certificate")})
+    return MethodResult(
+        "region",
+        "ok",
+        value=fields["region_value"],
+        err=fields["region_err"],
+        flops=cost_eff_flops,
+        seconds=seconds,
+        seconds_kind="measured" if seconds is not None else None,
+        budget=reg_budget,
+        note=None if cost_eff_flops is not None else "region not costed",
+        detail={"a_eff": fields.get("a_eff"), "certificate": fields.get("region_certificate")},
+    )
 
 
 def classical_seconds(m: MethodResult, rate: float, f: float | None, delta: float | None) -> float | None:

@@ -169,8 +169,9 @@ def compile_circuit(circuit, qubits=None) -> PauliProgram:
                 a, b = qs
                 ma = mb = 0
                 for i in range(16):
-                    if any(r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1
-                           for o in range(16)):
+                    if any(
+                        r[o, i] != 0 and (alive[a] >> (o % 4)) & 1 and (alive[b] >> (o // 4)) & 1 for o in range(16)
+                    ):
                         ma |= 1 << (i % 4)
                         mb |= 1 << (i // 4)
                 new[a], new[b] = ma, mb
@@ -228,9 +229,74 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _DEBRUIJN_TABLE = np.array(
-    [0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30,
-     24, 18, 12, 5, 63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31,
-     10, 25, 14, 19, 9, 13, 8, 7, 6], dtype=np.int64)
+    [
+        0,
+        1,
+        48,
+        2,
+        57,
+        49,
+        28,
+        3,
+        61,
+        58,
+        50,
+        42,
+        38,
+        29,
+        17,
+        4,
+        62,
+        55,
+        59,
+        36,
+        53,
+        51,
+        43,
+        22,
+        45,
+        39,
+        33,
+        30,
+        24,
+        18,
+        12,
+        5,
+        63,
+        47,
+        56,
+        27,
+        60,
+        41,
+        37,
+        16,
+        54,
+        35,
+        52,
+        21,
+        44,
+        32,
+        23,
+        11,
+        46,
+        26,
+        40,
+        15,
+        34,
+        20,
+        31,
+        10,
+        25,
+        14,
+        19,
+        9,
+        13,
+        8,
+        7,
+        6,
+    ],
+    dtype=np.int64,
+)
 _S30, _S27, _S31, _S58 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(58)
 
 
@@ -298,8 +364,25 @@ def _rebuild_table(out_x, out_z, n_out, tsize):
 
 
 @numba.njit(cache=True)
-def _run_block(in_x, in_z, in_c, n_in, gate_of, gq, gnq, ptr, eout, evals, qmask, alive, branch_last,
-               cutoff, max_weight, sum_only, max_out):
+def _run_block(
+    in_x,
+    in_z,
+    in_c,
+    n_in,
+    gate_of,
+    gq,
+    gnq,
+    ptr,
+    eout,
+    evals,
+    qmask,
+    alive,
+    branch_last,
+    cutoff,
+    max_weight,
+    sum_only,
+    max_out,
+):
     """One block: Clifford moments in place per string, then (branch_last) one branching moment, merged.
 
     Returns (out_x, out_z, out_c, n_out, dropped, ops, total, peak_bytes, over) where total is the sum of
@@ -591,8 +674,15 @@ def _terms(paulis, qubits) -> list[tuple[float, dict]]:
     return out
 
 
-def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_weight: int | None = None,
-              max_strings: int | None = None, max_seconds: float | None = None) -> PauliPropResult:
+def propagate(
+    circuit,
+    qubits,
+    paulis,
+    coefficient_cutoff: float = 1e-4,
+    max_weight: int | None = None,
+    max_strings: int | None = None,
+    max_seconds: float | None = None,
+) -> PauliPropResult:
     """<0...0| U^dag O U |0...0> by Pauli propagation with coefficient (and weight) truncation.
 
     Parameters
@@ -647,14 +737,26 @@ def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_wei
     max_out = np.iinfo(np.int64).max if max_strings is None else int(max_strings)
 
     def over(reason):
-        return PauliPropResult(math.nan, peak_strings, ops, peak_bytes, time.perf_counter() - t0, dropped,
-                               coefficient_cutoff, max_weight, W, "over_budget", reason)
+        return PauliPropResult(
+            math.nan,
+            peak_strings,
+            ops,
+            peak_bytes,
+            time.perf_counter() - t0,
+            dropped,
+            coefficient_cutoff,
+            max_weight,
+            W,
+            "over_budget",
+            reason,
+        )
 
     for b, block in enumerate(prog.blocks):
         *arrays, branch_last = block
         last = b == len(prog.blocks) - 1
         xs, zs, cs, n, d_b, ops_b, total, peak_b, stopped = _run_block(
-            xs, zs, cs, n, *arrays, branch_last, float(coefficient_cutoff), mw, last, max_out)
+            xs, zs, cs, n, *arrays, branch_last, float(coefficient_cutoff), mw, last, max_out
+        )
         dropped += d_b
         ops += ops_b
         peak_bytes = max(peak_bytes, peak_b)
@@ -670,8 +772,17 @@ def propagate(circuit, qubits, paulis, coefficient_cutoff: float = 1e-4, max_wei
             return over(f"over {max_seconds:g} CPU s")
     if value is None:  # no gates at all
         value = float(cs[np.all(xs == 0, axis=1)].sum())
-    return PauliPropResult(float(value), int(peak_strings), int(ops), int(peak_bytes), time.perf_counter() - t0,
-                           float(dropped), coefficient_cutoff, max_weight, W)
+    return PauliPropResult(
+        float(value),
+        int(peak_strings),
+        int(ops),
+        int(peak_bytes),
+        time.perf_counter() - t0,
+        float(dropped),
+        coefficient_cutoff,
+        max_weight,
+        W,
+    )
 
 
 DEFAULT_CUTOFFS = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
@@ -723,15 +834,24 @@ def _change(done: list[PauliPropResult], agree: int) -> float:
         return math.nan
     last = done[-1]
     out = 0.0
-    for r in done[-1 - agree:-1]:
+    for r in done[-1 - agree : -1]:
         if r.value == last.value and last.truncated_weight > 0:
             return math.inf
         out = max(out, abs(last.value - r.value))
     return out
 
 
-def converge(circuit, qubits, paulis, delta: float, cutoffs=DEFAULT_CUTOFFS, max_weight: int | None = None,
-             max_seconds: float | None = None, max_strings: int | None = None, agree: int = 2) -> ConvergedValue:
+def converge(
+    circuit,
+    qubits,
+    paulis,
+    delta: float,
+    cutoffs=DEFAULT_CUTOFFS,
+    max_weight: int | None = None,
+    max_seconds: float | None = None,
+    max_strings: int | None = None,
+    agree: int = 2,
+) -> ConvergedValue:
     """Tighten the coefficient cut-off until the value is stable within delta / 2.
 
     Every cut-off in `cutoffs` (decreasing) is run in turn on one compiled
@@ -770,5 +890,12 @@ def _stopped(history, reason, t0, agree) -> ConvergedValue:
     done = [r for r in history if r.status == "ok"]
     if not done:
         return ConvergedValue(math.nan, math.nan, None, "over_budget", reason, history, time.perf_counter() - t0)
-    return ConvergedValue(done[-1].value, _change(done, min(agree, len(done) - 1) or 1), done[-1].coefficient_cutoff,
-                          "over_budget", reason, history, time.perf_counter() - t0)
+    return ConvergedValue(
+        done[-1].value,
+        _change(done, min(agree, len(done) - 1) or 1),
+        done[-1].coefficient_cutoff,
+        "over_budget",
+        reason,
+        history,
+        time.perf_counter() - t0,
+    )

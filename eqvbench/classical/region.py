@@ -56,8 +56,9 @@ class RegionTooCostly(ValueError):
     """Contracting a region's network would exceed the region's memory or FLOP budget."""
 
 
-def contract_within_budget(tn, n_qubits: int, max_repeats: int = 16, seed: int = 0,
-                           memory_bytes: float = 2**31, max_flops: float = 1e11) -> complex:
+def contract_within_budget(
+    tn, n_qubits: int, max_repeats: int = 16, seed: int = 0, memory_bytes: float = 2**31, max_flops: float = 1e11
+) -> complex:
     """Contract a closed quimb network with a seeded cotengra tree (complex128).
 
     The tree is found first (`region_tree`); RegionTooCostly is raised (nothing
@@ -95,19 +96,29 @@ def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e1
         # the full search costs minutes where its tree saves seconds (W_17 after 5 steps: 13 s of kahypar
         # for 1.6e10 FLOP, against 55 s with reconfiguration for 3.4e9)
         # (options, stop when the cost is below, skip when the best tree so far is over this x budget)
-        stages = [(dict(methods=["greedy"], reconf_opts=None), 1e9, math.inf),
-                  (dict(methods=["kahypar" if importlib.util.find_spec("kahypar") else "labels"],
-                        reconf_opts=None), max_flops, 1e4),
-                  (dict(reconf_opts={}), math.inf, 30.0)]
+        stages = [
+            (dict(methods=["greedy"], reconf_opts=None), 1e9, math.inf),
+            (
+                dict(methods=["kahypar" if importlib.util.find_spec("kahypar") else "labels"], reconf_opts=None),
+                max_flops,
+                1e4,
+            ),
+            (dict(reconf_opts={}), math.inf, 30.0),
+        ]
         tree = None
         for opts, enough, hopeless in stages:
             if tree is not None and 8 * tree.contraction_cost() > hopeless * max_flops:
                 break  # so far over the budget that a longer search will not bring it in
             # optuna's sampler has its own random stream: seed it too, or the tree (and whether it
             # fits the budget, hence whether a region is certified) can change from run to run
-            opt = ctg.HyperOptimizer(max_repeats=max(1, min(max_repeats, 4 if tree else max_repeats)),
-                                     parallel=False, progbar=False, optlib="optuna",
-                                     optlib_opts=_optlib_seed("optuna", seed), **opts)
+            opt = ctg.HyperOptimizer(
+                max_repeats=max(1, min(max_repeats, 4 if tree else max_repeats)),
+                parallel=False,
+                progbar=False,
+                optlib="optuna",
+                optlib_opts=_optlib_seed("optuna", seed),
+                **opts,
+            )
             with _serial_auto_parallel():  # kahypar's inner greedy passes would otherwise start a pool
                 found = tn.contraction_tree(optimize=opt, output_inds=())
             if tree is None or found.contraction_cost() < tree.contraction_cost():
@@ -148,8 +159,12 @@ class Reference:
 
 
 def _reproduction(value: float | None, err: float | None, method: str | None, seconds: float | None) -> dict:
-    return {"reproduced_value": value, "reproduced_err": err, "reproduced_method": method,
-            "reproduced_seconds": seconds}
+    return {
+        "reproduced_value": value,
+        "reproduced_err": err,
+        "reproduced_method": method,
+        "reproduced_seconds": seconds,
+    }
 
 
 def _certified_ball(balls: list, certified: Callable[[BallValue], bool], ref: Reference | None):
@@ -163,11 +178,18 @@ def _certified_ball(balls: list, certified: Callable[[BallValue], bool], ref: Re
     return balls[tail] if len(balls) - tail >= 2 else None
 
 
-def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f_source: str | None,
-                evaluate: Callable[[set], BallValue],
-                simulate_f: Callable[[set, BallValue], float | None] | None = None,
-                cone_qubits: set | None = None,
-                reference: Callable[[float | None], Reference | None] | None = None) -> Region:
+def grow_region(
+    lattice,
+    centre,
+    reg: RegionSpec,
+    shots: int,
+    f: float | None,
+    f_source: str | None,
+    evaluate: Callable[[set], BallValue],
+    simulate_f: Callable[[set, BallValue], float | None] | None = None,
+    cone_qubits: set | None = None,
+    reference: Callable[[float | None], Reference | None] | None = None,
+) -> Region:
     """The smallest certified ball around `centre`: its ideal value is within delta = 1 / (f sqrt(shots))
     of the whole light cone's.
 
@@ -199,8 +221,13 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
     import time
 
     if not reg.enabled:
-        return Region(None, None, None, _reproduction(None, None, None, None),
-                      ["effective region disabled (circuit.region.enabled: false)"])
+        return Region(
+            None,
+            None,
+            None,
+            _reproduction(None, None, None, None),
+            ["effective region disabled (circuit.region.enabled: false)"],
+        )
     if not (f and f > 0):
         f, f_source = None, None
         if reg.f_eff != "auto":
@@ -243,8 +270,17 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
         holds_cone = len(qs) == n_all or (cone is not None and cone <= qs)
         if holds_cone and ref is None:
             ref = Reference(ball.value, 0.0, f"whole light cone ({ball.method}, {len(qs)} qubits)", ball.seconds)
-        history.append({"radius": r, "qubits": len(qs), "gates_2q": ball.gates_2q, "value": ball.value,
-                        "method": ball.method, "delta": delta, "seconds": round(ball.seconds, 4)})
+        history.append(
+            {
+                "radius": r,
+                "qubits": len(qs),
+                "gates_2q": ball.gates_2q,
+                "value": ball.value,
+                "method": ball.method,
+                "delta": delta,
+                "seconds": round(ball.seconds, 4),
+            }
+        )
         balls.append((ball, qs, r))
         if ref is None and not ref_tried and reference is not None:
             ref_tried = True
@@ -260,37 +296,60 @@ def grow_region(lattice, centre, reg: RegionSpec, shots: int, f: float | None, f
             ref = reference(delta)
         except RegionTooCostly as e:
             notes.append(f"no reference value of the whole light cone: {e}")
-    fields: dict[str, Any] = {"region_f": f, "region_f_source": f_source, "region_delta": delta,
-                              "region_history": history, "region_radius": None, "region_value": None,
-                              "region_err": None}
+    fields: dict[str, Any] = {
+        "region_f": f,
+        "region_f_source": f_source,
+        "region_delta": delta,
+        "region_history": history,
+        "region_radius": None,
+        "region_value": None,
+        "region_err": None,
+    }
     if ref is not None:
-        fields.update({"reference_value": ref.value, "reference_err": ref.err, "reference_method": ref.method,
-                       "reference_seconds": ref.seconds,
-                       "region_certificate": "rigorous" if ref.exact else "estimate"})
+        fields.update(
+            {
+                "reference_value": ref.value,
+                "reference_err": ref.err,
+                "reference_method": ref.method,
+                "reference_seconds": ref.seconds,
+                "region_certificate": "rigorous" if ref.exact else "estimate",
+            }
+        )
     chosen = _certified_ball(balls, certified, ref)
     if chosen is None and ref is not None and not ref.exact and balls and certified(balls[-1][0]):
-        notes.append(f"the {len(balls[-1][1])}-qubit ball agrees with the reference estimate, but no larger ball "
-                     "could be evaluated to corroborate it" + (f" ({stop_reason})" if stop_reason else ""))
+        notes.append(
+            f"the {len(balls[-1][1])}-qubit ball agrees with the reference estimate, but no larger ball "
+            "could be evaluated to corroborate it" + (f" ({stop_reason})" if stop_reason else "")
+        )
     if chosen is not None:
         ball, qs, rad = chosen
         err = abs(ball.value - ref.value) + ref.err
         fields.update({"region_radius": rad, "region_value": ball.value, "region_err": err})
-        fields.update(_reproduction(ball.value, err, f"effective region ({ball.method}, {len(qs)} qubits)",
-                                    ball.seconds))
+        fields.update(
+            _reproduction(ball.value, err, f"effective region ({ball.method}, {len(qs)} qubits)", ball.seconds)
+        )
         return Region(len(qs), ball.gates_2q, ball.network(), fields, notes, whole=ball.whole)
     if not shots:
         notes.append("effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))")
     elif delta is None:
         notes.append("effective region: no fidelity for delta = 1/(f sqrt(shots)) (set circuit.region.f_eff)")
     elif ref is None:
-        notes.append("effective region not certified: no value of the whole light cone within the budgets"
-                     + (f" ({stop_reason})" if stop_reason else "") + "; largest ball's value in region_history")
+        notes.append(
+            "effective region not certified: no value of the whole light cone within the budgets"
+            + (f" ({stop_reason})" if stop_reason else "")
+            + "; largest ball's value in region_history"
+        )
     else:
-        notes.append(f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
-                     + (f"before {stop_reason}" if stop_reason else "") + "; largest ball's value in region_history")
+        notes.append(
+            f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
+            + (f"before {stop_reason}" if stop_reason else "")
+            + "; largest ball's value in region_history"
+        )
     if ref is not None and not ref.alone:
-        notes.append(f"{ref.method}: {ref.value:.4g} +- {ref.err:.2g} is not shown as the reproduction: its "
-                     "error estimate leaves out belief propagation's loop error and no ball corroborated it")
+        notes.append(
+            f"{ref.method}: {ref.value:.4g} +- {ref.err:.2g} is not shown as the reproduction: its "
+            "error estimate leaves out belief propagation's loop error and no ball corroborated it"
+        )
         fields.update(_reproduction(None, None, None, None))
     elif ref is not None:
         fields.update(_reproduction(ref.value, ref.err, ref.method, ref.seconds))

@@ -93,7 +93,9 @@ class PointSettings:
         spec_field = family.circuit_spec.model_fields.get("region") if family is not None else None
         if spec_field is not None:
             section = (values.get("circuit") or {}).get("region")
-            region = spec_field.default if section is None else TypeAdapter(spec_field.annotation).validate_python(section)
+            region = (
+                spec_field.default if section is None else TypeAdapter(spec_field.annotation).validate_python(section)
+            )
         return cls(simulation, CostSettings.from_section(cost, seed=cost_seed), cost["enabled"], region)
 
 
@@ -202,7 +204,11 @@ class Family:
         raise NotImplementedError
 
     def effective_region(
-        self, instance: Instance, settings: PointSettings, f_eff: float | None, noise: NoiseModel,
+        self,
+        instance: Instance,
+        settings: PointSettings,
+        f_eff: float | None,
+        noise: NoiseModel,
         rng: np.random.Generator,
     ) -> Region | None:
         """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
@@ -276,13 +282,17 @@ BUTTERFLY_FIELDS = (
 def reproduction_columns(value_header: str = "<O> classical", seconds: bool = False) -> tuple[ResultField, ...]:
     """The classical reproduction's columns of an observable family's table."""
     out = (
-        F("reproduced_value", "the value a classical computer reproduces (certified region, else whole cone)",
-          header=value_header),
+        F(
+            "reproduced_value",
+            "the value a classical computer reproduces (certified region, else whole cone)",
+            header=value_header,
+        ),
         F("reproduced_err", "uncertainty of reproduced_value", header="+-"),
     )
     if seconds:
-        out += (F("reproduced_seconds", "measured seconds of the reproduction on this machine", unit="s",
-                  header="repro s"),)
+        out += (
+            F("reproduced_seconds", "measured seconds of the reproduction on this machine", unit="s", header="repro s"),
+        )
     return out
 
 

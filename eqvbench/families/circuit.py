@@ -29,8 +29,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ValidationInfo, field_validator
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement,
-    PointSettings, Region, observable_fields, reproduction_columns,
+    BUTTERFLY_FIELDS,
+    REGION_COLUMNS,
+    SIM_FIELDS,
+    XEB_FIELDS,
+    Family,
+    Instance,
+    LightCone,
+    Measurement,
+    PointSettings,
+    Region,
+    observable_fields,
+    reproduction_columns,
 )
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
 from eqvbench.families.observable import ObservableInstance
@@ -62,6 +72,7 @@ class LoadedCircuit:
 
 # --- reading files ------------------------------------------------------------------------------
 
+
 def resolve_path(value: str, base_dir: Path | None) -> Path:
     """`value` as an absolute path: relative paths start at `base_dir` (the spec file's directory)."""
     path = Path(value)
@@ -75,8 +86,10 @@ def load_circuit(path: str | Path) -> LoadedCircuit:
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise CircuitFileError(f"unknown format {path.suffix or '(no extension)'!r}: "
-                               f"use {', '.join(f'{k} ({v})' for k, v in FORMATS.items())}")
+        raise CircuitFileError(
+            f"unknown format {path.suffix or '(no extension)'!r}: "
+            f"use {', '.join(f'{k} ({v})' for k, v in FORMATS.items())}"
+        )
     if not path.exists():
         raise CircuitFileError("file not found")
     if not path.is_file():
@@ -181,9 +194,9 @@ def _only(text: str, statements: list[_Statement]) -> str:
     """`text` with everything but `statements` blanked (line breaks kept: lines and columns stay)."""
     out, pos = [], 0
     for st in sorted(statements, key=lambda st: st.start):
-        gap = text[pos:st.start]
+        gap = text[pos : st.start]
         out.append(re.sub(r"[^\n]", " ", gap))
-        out.append(text[st.start:st.end])
+        out.append(text[st.start : st.end])
         pos = st.end
     out.append(re.sub(r"[^\n]", " ", text[pos:]))
     return "".join(out)
@@ -218,15 +231,17 @@ def _from_qasm(text: str):
     except QasmException as e:
         raise _qasm_error(str(getattr(e, "message", e))) from None
     except ImportError as e:  # cirq's QASM reader needs `ply`
-        raise CircuitFileError(f"reading OpenQASM needs the Python package {e.name or 'ply'!r} "
-                               "(pip install ply)") from None
+        raise CircuitFileError(
+            f"reading OpenQASM needs the Python package {e.name or 'ply'!r} (pip install ply)"
+        ) from None
     except (ValueError, TypeError, ArithmeticError, RecursionError) as e:
         raise CircuitFileError(f"not a circuit cirq's OpenQASM reader accepts: {_first_line(e)}") from None
     # qubits in declaration order: registers as declared, then index (cirq names them reg_index)
     order: list[tuple[str, str]] = []
     for st in statements:
-        m = re.fullmatch(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]", st.text) or \
-            re.fullmatch(r"qubit\s*\[\s*(\d+)\s*\]\s*([A-Za-z_]\w*)", st.text)
+        m = re.fullmatch(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]", st.text) or re.fullmatch(
+            r"qubit\s*\[\s*(\d+)\s*\]\s*([A-Za-z_]\w*)", st.text
+        )
         if m:
             reg, size = (m.group(1), m.group(2)) if st.text.startswith("qreg") else (m.group(2), m.group(1))
             if int(size) > MAX_CIRCUIT_QUBITS:
@@ -329,11 +344,15 @@ def _checked(circuit, where, line_of_wide_gate):
 
     circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     if cirq.is_parameterized(circuit):
-        raise CircuitFileError(f"symbolic parameters {sorted(map(str, cirq.parameter_names(circuit)))} "
-                               "have no values (write numbers)")
+        raise CircuitFileError(
+            f"symbolic parameters {sorted(map(str, cirq.parameter_names(circuit)))} have no values (write numbers)"
+        )
     if not circuit.are_all_measurements_terminal():
-        raise CircuitFileError("a measurement before the end of the circuit (eqvbench measures at the end: "
-                               "every qubit, or circuit.observable)", where("measure"))
+        raise CircuitFileError(
+            "a measurement before the end of the circuit (eqvbench measures at the end: "
+            "every qubit, or circuit.observable)",
+            where("measure"),
+        )
     moments = []
     for moment in circuit:
         ops = []
@@ -341,16 +360,22 @@ def _checked(circuit, where, line_of_wide_gate):
             if cirq.is_measurement(op) or not op.qubits:
                 continue  # terminal measurements (eqvbench decides what is measured), global phases
             if len(op.qubits) > 2:
-                raise CircuitFileError(f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
-                                       "simulates one- and two-qubit gates (decompose it)", line_of_wide_gate())
+                raise CircuitFileError(
+                    f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
+                    "simulates one- and two-qubit gates (decompose it)",
+                    line_of_wide_gate(),
+                )
             try:
                 unitary = None if isinstance(op, cirq.ClassicallyControlledOperation) else cirq.unitary(op, None)
             except (ArithmeticError, ValueError) as e:  # an angle such as 3^(9^9), computed as inf
-                raise CircuitFileError(f"gate {_op_name(op, True)}: its unitary cannot be computed "
-                                       f"({_first_line(e)}); is a parameter not a finite number?") from None
+                raise CircuitFileError(
+                    f"gate {_op_name(op, True)}: its unitary cannot be computed "
+                    f"({_first_line(e)}); is a parameter not a finite number?"
+                ) from None
             if unitary is None:
-                raise CircuitFileError(f"unsupported operation {_op_name(op)}: not a unitary gate",
-                                       where("if") or where("reset"))
+                raise CircuitFileError(
+                    f"unsupported operation {_op_name(op)}: not a unitary gate", where("if") or where("reset")
+                )
             if not np.isfinite(unitary).all():  # an infinite or NaN angle (Infinity in Cirq JSON)
                 raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
             ops.append(op)
@@ -369,6 +394,7 @@ def _op_name(op, safe: bool = False) -> str:
 
 
 # --- the coupling graph ------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def _coupling(sha: str, path: str):
@@ -391,6 +417,7 @@ def coupling_lattice(path: str):
 
 # --- observables ---------------------------------------------------------------------------------
 
+
 def resolve_terms(text: str, n_qubits: int) -> tuple[list[dict], list[float] | None]:
     """The observable's Pauli strings on LineQubit(k) and their coefficients (None: their mean, for
     M_z and a single string of coefficient 1); ValueError naming a qubit the circuit lacks."""
@@ -405,8 +432,10 @@ def resolve_terms(text: str, n_qubits: int) -> tuple[list[dict], list[float] | N
     for _, obs in terms:
         for k in obs.paulis:
             if k >= n_qubits:
-                raise ValueError(f"qubit {k} of {short_repr(str(text))} is not in the circuit, which has "
-                                 f"{n_qubits} qubits (numbered 0..{n_qubits - 1} in the file's order)")
+                raise ValueError(
+                    f"qubit {k} of {short_repr(str(text))} is not in the circuit, which has "
+                    f"{n_qubits} qubits (numbered 0..{n_qubits - 1} in the file's order)"
+                )
         strings.append({cirq.LineQubit(k): p for k, p in sorted(obs.paulis.items())})
     coefficients = [c for c, _ in terms]
     if len(terms) == 1 and coefficients[0] == 1.0:
@@ -415,6 +444,7 @@ def resolve_terms(text: str, n_qubits: int) -> tuple[list[dict], list[float] | N
 
 
 # --- the spec ----------------------------------------------------------------------------------
+
 
 def _check_file(value: Any, info: ValidationInfo) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -467,19 +497,27 @@ class CircuitLattice(Section):
 
 # --- the family --------------------------------------------------------------------------------
 
+
 class CircuitFamily(Family):
     name = "circuit"
     # XEB's fields without an observable, an observable's with one; the table shows what a point has
-    result_fields = ((dataclasses.replace(XEB_FIELDS[0], header="XEB"),) + XEB_FIELDS[1:]
-                     + observable_fields() + reproduction_columns() + REGION_COLUMNS + SIM_FIELDS + BUTTERFLY_FIELDS)
+    result_fields = (
+        (dataclasses.replace(XEB_FIELDS[0], header="XEB"),)
+        + XEB_FIELDS[1:]
+        + observable_fields()
+        + reproduction_columns()
+        + REGION_COLUMNS
+        + SIM_FIELDS
+        + BUTTERFLY_FIELDS
+    )
     depth_param = None
     circuit_required = True  # the file has no default
     not_applicable = {
         "region": "no circuit.observable: every qubit is measured (XEB), the region is the whole circuit",
         "pauli_propagation": "no circuit.observable: XEB needs amplitudes of sampled bitstrings, not the "
-                             "expectation of a few Pauli strings",
+        "expectation of a few Pauli strings",
         "belief_propagation": "no circuit.observable: XEB needs amplitudes of sampled bitstrings, not the "
-                              "expectation of a few Pauli strings",
+        "expectation of a few Pauli strings",
     }
     lattice_spec = CircuitLattice
     circuit_spec = CircuitSection
@@ -547,6 +585,7 @@ class CircuitFamily(Family):
 
 # --- writing QASM -------------------------------------------------------------------------------
 
+
 def _angle(x: float) -> str:
     return repr(float(x))
 
@@ -557,13 +596,28 @@ def qasm_of_op(op, name: dict) -> list[str]:
     import cirq
 
     g, qs = op.gate, [name[q] for q in op.qubits]
-    exact = {cirq.H: "h", cirq.X: "x", cirq.Y: "y", cirq.Z: "z", cirq.S: "s", cirq.T: "t",
-             cirq.CNOT: "cx", cirq.CZ: "cz", cirq.SWAP: "swap"}
+    exact = {
+        cirq.H: "h",
+        cirq.X: "x",
+        cirq.Y: "y",
+        cirq.Z: "z",
+        cirq.S: "s",
+        cirq.T: "t",
+        cirq.CNOT: "cx",
+        cirq.CZ: "cz",
+        cirq.SWAP: "swap",
+    }
     for gate, qasm_name in exact.items():
         if g == gate:
             return [f"{qasm_name} {','.join(qs)};"]
-    rotations = {cirq.XPowGate: "rx", cirq.YPowGate: "ry", cirq.ZPowGate: "rz", cirq.ZZPowGate: "rzz",
-                 cirq.XXPowGate: "rxx", cirq.YYPowGate: "ryy"}
+    rotations = {
+        cirq.XPowGate: "rx",
+        cirq.YPowGate: "ry",
+        cirq.ZPowGate: "rz",
+        cirq.ZZPowGate: "rzz",
+        cirq.XXPowGate: "rxx",
+        cirq.YYPowGate: "ryy",
+    }
     for kind, qasm_name in rotations.items():
         if isinstance(g, kind):
             if not cirq.is_parameterized(g):
@@ -604,7 +658,9 @@ def kicked_ising_qasm(theta_h: Any = "pi/4", steps: int = 5) -> str:
     lattice = heavy_hex_127()
     theta = parse_angle(theta_h)
     circuit = floquet_circuit(lattice, theta, steps)
-    comment = (f"Kicked Ising on IBM Eagle's 127-qubit heavy-hex lattice: {steps} steps of RX(theta_h = {theta_h}) "
-               "on every qubit,\nthen RZZ(-pi/2) on every coupler in three layers; q[k] is IBM qubit k.\n"
-               "Written by benchmarks/export_kicked_ising_qasm.py (eqvbench.families.circuit.kicked_ising_qasm).")
+    comment = (
+        f"Kicked Ising on IBM Eagle's 127-qubit heavy-hex lattice: {steps} steps of RX(theta_h = {theta_h}) "
+        "on every qubit,\nthen RZZ(-pi/2) on every coupler in three layers; q[k] is IBM qubit k.\n"
+        "Written by benchmarks/export_kicked_ising_qasm.py (eqvbench.families.circuit.kicked_ising_qasm)."
+    )
     return to_qasm(circuit, lattice.qubits, comment)

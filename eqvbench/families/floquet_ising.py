@@ -15,8 +15,16 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, LightCone, Measurement, PointSettings, Region,
-    observable_fields, reproduction_columns,
+    BUTTERFLY_FIELDS,
+    REGION_COLUMNS,
+    SIM_FIELDS,
+    Family,
+    LightCone,
+    Measurement,
+    PointSettings,
+    Region,
+    observable_fields,
+    reproduction_columns,
 )
 from eqvbench.families.observable import ObservableInstance, error_sensitivities, first_order
 from eqvbench.circuits.lattice import qubit_label, qubit_of
@@ -235,14 +243,23 @@ class KickedIsingInstance(ObservableInstance):
         sub = self.lattice.restrict(set(qubits))
         c = floquet_circuit(sub, self.theta_h, self.steps, self.final_rx)
         keep = set(sub.qubits)
-        return KickedIsingInstance.of(c, sub.qubits, [ps for ps in self.paulis if all(q in keep for q in ps)], sub,
-                                      0, theta_h=self.theta_h, steps=self.steps, final_rx=self.final_rx)
+        return KickedIsingInstance.of(
+            c,
+            sub.qubits,
+            [ps for ps in self.paulis if all(q in keep for q in ps)],
+            sub,
+            0,
+            theta_h=self.theta_h,
+            steps=self.steps,
+            final_rx=self.final_rx,
+        )
 
 
 class FloquetIsingFamily(Family):
     name = "floquet_ising"
-    result_fields = (observable_fields() + reproduction_columns(seconds=True) + REGION_COLUMNS + SIM_FIELDS
-                     + BUTTERFLY_FIELDS)
+    result_fields = (
+        observable_fields() + reproduction_columns(seconds=True) + REGION_COLUMNS + SIM_FIELDS + BUTTERFLY_FIELDS
+    )
     depth_param = "circuit.steps"
     lattice_spec = FloquetLatticeSpec
     circuit_spec = FloquetCircuit
@@ -262,9 +279,16 @@ class FloquetIsingFamily(Family):
 
     def build(self, lattice, circuit: dict[str, Any], seed: int) -> KickedIsingInstance:
         c = floquet_circuit(lattice, circuit["theta_h"], circuit["steps"], circuit["final_rx"])
-        return KickedIsingInstance.of(c, lattice.qubits, resolve_observable(lattice, circuit["observable"]), lattice,
-                                      seed, theta_h=circuit["theta_h"], steps=circuit["steps"],
-                                      final_rx=circuit["final_rx"])
+        return KickedIsingInstance.of(
+            c,
+            lattice.qubits,
+            resolve_observable(lattice, circuit["observable"]),
+            lattice,
+            seed,
+            theta_h=circuit["theta_h"],
+            steps=circuit["steps"],
+            final_rx=circuit["final_rx"],
+        )
 
     def light_cone(self, instance: ObservableInstance) -> LightCone:
         paulis = instance.paulis
@@ -272,8 +296,13 @@ class FloquetIsingFamily(Family):
         terms = None
         if len(paulis) > 1:  # a sum: each term has its own cone and digital model
             terms = tuple(backward_cone(instance.circuit, [ps]).locations for ps in paulis)
-        return LightCone(v_light=cone.n_gates_2q, qubits=cone.qubits, locations=cone.locations,
-                         term_locations=terms, readout_is_volume=False)
+        return LightCone(
+            v_light=cone.n_gates_2q,
+            qubits=cone.qubits,
+            locations=cone.locations,
+            term_locations=terms,
+            readout_is_volume=False,
+        )
 
     def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
@@ -282,9 +311,7 @@ class FloquetIsingFamily(Family):
 
         inst = instances[0]
         paulis = inst.paulis
-        vals, errs, ideal, info = pauli_expectations(
-            inst.circuit, inst.qubits, noise, paulis, settings.engine, rng
-        )
+        vals, errs, ideal, info = pauli_expectations(inst.circuit, inst.qubits, noise, paulis, settings.engine, rng)
         weighted = inst.weighted
         o_ideal, o_noisy = inst.term_sum(ideal), inst.term_sum(vals)
         # the Paulis share trajectories: errors add linearly at worst
@@ -315,12 +342,16 @@ class FloquetIsingFamily(Family):
         if abs(o_ideal) >= threshold:
             fields.update(butterfly_cone(inst, noise, o_ideal))
         if abs(o_ideal) < threshold and threshold >= scale:
-            notes.append(f"the error of the readout-mitigated <O>_noisy ({mit_err:.2g}) is too large: 3 errors "
-                         f"cover all of |<O>| <= {scale:g}, so f_eff is not divided out")
+            notes.append(
+                f"the error of the readout-mitigated <O>_noisy ({mit_err:.2g}) is too large: 3 errors "
+                f"cover all of |<O>| <= {scale:g}, so f_eff is not divided out"
+            )
             return Measurement(None, None, fields, notes)
         if abs(o_ideal) < threshold:
-            notes.append(f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of the "
-                         "readout-mitigated <O>_noisy): f_eff not divided out")
+            notes.append(
+                f"|<O>_ideal| = {abs(o_ideal):.3g} is below {threshold:.3g} (3 x the error of the "
+                "readout-mitigated <O>_noisy): f_eff not divided out"
+            )
             return Measurement(None, None, fields, notes)
         return Measurement(o_mitigated / o_ideal, mit_err / abs(o_ideal), fields, notes)
 
@@ -329,8 +360,12 @@ class FloquetIsingFamily(Family):
 
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         c = values["circuit"]
-        return {"lattice": values["lattice"], "steps": c["steps"], "observable": c["observable"], "final_rx": c["final_rx"]}
-
+        return {
+            "lattice": values["lattice"],
+            "steps": c["steps"],
+            "observable": c["observable"],
+            "final_rx": c["final_rx"],
+        }
 
 
 def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[str, Any]:
@@ -360,13 +395,20 @@ def butterfly_cone(instance: ObservableInstance, noise, o_ideal: float) -> dict[
             return np.mean(rows, axis=0)
         return np.tensordot(instance.term_weights(), rows, axes=1)
 
-    sens = error_sensitivities(program, range(len(program.error_index)), o_ideal,
-                               lambda hit, pauli: tr.run_batch(program, hit, pauli, functional), tr.batch_rows(n))
+    sens = error_sensitivities(
+        program,
+        range(len(program.error_index)),
+        o_ideal,
+        lambda hit, pauli: tr.run_batch(program, hit, pauli, functional),
+        tr.batch_rows(n),
+    )
     # error location k is the circuit's k-th gate, moment by moment
     gates = [(m, op) for m, moment in enumerate(instance.circuit) for op in moment]
     v_b, f_b = first_order([op for _, op in gates], sens, noise)
-    per_gate = [{"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(s), 6)}
-                for (m, op), s in zip(gates, sens)]
+    per_gate = [
+        {"moment": m, "qubits": [qubit_label(q) for q in op.qubits], "s": round(float(s), 6)}
+        for (m, op), s in zip(gates, sens)
+    ]
     return {"v_butterfly": v_b, "f_butterfly": f_b, "butterfly_map": per_gate}
 
 
@@ -381,24 +423,39 @@ def ideal_value_statevector(instance: ObservableInstance) -> float:
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
     psi = tr.ideal_state(tr.compile_program(instance.circuit, qubits, NoiseModel()))[None]
-    return instance.term_sum([pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0]
-                              for ps in instance.paulis])
+    return instance.term_sum(
+        [pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, n)[0] for ps in instance.paulis]
+    )
 
 
-def ideal_value_tn(instance: ObservableInstance, max_repeats: int = 16, seed: int = 0,
-                   memory_bytes: float = 2**31, max_flops: float = 1e11) -> float:
+def ideal_value_tn(
+    instance: ObservableInstance,
+    max_repeats: int = 16,
+    seed: int = 0,
+    memory_bytes: float = 2**31,
+    max_flops: float = 1e11,
+) -> float:
     """<O> of the ideal circuit by contracting the light-cone sandwich network with cotengra
     (RegionTooCostly, nothing contracted, when a tree exceeds the memory or FLOP budget)."""
     values = []
     for ps in instance.paulis:
-        values.append(contract_within_budget(sandwich_network(instance.circuit, ps), len(instance.qubits),
-                                             max_repeats, seed, memory_bytes, max_flops).real)
+        values.append(
+            contract_within_budget(
+                sandwich_network(instance.circuit, ps), len(instance.qubits), max_repeats, seed, memory_bytes, max_flops
+            ).real
+        )
     return instance.term_sum(values)
 
 
-def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max_repeats: int = 16,
-               memory_bytes: float = 2**31, max_flops: float = 1e11,
-               coefficients: list[float] | None = None) -> tuple[float, str, int]:
+def cone_value(
+    circuit,
+    terms: list[dict],
+    statevector_max_qubits: int = 20,
+    max_repeats: int = 16,
+    memory_bytes: float = 2**31,
+    max_flops: float = 1e11,
+    coefficients: list[float] | None = None,
+) -> tuple[float, str, int]:
     """Exact ideal <O> (mean of the terms, or sum_i coefficients_i term_i) from each term's structural
     light cone alone.
 
@@ -427,15 +484,20 @@ def cone_value(circuit, terms: list[dict], statevector_max_qubits: int = 20, max
             total += w * float(pauli_expectation_rows(psi, {index[q]: p for q, p in ps.items()}, len(qs))[0])
             methods.add("statevector")
         else:
-            total += w * contract_within_budget(sandwich_network(circuit, ps, cone.gates), len(qs), max_repeats, 0,
-                                                memory_bytes, max_flops).real
+            total += (
+                w
+                * contract_within_budget(
+                    sandwich_network(circuit, ps, cone.gates), len(qs), max_repeats, 0, memory_bytes, max_flops
+                ).real
+            )
             methods.add("tensor_network")
     method = methods.pop() if len(methods) == 1 else "statevector+tensor_network"
     return (total / len(terms) if coefficients is None else total), method, widest
 
 
-def find_effective_region(instance: ObservableInstance, settings: PointSettings, f_eff: float | None, noise,
-                          rng) -> Region:
+def find_effective_region(
+    instance: ObservableInstance, settings: PointSettings, f_eff: float | None, noise, rng
+) -> Region:
     """The certified effective region of <O> (see :func:`eqvbench.classical.region.grow_region`): balls around O's support.
 
     f is f_eff where the point was simulated, else `region.f_eff`, else ('auto')
@@ -455,8 +517,12 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
     sim = settings.simulation
     lattice = instance.lattice
     subs: dict[frozenset, ObservableInstance] = {}
-    budget = dict(statevector_max_qubits=reg.statevector_max_qubits, max_repeats=reg.tn_max_repeats,
-                  memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops)
+    budget = dict(
+        statevector_max_qubits=reg.statevector_max_qubits,
+        max_repeats=reg.tn_max_repeats,
+        memory_bytes=reg.tn_memory_bytes,
+        max_flops=reg.tn_max_flops,
+    )
     full_cone = backward_cone(instance.circuit, instance.paulis)
 
     def evaluate(qs) -> BallValue:
@@ -478,9 +544,7 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
             return None
         inst_r = subs[frozenset(qs)]
         paulis = inst_r.paulis
-        noisy, _, ideal, _ = pauli_expectations(
-            inst_r.circuit, inst_r.qubits, noise, paulis, settings.engine, rng
-        )
+        noisy, _, ideal, _ = pauli_expectations(inst_r.circuit, inst_r.qubits, noise, paulis, settings.engine, rng)
         readout = [noise.readout_factor(ps) for ps in paulis]
         if inst_r.coefficients is not None:
             w = inst_r.coefficients
@@ -490,36 +554,52 @@ def find_effective_region(instance: ObservableInstance, settings: PointSettings,
     f, source = (f_eff, "f_eff") if f_eff and f_eff > 0 else (None, None)
     notes: list[str] = []
     ran: dict[str, MethodResult] = {}
-    region = grow_region(lattice, instance.measured, reg, sim.shots, f, source, evaluate, simulate_f,
-                         cone_qubits=set(full_cone.qubits), reference=reference)
+    region = grow_region(
+        lattice,
+        instance.measured,
+        reg,
+        sim.shots,
+        f,
+        source,
+        evaluate,
+        simulate_f,
+        cone_qubits=set(full_cone.qubits),
+        reference=reference,
+    )
     region.notes[:0] = notes
     delta = region.fields.get("region_delta")
     if delta is None and f:
-        delta = 1.0 / (f * sim.shots ** 0.5) if sim.shots else None
+        delta = 1.0 / (f * sim.shots**0.5) if sim.shots else None
     if "belief_propagation" not in ran:
         if reg.belief_propagation:
             from eqvbench.classical.belief_propagation import bp_reference
 
             _, ran["belief_propagation"] = bp_reference(instance, reg, delta, [])
         else:
-            ran["belief_propagation"] = MethodResult("belief_propagation", "not_applicable",
-                                                     note="disabled (circuit.region.belief_propagation: false)")
+            ran["belief_propagation"] = MethodResult(
+                "belief_propagation", "not_applicable", note="disabled (circuit.region.belief_propagation: false)"
+            )
     if "pauli_propagation" not in ran:
         if reg.pauli_propagation:
             method_reg = reg.model_copy(
-                update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)})
-            _, ran["pauli_propagation"] = pauli_reference(instance, method_reg, delta, [],
-                                                          budget_field="pauli_method_max_seconds")
+                update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)}
+            )
+            _, ran["pauli_propagation"] = pauli_reference(
+                instance, method_reg, delta, [], budget_field="pauli_method_max_seconds"
+            )
         else:
-            ran["pauli_propagation"] = MethodResult("pauli_propagation", "not_applicable",
-                                                    note="disabled (circuit.region.pauli_propagation: false)")
+            ran["pauli_propagation"] = MethodResult(
+                "pauli_propagation", "not_applicable", note="disabled (circuit.region.pauli_propagation: false)"
+            )
     region.methods.extend([ran["pauli_propagation"], ran["belief_propagation"]])
     bp, pp = ran["belief_propagation"], ran["pauli_propagation"]
     _corroborate_bp(region, bp, pp, delta)
     if bp.status == pp.status == "ok" and delta is not None and abs(bp.value - pp.value) > bp.err + pp.err + delta:
-        region.notes.append(f"belief propagation ({bp.value:.4g} +- {bp.err:.2g}) and Pauli propagation "
-                            f"({pp.value:.4g} +- {pp.err:.2g}) disagree by more than their errors plus "
-                            f"delta = {delta:.3g}: at least one estimate is off (BP's loop error is not in its err)")
+        region.notes.append(
+            f"belief propagation ({bp.value:.4g} +- {bp.err:.2g}) and Pauli propagation "
+            f"({pp.value:.4g} +- {pp.err:.2g}) disagree by more than their errors plus "
+            f"delta = {delta:.3g}: at least one estimate is off (BP's loop error is not in its err)"
+        )
     return region
 
 
@@ -540,16 +620,30 @@ def _corroborate_bp(region: Region, bp: MethodResult, pp: MethodResult, delta: f
         others.append((fields["region_value"], 0.0, f"the certified {region.a_eff}-qubit region", False))
     corroborate(bp, others, delta)
     method = fields.get("reference_method") or ""
-    if (bp.detail.get("corroborated") and fields.get("region_value") is None
-            and fields.get("reproduced_value") is None and method.startswith("belief_propagation")):
-        fields.update({"reproduced_value": bp.value, "reproduced_err": bp.err,
-                       "reproduced_method": f"{method}, corroborated by {bp.detail['corroborated']}",
-                       "reproduced_seconds": bp.seconds})
+    if (
+        bp.detail.get("corroborated")
+        and fields.get("region_value") is None
+        and fields.get("reproduced_value") is None
+        and method.startswith("belief_propagation")
+    ):
+        fields.update(
+            {
+                "reproduced_value": bp.value,
+                "reproduced_err": bp.err,
+                "reproduced_method": f"{method}, corroborated by {bp.detail['corroborated']}",
+                "reproduced_seconds": bp.seconds,
+            }
+        )
         region.notes[:] = [n for n in region.notes if "is not shown as the reproduction" not in n]
 
 
-def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: float | None, notes: list[str],
-                   record: dict[str, MethodResult] | None = None) -> Reference | None:
+def cone_reference(
+    instance: ObservableInstance,
+    reg: IsingRegionSpec,
+    delta: float | None,
+    notes: list[str],
+    record: dict[str, MethodResult] | None = None,
+) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
     `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else belief
     propagation (`region.belief_propagation`), else Pauli propagation, each converged within delta / 2
@@ -560,16 +654,26 @@ def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: fl
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
     # a sum is evaluated term by term (cone_value): what matters is its largest term's cone
-    widest = cone if len(paulis) == 1 else max((backward_cone(instance.circuit, [ps]) for ps in paulis),
-                                               key=lambda c: c.n_gates_2q)
+    widest = (
+        cone
+        if len(paulis) == 1
+        else max((backward_cone(instance.circuit, [ps]) for ps in paulis), key=lambda c: c.n_gates_2q)
+    )
     if widest.n_gates_2q <= reg.tn_reference_max_gates:
         t = time.perf_counter()
         try:
-            value, method, _ = cone_value(instance.circuit, paulis, reg.statevector_max_qubits,
-                                          reg.tn_max_repeats, reg.tn_memory_bytes, reg.tn_max_flops,
-                                          coefficients=instance.coefficients)
-            return Reference(value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)",
-                             time.perf_counter() - t)
+            value, method, _ = cone_value(
+                instance.circuit,
+                paulis,
+                reg.statevector_max_qubits,
+                reg.tn_max_repeats,
+                reg.tn_memory_bytes,
+                reg.tn_max_flops,
+                coefficients=instance.coefficients,
+            )
+            return Reference(
+                value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)", time.perf_counter() - t
+            )
         except RegionTooCostly as e:
             notes.append(f"whole light cone not contracted: {e}")
     if getattr(reg, "belief_propagation", False):
@@ -586,8 +690,13 @@ def cone_reference(instance: ObservableInstance, reg: IsingRegionSpec, delta: fl
     return ref
 
 
-def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float | None,
-                    notes: list[str], budget_field: str = "pauli_max_seconds") -> tuple[Reference | None, MethodResult]:
+def pauli_reference(
+    instance: ObservableInstance,
+    reg: RegionSpec,
+    delta: float | None,
+    notes: list[str],
+    budget_field: str = "pauli_max_seconds",
+) -> tuple[Reference | None, MethodResult]:
     """The whole cone's <O> by Pauli propagation, converged within delta / 2 (delta 0.01 when no fidelity
     sets it), as a region reference (None, with the reason in `notes`, when it does not converge within
     `region.pauli_max_seconds` / `pauli_max_strings`) and as the point's `pauli_propagation` method.
@@ -609,16 +718,35 @@ def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float 
     # a weighted sum: relative to its smallest coefficient
     scale = 1.0 / len(paulis) if coefficients is None else min(abs(c) for c in coefficients if c) or 1.0
     cutoffs = tuple(c * scale for c in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6))
-    conv = converge(restrict_to_cone(instance.circuit, cone), list(cone.qubits), instance.propagation_terms(),
-                    target, cutoffs=cutoffs,
-                    max_seconds=reg.pauli_max_seconds, max_strings=reg.pauli_max_strings, agree=3)
+    conv = converge(
+        restrict_to_cone(instance.circuit, cone),
+        list(cone.qubits),
+        instance.propagation_terms(),
+        target,
+        cutoffs=cutoffs,
+        max_seconds=reg.pauli_max_seconds,
+        max_strings=reg.pauli_max_strings,
+        agree=3,
+    )
 
     def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
-        return MethodResult("pauli_propagation", status, value=value, err=err, flops=conv.flops,
-                            seconds=conv.seconds, seconds_kind="measured", budget=budget, note=note,
-                            detail={"coefficient_cutoff": cutoff, "peak_strings": conv.peak_strings,
-                                    "string_gate_ops": conv.string_gate_ops,
-                                    "peak_memory_bytes": conv.peak_memory_bytes})
+        return MethodResult(
+            "pauli_propagation",
+            status,
+            value=value,
+            err=err,
+            flops=conv.flops,
+            seconds=conv.seconds,
+            seconds_kind="measured",
+            budget=budget,
+            note=note,
+            detail={
+                "coefficient_cutoff": cutoff,
+                "peak_strings": conv.peak_strings,
+                "string_gate_ops": conv.string_gate_ops,
+                "peak_memory_bytes": conv.peak_memory_bytes,
+            },
+        )
 
     # the dropped coefficients' magnitudes bound the truncation error rigorously (each dropped term
     # a P contributes a <psi|P|psi>, |.| <= |a|): where that bound is within delta/2, it certifies
@@ -626,20 +754,31 @@ def pauli_reference(instance: ObservableInstance, reg: RegionSpec, delta: float 
     if bounded:
         r = min(bounded, key=lambda r: r.truncated_weight)
         if conv.status != "ok" or r.truncated_weight <= max(conv.err, conv.cutoff):
-            method = (f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, {r.peak_strings:.3g} strings, "
-                      "error bounded by the dropped weight)")
-            return (Reference(r.value, r.truncated_weight, method, conv.seconds, exact=True),
-                    entry("ok", r.value, r.truncated_weight, "error bounded by the dropped weight", r.coefficient_cutoff))
+            method = (
+                f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, {r.peak_strings:.3g} strings, "
+                "error bounded by the dropped weight)"
+            )
+            return (
+                Reference(r.value, r.truncated_weight, method, conv.seconds, exact=True),
+                entry("ok", r.value, r.truncated_weight, "error bounded by the dropped weight", r.coefficient_cutoff),
+            )
     if conv.status != "ok":
-        why = (f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
-               f"{conv.reason} (circuit.region.{budget_field} / pauli_max_strings)")
+        why = (
+            f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
+            f"{conv.reason} (circuit.region.{budget_field} / pauli_max_strings)"
+        )
         notes.append(why)
         return None, entry("over_budget", note=why)
     # the ladder's change is blind to what every cut-off drops alike (a value of 3e-6 reads 0 at all of
     # them): the estimate is floored at the final cut-off, the size below which single terms were dropped
     err = max(conv.err, conv.cutoff)
-    ref = Reference(conv.value, err, f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
-                    conv.seconds, exact=False)
+    ref = Reference(
+        conv.value,
+        err,
+        f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
+        conv.seconds,
+        exact=False,
+    )
     return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
 
 

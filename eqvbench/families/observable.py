@@ -33,13 +33,22 @@ class ObservableInstance(Instance):
     coefficients: tuple[float, ...] | None = None
 
     @classmethod
-    def of(cls, circuit: cirq.Circuit, qubits, paulis, lattice: Lattice, seed: int = 0,
-           coefficients=None, **extra) -> ObservableInstance:
+    def of(
+        cls, circuit: cirq.Circuit, qubits, paulis, lattice: Lattice, seed: int = 0, coefficients=None, **extra
+    ) -> ObservableInstance:
         """An instance measuring `paulis` (their support is `measured`)."""
         paulis = tuple(paulis)
         support = tuple(sorted({q for ps in paulis for q in ps}))
-        return cls(circuit=circuit, qubits=tuple(qubits), measured=support, seed=seed, paulis=paulis,
-                   lattice=lattice, coefficients=None if coefficients is None else tuple(coefficients), **extra)
+        return cls(
+            circuit=circuit,
+            qubits=tuple(qubits),
+            measured=support,
+            seed=seed,
+            paulis=paulis,
+            lattice=lattice,
+            coefficients=None if coefficients is None else tuple(coefficients),
+            **extra,
+        )
 
     @property
     def weighted(self) -> bool:
@@ -84,12 +93,23 @@ class ObservableInstance(Instance):
         c = cirq.Circuit(cirq.Moment(op for op in m if all(q in keep for q in op.qubits)) for m in self.circuit)
         kept = [i for i, ps in enumerate(self.paulis) if all(q in keep for q in ps)]
         coefficients = None if self.coefficients is None else [self.coefficients[i] for i in kept]
-        return ObservableInstance.of(c, (q for q in self.qubits if q in keep), [self.paulis[i] for i in kept],
-                                     self.lattice.restrict(keep), 0, coefficients)
+        return ObservableInstance.of(
+            c,
+            (q for q in self.qubits if q in keep),
+            [self.paulis[i] for i in kept],
+            self.lattice.restrict(keep),
+            0,
+            coefficients,
+        )
 
 
-def error_sensitivities(program: Program, locations: Iterable[int], ideal: float,
-                        evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: int) -> np.ndarray:
+def error_sensitivities(
+    program: Program,
+    locations: Iterable[int],
+    ideal: float,
+    evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    rows: int,
+) -> np.ndarray:
     """s_k = 1 - mean over the non-identity Paulis P of value(P at error location k) / `ideal`, per error
     location k of `program` (docs/physics.md, `v_butterfly`); 0 at locations not in `locations`.
 

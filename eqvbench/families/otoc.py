@@ -26,8 +26,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, model_validator
 
 from eqvbench.families.base import (
-    BUTTERFLY_FIELDS, REGION_COLUMNS, SIM_FIELDS, Family, Instance, LightCone, Measurement, PointSettings, Region,
-    ResultField, reproduction_columns,
+    BUTTERFLY_FIELDS,
+    REGION_COLUMNS,
+    SIM_FIELDS,
+    Family,
+    Instance,
+    LightCone,
+    Measurement,
+    PointSettings,
+    Region,
+    ResultField,
+    reproduction_columns,
 )
 from eqvbench.families.observable import error_sensitivities, first_order
 from eqvbench.circuits.lattice import Lattice, qubit_label, qubit_of
@@ -214,10 +223,12 @@ def random_u(system_lattice, cycles: int, gate: str, seed: int, axes: int = 8):
     moments = []
     for k in range(cycles):
         ks = rng.integers(0, axes, size=system_lattice.n_qubits)
-        moments.append(cirq.Moment(
-            cirq.PhasedXPowGate(phase_exponent=2 * k / axes, exponent=0.5).on(q)
-            for q, k in zip(system_lattice.qubits, ks)
-        ))
+        moments.append(
+            cirq.Moment(
+                cirq.PhasedXPowGate(phase_exponent=2 * k / axes, exponent=0.5).on(q)
+                for q, k in zip(system_lattice.qubits, ks)
+            )
+        )
         moments.append(cirq.Moment(g.on(a, b) for a, b in layers[k % len(layers)]))
     return cirq.Circuit(moments)
 
@@ -238,15 +249,17 @@ def protocol_circuit(u, qm, qa, qbs, operator: str, variant: int):
 
     prep_sign = 1 if variant in (0, 1) else -1  # ancilla |+> or |->
     read_sign = 1 if variant in (0, 2) else -1  # RY(+pi/2) or RY(-pi/2) before the readout
-    return cirq.Circuit([
-        cirq.Moment(cirq.ry(prep_sign * np.pi / 2).on(qa), cirq.ry(np.pi / 2).on(qm)),
-        cirq.Moment(cirq.CZ(qa, qm)),
-        *u.moments,
-        butterfly_moment(qbs, operator),
-        *cirq.inverse(u).moments,
-        cirq.Moment(cirq.CZ(qa, qm)),
-        cirq.Moment(cirq.ry(read_sign * np.pi / 2).on(qa)),
-    ])
+    return cirq.Circuit(
+        [
+            cirq.Moment(cirq.ry(prep_sign * np.pi / 2).on(qa), cirq.ry(np.pi / 2).on(qm)),
+            cirq.Moment(cirq.CZ(qa, qm)),
+            *u.moments,
+            butterfly_moment(qbs, operator),
+            *cirq.inverse(u).moments,
+            cirq.Moment(cirq.CZ(qa, qm)),
+            cirq.Moment(cirq.ry(read_sign * np.pi / 2).on(qa)),
+        ]
+    )
 
 
 def echo_circuit(u, qm, qbs, operator: str, m_first: bool):
@@ -256,12 +269,14 @@ def echo_circuit(u, qm, qbs, operator: str, m_first: bool):
 
     # M|+> = |->: the same circuit structure with the opposite preparation angle
     sign = -1 if m_first else 1
-    return cirq.Circuit([
-        cirq.Moment(cirq.ry(sign * np.pi / 2).on(qm)),
-        *u.moments,
-        butterfly_moment(qbs, operator),
-        *cirq.inverse(u).moments,
-    ])
+    return cirq.Circuit(
+        [
+            cirq.Moment(cirq.ry(sign * np.pi / 2).on(qm)),
+            *u.moments,
+            butterfly_moment(qbs, operator),
+            *cirq.inverse(u).moments,
+        ]
+    )
 
 
 def otoc_direct(instance: OtocInstance, operator: str | None = None) -> float:
@@ -338,10 +353,18 @@ class OTOCFamily(Family):
         ResultField("otoc_noisy", "C of the noisy circuit as read (readout included)", header="C noisy"),
         ResultField("otoc_norm", "C noisy / f_identity: the OTOC with the B = I decay divided out", header="C norm"),
         *reproduction_columns("C classical"),
-        ResultField("v_butterfly", "sum of the error sensitivities of the OTOC's gates", unit="two-qubit gates",
-                    header="V_butterfly"),
-        ResultField("v_measurement", "sum of the sensitivities of the B = I run (the cone f_eff sees)",
-                    unit="two-qubit gates", header="V_meas"),
+        ResultField(
+            "v_butterfly",
+            "sum of the error sensitivities of the OTOC's gates",
+            unit="two-qubit gates",
+            header="V_butterfly",
+        ),
+        ResultField(
+            "v_measurement",
+            "sum of the sensitivities of the B = I run (the cone f_eff sees)",
+            unit="two-qubit gates",
+            header="V_meas",
+        ),
         *REGION_COLUMNS,
         ResultField("otoc_ideal_instances", "C ideal per circuit instance", numeric=False),
         ResultField("otoc_noisy_err", "uncertainty of otoc_noisy"),
@@ -388,9 +411,21 @@ class OTOCFamily(Family):
         system_lattice = lattice.restrict(set(lattice.qubits) - {qa})
         u = random_u(system_lattice, circuit["cycles"], circuit["gate"], seed)
         op = circuit["operator"]
-        return OtocInstance(protocol_circuit(u, qm, qa, qbs, op, 0), lattice.qubits, (qa,), seed, u=u, qm=qm, qa=qa,
-                            qbs=qbs, operator=op, system=system_lattice.qubits, lattice=lattice,
-                            cycles=circuit["cycles"], butterfly_map=circuit["butterfly_map"])
+        return OtocInstance(
+            protocol_circuit(u, qm, qa, qbs, op, 0),
+            lattice.qubits,
+            (qa,),
+            seed,
+            u=u,
+            qm=qm,
+            qa=qa,
+            qbs=qbs,
+            operator=op,
+            system=system_lattice.qubits,
+            lattice=lattice,
+            cycles=circuit["cycles"],
+            butterfly_map=circuit["butterfly_map"],
+        )
 
     def light_cone(self, instance: OtocInstance) -> LightCone:
         """v_light: 2q gates of U in both Q_m's forward and Q_b's backward cone, counted in U and U^dag.
@@ -403,8 +438,12 @@ class OTOCFamily(Family):
         fwd = cone_forward(u, [instance.qm])
         bwd = cone_backward(u, instance.qbs)
         both = fwd & bwd
-        return LightCone(v_light=cone_gates_2q(instance), qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
-                         locations=frozenset(measurement_cone_locations(instance)), readout_is_volume=False)
+        return LightCone(
+            v_light=cone_gates_2q(instance),
+            qubits=tuple(sorted({q for m, j in both for q in u[m].operations[j].qubits})),
+            locations=frozenset(measurement_cone_locations(instance)),
+            readout_is_volume=False,
+        )
 
     def measure(self, instances, noise, settings: PointSettings, rng) -> Measurement:
         import numpy as np
@@ -464,14 +503,17 @@ class OTOCFamily(Family):
                 fields.update(butterfly_cone(instances[0], noise, c_ideal[0]))
                 fields["butterfly_map_instance"] = 0
                 if fields["v_butterfly"] < 0:
-                    notes.append("v_butterfly < 0: errors raise |C| on average here (first instance); "
-                                 "not a volume")
+                    notes.append("v_butterfly < 0: errors raise |C| on average here (first instance); not a volume")
             elif thr >= 1:
-                notes.append(f"the error of C_noisy ({noisy_err:.2g}) is too large: 3 errors cover all of |C| <= 1, "
-                             "so no per-gate sensitivity map (v_butterfly null)")
+                notes.append(
+                    f"the error of C_noisy ({noisy_err:.2g}) is too large: 3 errors cover all of |C| <= 1, "
+                    "so no per-gate sensitivity map (v_butterfly null)"
+                )
             else:
-                notes.append(f"|C_ideal| of the first instance = {abs(c_ideal[0]):.3g} < {thr:.2g}: "
-                             "no per-gate sensitivity map (v_butterfly null)")
+                notes.append(
+                    f"|C_ideal| of the first instance = {abs(c_ideal[0]):.3g} < {thr:.2g}: "
+                    "no per-gate sensitivity map (v_butterfly null)"
+                )
         return Measurement(f if f > 0 else None, f_err, fields, notes)
 
     def effective_region(self, instance, settings: PointSettings, f_eff, noise, rng):
@@ -487,15 +529,23 @@ class OTOCFamily(Family):
             qm, qa, _ = resolve_qubits(lattice, c)
         except ValueError:
             qm = qa = None
-        return {"lattice": values["lattice"], "cycles": c["cycles"], "gate": c["gate"],
-                "qm": str(qm), "ancilla": str(qa)}
+        return {
+            "lattice": values["lattice"],
+            "cycles": c["cycles"],
+            "gate": c["gate"],
+            "qm": str(qm),
+            "ancilla": str(qa),
+        }
 
     def cost_key(self, values: dict[str, Any]) -> dict[str, Any]:
         """The cost network also depends on the butterfly (its cone) and the operator."""
         c = values["circuit"]
-        return {**self.structure_key(values), "butterfly": c["butterfly"],
-                "butterfly_distance": c["butterfly_distance"] if c["butterfly"] == "distance" else None,
-                "operator": c["operator"]}
+        return {
+            **self.structure_key(values),
+            "butterfly": c["butterfly"],
+            "butterfly_distance": c["butterfly_distance"] if c["butterfly"] == "distance" else None,
+            "operator": c["operator"],
+        }
 
     def summary(self, points: list[dict[str, Any]]) -> dict[str, Any]:
         """Butterfly velocity fitted to the OTOC front (see :func:`fit_butterfly_velocity`)."""
@@ -639,16 +689,18 @@ def cost_circuit(instance: OtocInstance):
     a = _nonempty(restrict_u(u, bwd & fwd))
     g = _nonempty(restrict_u(u, bwd - fwd))
     f = [*a.moments, butterfly_moment(qbs, op), *cirq.inverse(a).moments]
-    c = cirq.Circuit([
-        cirq.Moment(cirq.ry(np.pi / 2).on(qm)),
-        *g.moments,
-        cirq.Moment(cirq.Z(qm)),
-        *f,
-        cirq.Moment(cirq.Z(qm)),
-        *f,  # F^dag = F: B is a Hermitian Pauli and F = A^dag B A
-        *cirq.inverse(g).moments,
-        cirq.Moment(cirq.ry(-np.pi / 2).on(qm)),
-    ])
+    c = cirq.Circuit(
+        [
+            cirq.Moment(cirq.ry(np.pi / 2).on(qm)),
+            *g.moments,
+            cirq.Moment(cirq.Z(qm)),
+            *f,
+            cirq.Moment(cirq.Z(qm)),
+            *f,  # F^dag = F: B is a Hermitian Pauli and F = A^dag B A
+            *cirq.inverse(g).moments,
+            cirq.Moment(cirq.ry(-np.pi / 2).on(qm)),
+        ]
+    )
     return _nonempty(c), instance.system
 
 
@@ -678,9 +730,13 @@ def region_instance(instance: OtocInstance, qubits: set) -> OtocInstance:
     keep = {(m, j) for m, moment in enumerate(instance.u) for j, op in enumerate(moment) if set(op.qubits) <= qubits}
     u = restrict_u(instance.u, keep)
     qa = instance.qa
-    return dataclasses.replace(instance, circuit=protocol_circuit(u, instance.qm, qa, instance.qbs, instance.operator, 0),
-                               qubits=tuple(q for q in instance.qubits if q in qubits or q == qa), u=u,
-                               system=tuple(q for q in instance.system if q in qubits))
+    return dataclasses.replace(
+        instance,
+        circuit=protocol_circuit(u, instance.qm, qa, instance.qbs, instance.operator, 0),
+        qubits=tuple(q for q in instance.qubits if q in qubits or q == qa),
+        u=u,
+        system=tuple(q for q in instance.system if q in qubits),
+    )
 
 
 def cone_gates_2q(instance: OtocInstance) -> int:
@@ -690,8 +746,7 @@ def cone_gates_2q(instance: OtocInstance) -> int:
     return 2 * sum(1 for (m, j) in both if len(u[m].operations[j].qubits) == 2)
 
 
-def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff: float | None, noise,
-                          rng) -> Region:
+def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff: float | None, noise, rng) -> Region:
     """The effective region of C (see :func:`eqvbench.classical.region.grow_region`), first instance.
 
     Balls grow around the qubits on shortest paths from Q_m to the butterfly
@@ -719,8 +774,13 @@ def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff
         if len(cc[0].all_qubits()) <= reg.statevector_max_qubits:
             value, method = otoc_cone_value(inst_r, cc), "statevector"
         else:
-            value = contract_within_budget(inst_r.network(), len(qs), reg.tn_max_repeats,
-                                           memory_bytes=reg.tn_memory_bytes, max_flops=reg.tn_max_flops).real
+            value = contract_within_budget(
+                inst_r.network(),
+                len(qs),
+                reg.tn_max_repeats,
+                memory_bytes=reg.tn_memory_bytes,
+                max_flops=reg.tn_max_flops,
+            ).real
             method = "tensor_network"
         # the ball's cost circuit is a sub-circuit of the point's: as many operations means the same network
         whole = sum(1 for _ in cc[0].all_operations()) == full_ops
@@ -734,8 +794,9 @@ def find_effective_region(instance: OtocInstance, settings: PointSettings, f_eff
 
     f, source = (f_eff, "f_eff (B = I signal)") if f_eff and f_eff > 0 else (None, None)
     cone = set(cost_circuit(instance)[0].all_qubits())
-    region = grow_region(system, geodesic_qubits(instance), reg, sim.shots, f, source, evaluate, simulate_f,
-                         cone_qubits=cone)
+    region = grow_region(
+        system, geodesic_qubits(instance), reg, sim.shots, f, source, evaluate, simulate_f, cone_qubits=cone
+    )
     if region.a_eff is None:
         return region
     return dataclasses.replace(region, a_eff=region.a_eff + 1)  # and the ancilla
@@ -757,10 +818,24 @@ def butterfly_cone(instance: OtocInstance, noise, c_ideal: float) -> dict[str, A
     ops = [o for _, o, _, _ in gates]
     v_b, f_b = first_order(ops, sb, noise)
     v_m, f_m = first_order(ops, si, noise)
-    per_gate = [{"moment": m + 1, "part": part, "cycle": cycle, "qubits": [qubit_label(q) for q in o.qubits],
-                 "s": round(a, 6), "s_identity": round(b, 6)} for (m, o, part, cycle), a, b in zip(gates, sb, si)]
-    return {"v_butterfly": v_b, "f_butterfly": f_b, "v_measurement": v_m, "f_measurement": f_m,
-            "butterfly_map": per_gate}
+    per_gate = [
+        {
+            "moment": m + 1,
+            "part": part,
+            "cycle": cycle,
+            "qubits": [qubit_label(q) for q in o.qubits],
+            "s": round(a, 6),
+            "s_identity": round(b, 6),
+        }
+        for (m, o, part, cycle), a, b in zip(gates, sb, si)
+    ]
+    return {
+        "v_butterfly": v_b,
+        "f_butterfly": f_b,
+        "v_measurement": v_m,
+        "f_measurement": f_m,
+        "butterfly_map": per_gate,
+    }
 
 
 def _echo_gates(instance: OtocInstance) -> list[tuple]:
@@ -858,14 +933,20 @@ def fit_butterfly_velocity(points: list[dict[str, Any]], level: float = 0.5) -> 
             by_setting: dict[str, dict[int, list[tuple[float, float]]]] = {}
             for p in points:
                 if p.get("operator") == op and p.get(key) is not None and p.get("butterfly_distance") is not None:
-                    rest = {k: v for k, v in p.get("params", {}).items()
-                            if k not in ("circuit.cycles", "circuit.butterfly_distance", "circuit.butterfly")}
+                    rest = {
+                        k: v
+                        for k, v in p.get("params", {}).items()
+                        if k not in ("circuit.cycles", "circuit.butterfly_distance", "circuit.butterfly")
+                    }
                     setting = json.dumps(rest, sort_keys=True, default=str)
                     by_setting.setdefault(setting, {}).setdefault(p["cycles"], []).append(
-                        (p["butterfly_distance"], p[key]))
+                        (p["butterfly_distance"], p[key])
+                    )
             if len(by_setting) > 1:
-                lines.append(f"butterfly velocity (B = {op}): {len(by_setting)} settings swept besides cycles "
-                             "and distance; fitted on the first only")
+                lines.append(
+                    f"butterfly velocity (B = {op}): {len(by_setting)} settings swept besides cycles "
+                    "and distance; fitted on the first only"
+                )
             groups = next(iter(by_setting.values()), {})
             fronts = []
             for t, pairs in sorted(groups.items()):
@@ -873,8 +954,12 @@ def fit_butterfly_velocity(points: list[dict[str, Any]], level: float = 0.5) -> 
                     x = _front(pairs, level)
                     if x is not None:
                         fronts.append((t, x))
-            res: dict[str, Any] = {"front": [{"cycles": t, "distance": round(x, 4)} for t, x in fronts],
-                                   "level": level, "v_b": None, "v_b_err": None}
+            res: dict[str, Any] = {
+                "front": [{"cycles": t, "distance": round(x, 4)} for t, x in fronts],
+                "level": level,
+                "v_b": None,
+                "v_b_err": None,
+            }
             if len(fronts) >= 2:
                 t = np.array([f[0] for f in fronts], float)
                 x = np.array([f[1] for f in fronts], float)
@@ -888,11 +973,15 @@ def fit_butterfly_velocity(points: list[dict[str, Any]], level: float = 0.5) -> 
             out["butterfly_velocity"][f"{op}:{'ideal' if key == 'otoc_ideal' else 'norm'}"] = res
             if res["v_b"] is not None:
                 err = f" +- {res['v_b_err']:.2g}" if res["v_b_err"] is not None else " (2 fronts: no error estimate)"
-                lines.append(f"butterfly velocity (B = {op}, {which} C, front at C = {level}): "
-                             f"v_B = {res['v_b']:.3g}{err} couplers per cycle from {len(fronts)} cycle counts")
+                lines.append(
+                    f"butterfly velocity (B = {op}, {which} C, front at C = {level}): "
+                    f"v_B = {res['v_b']:.3g}{err} couplers per cycle from {len(fronts)} cycle counts"
+                )
             elif groups:
-                lines.append(f"butterfly velocity (B = {op}, {which} C): not fitted, the front (C = {level}) lies "
-                             f"inside the swept distances at {len(fronts)} cycle count(s), 2 needed")
+                lines.append(
+                    f"butterfly velocity (B = {op}, {which} C): not fitted, the front (C = {level}) lies "
+                    f"inside the swept distances at {len(fronts)} cycle count(s), 2 needed"
+                )
     out["lines"] = lines
     return out
 

@@ -8,7 +8,13 @@ from pydantic import Field
 
 from eqvbench.classical.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
 from eqvbench.families.base import (
-    SIM_FIELDS, XEB_FIELDS, Family, Instance, LightCone, Measurement, PointSettings,
+    SIM_FIELDS,
+    XEB_FIELDS,
+    Family,
+    Instance,
+    LightCone,
+    Measurement,
+    PointSettings,
 )
 from eqvbench.spec import GridLattice, LatticeSpec, Section, Sweep, gate_name
 

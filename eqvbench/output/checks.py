@@ -122,7 +122,8 @@ def validate_checks(spec) -> None:
     for i, c in enumerate(checks):
         if c.metric not in allowed:
             raise SpecError(
-                spec.file, f"checks[{i}].metric",
+                spec.file,
+                f"checks[{i}].metric",
                 f"unknown metric {c.metric!r}{closest(c.metric, allowed)}: "
                 f"{'/'.join(spec.experiments)} points report {', '.join(allowed)}",
             )
@@ -130,7 +131,8 @@ def validate_checks(spec) -> None:
         for k in c.where:
             if k not in swept:
                 raise SpecError(
-                    spec.file, f"checks[{i}].where.{k}",
+                    spec.file,
+                    f"checks[{i}].where.{k}",
                     f"not a swept parameter (swept: {', '.join(sorted(swept)) or 'none'})",
                 )
         if not any(_matches(p.params, c.where) for p in spec.points):
@@ -149,5 +151,7 @@ def evaluate(checks: list[Check], points: list[dict[str, Any]]) -> list[dict[str
                 continue
             value = p.get(c.metric)
             ok = is_number(value) and math.isfinite(value) and c.passes(value)
-            rows.append({"check": c.label(), "metric": c.metric, "params": p["params"], "value": value, "passed": bool(ok)})
+            rows.append(
+                {"check": c.label(), "metric": c.metric, "params": p["params"], "value": value, "passed": bool(ok)}
+            )
     return rows

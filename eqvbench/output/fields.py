@@ -13,12 +13,37 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 PIPELINE_FIELDS = (
-    "n_qubits", "n_gates_2q", "v_light", "v_eff", "v_eff_model", "eps", "f_eff", "f_eff_err", "f_model",
-    "cost_flops", "cost_log10", "width_log2", "resource_flops", "seconds_here",
+    "n_qubits",
+    "n_gates_2q",
+    "v_light",
+    "v_eff",
+    "v_eff_model",
+    "eps",
+    "f_eff",
+    "f_eff_err",
+    "f_model",
+    "cost_flops",
+    "cost_log10",
+    "width_log2",
+    "resource_flops",
+    "seconds_here",
 )
-REGION_FIELDS = ("a_eff", "region_gates_2q", "region_radius", "region_f", "region_delta", "region_value", "region_err",
-                 "reference_value", "reference_err", "reference_seconds", "reproduced_value", "reproduced_err",
-                 "reproduced_seconds", "cost_eff_flops")
+REGION_FIELDS = (
+    "a_eff",
+    "region_gates_2q",
+    "region_radius",
+    "region_f",
+    "region_delta",
+    "region_value",
+    "region_err",
+    "reference_value",
+    "reference_err",
+    "reference_seconds",
+    "reproduced_value",
+    "reproduced_err",
+    "reproduced_seconds",
+    "cost_eff_flops",
+)
 VERDICT_FIELDS = ("device_seconds", "classical_seconds")
 
 

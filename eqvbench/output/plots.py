@@ -31,6 +31,8 @@ from eqvbench.errors import EqvbenchError
 
 KINDS = ("all", "cost", "fidelity", "butterfly")
 FORMATS = ("png", "pdf", "svg")
+
+
 def _depth_params() -> tuple[str, ...]:
     """The swept parameters families plot as depth (their `depth_param`)."""
     from eqvbench.families import family_names, get_family
@@ -162,8 +164,9 @@ def draw_cost(ax, points: list[dict[str, Any]]) -> None:
     ax.set_xlabel("cost of an exact contraction [FLOP]")
     ax.set_ylabel("resource = f_eff x cost [FLOP]")
     depth = _depth_name(points)
-    ax.set_title("Resource against cost (star: largest resource" + (f"; labels: {depth})" if depth else ")"),
-                 fontsize=10)
+    ax.set_title(
+        "Resource against cost (star: largest resource" + (f"; labels: {depth})" if depth else ")"), fontsize=10
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
 
@@ -186,8 +189,16 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
         measured = [p for p in g if _volume(p) is not None]
         xl = [p["eps"] * _volume(p) for p in measured]
         if measured:
-            ax.errorbar(xl, [p["f_eff"] for p in measured], yerr=[p.get("f_eff_err") or 0.0 for p in measured],
-                        fmt="o", ms=4, capsize=2, label=label, color=color)
+            ax.errorbar(
+                xl,
+                [p["f_eff"] for p in measured],
+                yerr=[p.get("f_eff_err") or 0.0 for p in measured],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                label=label,
+                color=color,
+            )
         for p, x0 in zip(measured, xl):
             _annotate_depth(ax, x0, p["f_eff"], p, color)
         for p in g:
@@ -197,8 +208,15 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
                 v = _volume(p)
                 if v is not None:
                     ax.plot([p["eps"] * v, x1], [p["f_eff"]] * 2, "-", lw=0.8, color=color, alpha=0.6)
-                ax.plot([x1], [p["f_eff"]], "o", ms=6, mfc="none", mec=color,
-                        label=None if measured or p is not g[0] else label)
+                ax.plot(
+                    [x1],
+                    [p["f_eff"]],
+                    "o",
+                    ms=6,
+                    mfc="none",
+                    mec=color,
+                    label=None if measured or p is not g[0] else label,
+                )
                 x_max = max(x_max, x1)
         x_max = max(x_max, *xl) if xl else x_max
     x = np.linspace(0.0, 1.05 * x_max, 200)
@@ -213,8 +231,9 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
     ax.set_xlabel(f"eps x V   (filled: V = {' or '.join(vols)}, open: V = V_eff)")
     ax.set_ylabel("effective fidelity f_eff")
     depth = _depth_name(points)
-    ax.set_title("f_eff against effective volume; line: exp(-eps V)" + (f"; labels: {depth}" if depth else ""),
-                 fontsize=10)
+    ax.set_title(
+        "f_eff against effective volume; line: exp(-eps V)" + (f"; labels: {depth}" if depth else ""), fontsize=10
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
 
@@ -263,8 +282,15 @@ def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad=NO_GATE_COLOR)  # s_g = 0 is dark, no gate grey
-    im = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", origin="lower", interpolation="nearest", cmap=cmap,
-                   vmin=vmin, vmax=vmax)
+    im = ax.imshow(
+        np.ma.masked_invalid(grid),
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+    )
     step = max(1, math.ceil(len(labels) / 16))
     ax.set_yticks(range(0, len(labels), step))
     ax.set_yticklabels([qubit_text(labels[i]) for i in range(0, len(labels), step)], fontsize=6)
@@ -321,8 +347,9 @@ def render(
     from pathlib import PurePath
 
     spec = doc.get("spec", {})
-    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
-        or PurePath(doc.get("spec_file", "")).name
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") or PurePath(
+        doc.get("spec_file", "")
+    ).name
     if title:
         fig.suptitle(_plain(title), fontsize=11)
     buf = io.BytesIO()
@@ -330,6 +357,9 @@ def render(
 
     # no creation date and fixed SVG ids in vector files: the same results give the same bytes
     with matplotlib.rc_context({"svg.hashsalt": "eqvbench"}):
-        fig.savefig(buf, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else
-                    ({"Date": None} if fmt == "svg" else None))
+        fig.savefig(
+            buf,
+            format=fmt,
+            metadata={"CreationDate": None} if fmt == "pdf" else ({"Date": None} if fmt == "svg" else None),
+        )
     return buf.getvalue(), wanted

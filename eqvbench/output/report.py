@@ -35,7 +35,7 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
         return "-"
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e6):
         return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+    return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
 
 
 ANGLE_PREFIXES = ("theta", "phi")  # swept parameters named so are angles in radians
@@ -121,12 +121,26 @@ class Column:
 
 
 # the default columns around the family's own (priority: what a reader needs most stays longest)
-_BEFORE = (Column("qubits", "n_qubits", 6), Column("2q gates", "n_gates_2q", 7), Column("V_light", "v_light", 2),
-           Column("eps", "eps", 4), Column("F_model", "f_model", 3), Column("F_eff", "f_eff", 1))
-_AFTER = (Column("V_eff", "v_eff", 2), Column("cost", "cost_flops", 1), Column("width", "width_log2", 7),
-          Column("resource", "resource_flops", 1))
-_VERDICT = (Column("t_device", "device_seconds", 6), Column("t_classical", "classical_seconds", 6),
-            Column("cheapest", "cheapest_method", 3), Column("verdict", "verdict", 1))
+_BEFORE = (
+    Column("qubits", "n_qubits", 6),
+    Column("2q gates", "n_gates_2q", 7),
+    Column("V_light", "v_light", 2),
+    Column("eps", "eps", 4),
+    Column("F_model", "f_model", 3),
+    Column("F_eff", "f_eff", 1),
+)
+_AFTER = (
+    Column("V_eff", "v_eff", 2),
+    Column("cost", "cost_flops", 1),
+    Column("width", "width_log2", 7),
+    Column("resource", "resource_flops", 1),
+)
+_VERDICT = (
+    Column("t_device", "device_seconds", 6),
+    Column("t_classical", "classical_seconds", 6),
+    Column("cheapest", "cheapest_method", 3),
+    Column("verdict", "verdict", 1),
+)
 FAMILY_PRIORITY = 5
 MACHINE_PRIORITY = 6
 
@@ -151,8 +165,13 @@ def cell(p: dict[str, Any], fld: str) -> str:
 def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
     """The table's columns after the swept values when neither report.columns nor --columns chooses."""
     extra = [Column(h, f, FAMILY_PRIORITY) for h, f in doc.get("columns", [])]
-    cols = [*_BEFORE, *extra, *_AFTER, Column(f"t_{machine}", f"seconds_on_{machine}", MACHINE_PRIORITY),
-            Column("t_here", "seconds_here", MACHINE_PRIORITY + 1)]
+    cols = [
+        *_BEFORE,
+        *extra,
+        *_AFTER,
+        Column(f"t_{machine}", f"seconds_on_{machine}", MACHINE_PRIORITY),
+        Column("t_here", "seconds_here", MACHINE_PRIORITY + 1),
+    ]
     if any(p.get("verdict") for p in doc["points"]):
         cols += _VERDICT
     return cols
@@ -161,7 +180,7 @@ def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
 def header_of(doc: dict[str, Any], fld: str) -> str:
     """The default table's header for a field (the field's own name where it has none)."""
     if fld.startswith("seconds_on_"):
-        return "t_" + fld[len("seconds_on_"):]
+        return "t_" + fld[len("seconds_on_") :]
     known = {c.field: c.head for c in (*_BEFORE, *_AFTER, *_VERDICT)}
     known["seconds_here"] = "t_here"
     known.update({f: h for h, f in doc.get("columns", [])})
@@ -176,8 +195,8 @@ def allowed_columns(doc: dict[str, Any]) -> list[str]:
     points = doc["points"]
     experiments = list(dict.fromkeys(p["experiment"] for p in points if p))
     keys = dict.fromkeys(k for p in points if p for k in p)
-    machines = [k[len("seconds_on_"):] for k in keys if k.startswith("seconds_on_")]
-    published = [k[len("published_"):] for k in keys if k.startswith("published_")]
+    machines = [k[len("seconds_on_") :] for k in keys if k.startswith("seconds_on_")]
+    published = [k[len("published_") :] for k in keys if k.startswith("published_")]
     return numeric_fields(experiments, machines, published) + ["cheapest_method", "verdict"]
 
 
@@ -192,8 +211,9 @@ def parse_columns(text: str, allowed: list[str]) -> list[str]:
     for n in names:
         if n not in allowed:
             shown = n if len(n) <= 40 else n[:40] + "..."
-            raise EqvbenchError(f"--columns: unknown column {shown!r}{closest(n, allowed)}; "
-                                f"columns: {', '.join(allowed)}")
+            raise EqvbenchError(
+                f"--columns: unknown column {shown!r}{closest(n, allowed)}; columns: {', '.join(allowed)}"
+            )
     return list(dict.fromkeys(names))
 
 
@@ -232,8 +252,10 @@ def points_table(
     else:
         cols = _chosen_columns(doc) or default_columns(doc, machine)
     cols = [Column(heads[k], k, 0) for k in params] + cols
-    cells = [[fmt_param(p["params"].get(c.field, ""), c.field) if c.priority == 0 else cell(p, c.field)
-              for c in cols] for p in points]
+    cells = [
+        [fmt_param(p["params"].get(c.field, ""), c.field) if c.priority == 0 else cell(p, c.field) for c in cols]
+        for p in points
+    ]
     widths = [max([cell_len(c.head)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(cols)]
     keep = list(range(len(cols)))
     while width is not None and _table_width([widths[j] for j in keep]) > width:
@@ -247,8 +269,9 @@ def points_table(
             if _table_width([widths[k] for k in keep] + [widths[j]]) <= width:
                 keep = sorted(keep + [j])
     spec = doc["spec"]
-    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") \
-        or f"eqvbench: {doc['spec_file']}"
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get(
+        "title"
+    ) or f"eqvbench: {doc['spec_file']}"
     table = Table(title=printable(title), title_justify="left")  # no forged line or escape from a spec
     for j in keep:
         c = cols[j]
@@ -328,22 +351,32 @@ def footer_lines(doc: dict[str, Any], dropped: list[str] | None = None, width: i
     """Lines under the table: definitions, the cost search budgets, columns left out, notes, fits."""
     lines = [RESOURCE_DEFINITION, UNITS]
     if doc.get("flops_here") and any(p.get("seconds_here") is not None for p in doc["points"]):
-        lines.append(f"t_here: cost over this machine's measured complex matrix-multiply rate "
-                     f"({doc['flops_here'] / 1e9:.3g} GFLOP/s; small networks run slower).")
+        lines.append(
+            f"t_here: cost over this machine's measured complex matrix-multiply rate "
+            f"({doc['flops_here'] / 1e9:.3g} GFLOP/s; small networks run slower)."
+        )
     budgets = sorted({_budget_text(p["cost"]) for p in doc["points"] if p.get("cost")})
     if budgets:
         lines.append("cost search budget: " + "; ".join(budgets))
     if dropped:
         at = f"{width} characters" if width else "this width"
-        lines.append(f"not shown to fit {at}: {', '.join(dropped)} (--columns picks the columns; "
-                     "--json has every field)")
+        lines.append(
+            f"not shown to fit {at}: {', '.join(dropped)} (--columns picks the columns; --json has every field)"
+        )
     lines += note_lines(doc["points"])
     lines += doc.get("summary", {}).get("lines", [])
     return [printable(line) for line in lines]
 
 
-def run_summary(n_points: int, seconds: float, n_computed: int, how: str, n_reused: int | None = None,
-                store: Any = None, out: Any = None) -> str:
+def run_summary(
+    n_points: int,
+    seconds: float,
+    n_computed: int,
+    how: str,
+    n_reused: int | None = None,
+    store: Any = None,
+    out: Any = None,
+) -> str:
     """'7 point(s) in 9.1 s: 5 computed with 2 workers, 2 reused from rcs.eqvdb; JSON written to r.json':
     only the parts that apply, so no separator is left hanging."""
     parts = [f"{n_computed} computed {how}"] if n_computed or n_reused is None else []

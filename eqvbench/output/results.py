@@ -82,8 +82,17 @@ class Results:
         The result store the run used.
     """
 
-    def __init__(self, document: dict[str, Any], *, spec: Any = None, n_reused: int = 0, n_computed: int | None = None,
-                 how: str = "", store: Path | None = None, saved: str = "nothing written"):
+    def __init__(
+        self,
+        document: dict[str, Any],
+        *,
+        spec: Any = None,
+        n_reused: int = 0,
+        n_computed: int | None = None,
+        how: str = "",
+        store: Path | None = None,
+        saved: str = "nothing written",
+    ):
         self.document = document
         self.spec = spec
         self.points = [SweepPoint.from_json(p) for p in document["points"]]

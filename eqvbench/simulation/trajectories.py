@@ -31,9 +31,7 @@ import numpy as np
 from eqvbench.circuits.noise import NoiseModel
 from eqvbench.circuits.instructions import Instruction, compile_circuit
 
-PAULIS = np.array(
-    [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128
-)
+PAULIS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128)
 
 
 @dataclass(frozen=True)
@@ -184,7 +182,9 @@ def single_errors(program: Program, cols: np.ndarray, codes: np.ndarray) -> tupl
     return hit, pauli
 
 
-def run_batch(program: Program, hit: np.ndarray, pauli: np.ndarray, functional: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def run_batch(
+    program: Program, hit: np.ndarray, pauli: np.ndarray, functional: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Simulate a batch of error patterns exactly; return functional(final states), one value per row."""
     n = program.n_qubits
     blocks = fuse(program, hit, pauli)
@@ -211,7 +211,9 @@ def run_batch(program: Program, hit: np.ndarray, pauli: np.ndarray, functional: 
     return values
 
 
-def run_batch_qsim(program: Program, hit: np.ndarray, pauli: np.ndarray, functional: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def run_batch_qsim(
+    program: Program, hit: np.ndarray, pauli: np.ndarray, functional: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """As :func:`run_batch`, but each trajectory's state comes from qsimcirq (complex64, gate fusion in C++)."""
     import os
 

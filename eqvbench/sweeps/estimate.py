@@ -114,13 +114,14 @@ def check_memory(spec, plans, workers: int = 1, available: int | None = None) ->
         mem, what = simulation_memory(pp)
         if mem > available:
             params = ", ".join(f"{k}={v}" for k, v in pp.point.params.items())
-            other = ("or use method: trajectories" if "density matrix" in what
-                     else "or a smaller simulation.batch")
+            other = "or use method: trajectories" if "density matrix" in what else "or a smaller simulation.batch"
             raise SpecError(
-                spec.file, "simulation",
+                spec.file,
+                "simulation",
                 f"point {i + 1}{f' ({params})' if params else ''} needs about {fmt_bytes(mem)} to simulate "
                 f"({what}), more than {whose} {fmt_bytes(available)}: lower simulation.max_qubits "
-                f"(bigger points are then costed from the model) {other}")
+                f"(bigger points are then costed from the model) {other}",
+            )
         peak = max(peak, mem)
     return max(1, min(workers, available // peak)) if peak else workers
 

@@ -106,8 +106,11 @@ def kernels_needed(plans, pending: list[int]) -> list[str]:
         values = pp.point.values
         experiment, circuit = values["experiment"], values["circuit"]
         observable = experiment in ("otoc", "floquet_ising") or (
-            experiment == "circuit" and circuit.get("observable") is not None)
-        if observable or (pp.simulate and resolve_method(values["simulation"]["method"], pp.n_qubits) != "density_matrix"):
+            experiment == "circuit" and circuit.get("observable") is not None
+        )
+        if observable or (
+            pp.simulate and resolve_method(values["simulation"]["method"], pp.n_qubits) != "density_matrix"
+        ):
             out.add("trajectories")
         if observable or values["cost"]["enabled"]:
             out.add("networks")
@@ -144,7 +147,9 @@ class Scheduler:
 
     def leaders(self) -> dict[str, int]:
         """Cost key -> the pending point that will search it."""
-        return {self.keys[i]: i for i in sorted(self.ready) if self.keys[i] is not None and self.keys[i] not in self.cache}
+        return {
+            self.keys[i]: i for i in sorted(self.ready) if self.keys[i] is not None and self.keys[i] not in self.cache
+        }
 
     def pop(self) -> int | None:
         return heapq.heappop(self.ready) if self.ready else None
@@ -224,8 +229,10 @@ def spec_payload(spec) -> tuple[str, str, str]:
     if not any("case" in p.params for p in spec.points):
         written = spec.models[0].model_dump(mode="json", exclude_unset=True)
     else:  # a spec with `cases` (one or more), case by case
-        written = {"experiment": spec.experiment,
-                   "cases": [m.model_dump(mode="json", exclude_unset=True) for m in spec.models]}
+        written = {
+            "experiment": spec.experiment,
+            "cases": [m.model_dump(mode="json", exclude_unset=True) for m in spec.models],
+        }
     return spec.file, json.dumps(written, sort_keys=True), _digest(spec)
 
 
@@ -237,8 +244,10 @@ def _worker_plans(payload: tuple[str, str, str]):
 
         spec = parse_spec(json.loads(payload[1]), payload[0])
         if _digest(spec) != payload[2]:
-            raise EqvbenchError(f"{payload[0]}: a worker resolved the spec differently from this process "
-                                "(is the same eqvbench version installed on every worker?)")
+            raise EqvbenchError(
+                f"{payload[0]}: a worker resolved the spec differently from this process "
+                "(is the same eqvbench version installed on every worker?)"
+            )
         hit = (spec, plan(spec))
         _WORKER_SPECS.clear()
         _WORKER_SPECS[payload[2]] = hit
@@ -256,8 +265,10 @@ def run_in_worker(payload: tuple[str, str, str], index: int, costs: dict[str, An
     """
     say = None
     if _PROGRESS is not None:
+
         def say(msg: str, q=_PROGRESS) -> None:
             q.put((index, msg))
+
     with _WORKER_LOCK:
         spec, plans = _worker_plans(payload)
         cache = dict(costs)
@@ -288,8 +299,9 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
     quiet_resource_tracker()
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker,
-                               initargs=(os.getpid(), progress))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(os.getpid(), progress)
+    )
     running: dict[Any, int] = {}
     procs: dict[int, Any] = {}
     ok = False
@@ -399,8 +411,9 @@ def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: O
         leader = k is not None and k in sched.precomputed
         if leader:
             sched.precomputed.discard(k)
-        fut = client.submit(run_in_worker, payload, i, sched.costs_for(i), leader, pure=False,
-                            key=f"eqvbench-point-{i}-{token}")
+        fut = client.submit(
+            run_in_worker, payload, i, sched.costs_for(i), leader, pure=False, key=f"eqvbench-point-{i}-{token}"
+        )
         if leader:
             leading[fut.key] = k
         futures.append(fut)

@@ -15,10 +15,20 @@ from pathlib import Path
 
 # modules that only present, store or check results, as paths under the package: editing them
 # changes no stored number
-PRESENTATION_MODULES = frozenset({
-    "__main__.py", "cli.py", "io.py", "output/report.py", "output/plots.py", "output/checks.py",
-    "output/results.py", "sweeps/store.py", "sweeps/estimate.py", "sweeps/provenance.py",
-})
+PRESENTATION_MODULES = frozenset(
+    {
+        "__main__.py",
+        "cli.py",
+        "io.py",
+        "output/report.py",
+        "output/plots.py",
+        "output/checks.py",
+        "output/results.py",
+        "sweeps/store.py",
+        "sweeps/estimate.py",
+        "sweeps/provenance.py",
+    }
+)
 # libraries that compute numbers (name in the document: distribution name)
 LIBRARIES = {
     "cirq": "cirq-core",
@@ -85,5 +95,9 @@ def provenance() -> dict[str, object]:
     """The fields a result document records about what computed it."""
     from eqvbench import __version__
 
-    return {"eqvbench_version": __version__, "code_identity": code_identity(),
-            "code_fingerprint": code_fingerprint(), "versions": library_versions()}
+    return {
+        "eqvbench_version": __version__,
+        "code_identity": code_identity(),
+        "code_fingerprint": code_fingerprint(),
+        "versions": library_versions(),
+    }

@@ -54,7 +54,14 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # spec sections that cannot change a point's measured numbers: not part of its key
 # (the verdict, which reads report.machine, is recomputed on reuse: see reuse_point)
 KEY_EXCLUDED = ("description", "report", "checks")
-VERDICT_KEYS = ("cheapest_method", "device_seconds", "classical_seconds", "verdict_machine", "verdict_method", "verdict")
+VERDICT_KEYS = (
+    "cheapest_method",
+    "device_seconds",
+    "classical_seconds",
+    "verdict_machine",
+    "verdict_method",
+    "verdict",
+)
 MAX_JSON_BYTES = 1 << 30  # a JSON result document read by show/export/plot
 
 _SCHEMA = """
@@ -342,8 +349,12 @@ class Store:
                         con.execute(stmt)
                 con.executemany(
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [("format", MAGIC), ("store_format", str(STORE_FORMAT)), ("created_by", self._version()),
-                     ("created_at", _now())],
+                    [
+                        ("format", MAGIC),
+                        ("store_format", str(STORE_FORMAT)),
+                        ("created_by", self._version()),
+                        ("created_at", _now()),
+                    ],
                 )
                 con.execute("COMMIT")
             finally:
@@ -439,8 +450,17 @@ class _transaction:
 # contract fields of every point: numbers, and numbers or null
 _NUMBERS = ("n_qubits", "n_gates_2q", "v_light", "f_model")
 _NUMBERS_OR_NULL = ("eps", "f_eff", "f_eff_err", "v_eff", "cost_flops", "cost_log10", "width_log2", "resource_flops")
-_COST_NUMBERS = ("multiply_adds", "cost_flops", "cost_log10", "width_log2", "width_log2_unsliced", "n_slices",
-                 "sliced_inds", "n_tensors", "search_seconds")
+_COST_NUMBERS = (
+    "multiply_adds",
+    "cost_flops",
+    "cost_log10",
+    "width_log2",
+    "width_log2_unsliced",
+    "n_slices",
+    "sliced_inds",
+    "n_tensors",
+    "search_seconds",
+)
 
 
 def _is_number(v: Any) -> bool:
@@ -520,8 +540,12 @@ def _parse_cost(text: Any):
         c = CostResult(**d)
     except TypeError:
         raise ValueError("not the fields of a cost") from None
-    if not all(_is_number(getattr(c, k)) for k in _COST_NUMBERS) or not isinstance(c.budget, dict) or \
-            not isinstance(c.seconds_on, dict) or not all(_is_number(v) for v in c.seconds_on.values()):
+    if (
+        not all(_is_number(getattr(c, k)) for k in _COST_NUMBERS)
+        or not isinstance(c.budget, dict)
+        or not isinstance(c.seconds_on, dict)
+        or not all(_is_number(v) for v in c.seconds_on.values())
+    ):
         raise ValueError("a cost field is not a number")
     if not math.isclose(c.cost_flops, FLOPS_PER_MULTIPLY_ADD * c.multiply_adds, rel_tol=1e-9):
         raise ValueError("cost_flops does not match multiply_adds")
@@ -545,8 +569,10 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     fresh = verdict(values, methods, fid, point.get("region_delta"), machines)
     items = [(k, v) for k, v in point.items() if k not in VERDICT_KEYS]
     # where run_point puts them: after the family's fields, before published figures and notes
-    at = next((n for n, (k, _) in enumerate(items)
-               if k.startswith(("published_", "ratio_")) or k in ("notes", "timings_s")), len(items))
+    at = next(
+        (n for n, (k, _) in enumerate(items) if k.startswith(("published_", "ratio_")) or k in ("notes", "timings_s")),
+        len(items),
+    )
     out = dict(items[:at] + list(fresh.items()) + items[at:])
     for k in VERDICT_KEYS:
         if f"published_{k}" in out:
@@ -628,8 +654,9 @@ def load_results(path: Path | str, run: int | None = None) -> dict[str, Any]:
             if not isinstance(p["params"], dict):
                 raise ValueError("params is not an object")
         except ValueError as e:
-            raise StoreError(path, f"run {run}, point {idx}: the stored row is damaged ({e}); "
-                                   "run the spec again to compute it anew") from None
+            raise StoreError(
+                path, f"run {run}, point {idx}: the stored row is damaged ({e}); run the spec again to compute it anew"
+            ) from None
         points.append(p)
     doc["points"] = points
     doc["store"] = {"path": str(path), "run": run, "n_points": head[1], "n_finished": len(points)}
@@ -641,8 +668,9 @@ def _document_problem(doc: Any, with_points: bool = True) -> str | None:
         return "not an eqvbench result document"
     if not isinstance(doc.get("spec"), dict) or not isinstance(doc.get("spec_file"), str):
         return "spec or spec_file is missing"
-    if "columns" in doc and not (isinstance(doc["columns"], list)
-                                 and all(isinstance(c, list) and len(c) == 2 for c in doc["columns"])):
+    if "columns" in doc and not (
+        isinstance(doc["columns"], list) and all(isinstance(c, list) and len(c) == 2 for c in doc["columns"])
+    ):
         return "columns is not a list of [header, field] pairs"
     if with_points and not isinstance(doc.get("points"), list):
         return "points is not a list"

@@ -111,8 +111,7 @@ def load(spec: Any, on_event: OnEvent | None = None):
             on_event("note", -1, f"{os.fspath(spec)} is not a file here; using shipped example {path}")
         loaded = load_spec(path)
     else:
-        raise SpecError(f"<{type(spec).__name__}>", None,
-                        "a spec is a file path, a YAML string or a dict")
+        raise SpecError(f"<{type(spec).__name__}>", None, "a spec is a file path, a YAML string or a dict")
     validate_checks(loaded)
     return loaded
 
@@ -187,8 +186,16 @@ class Sweep:
         What an interruption leaves: 'nothing written' or 'k of n point(s) saved in STORE; ...'.
     """
 
-    def __init__(self, spec, *, store: str | os.PathLike | None = None, executor: str = "local",
-                 workers: int | None = None, scheduler: str | None = None, on_event: OnEvent | None = None):
+    def __init__(
+        self,
+        spec,
+        *,
+        store: str | os.PathLike | None = None,
+        executor: str = "local",
+        workers: int | None = None,
+        scheduler: str | None = None,
+        on_event: OnEvent | None = None,
+    ):
         check_options(executor, workers, scheduler)
         self.spec = spec
         self.store_path = None if store is None else Path(store)
@@ -238,8 +245,15 @@ class Sweep:
     def _run(self):
         from eqvbench.output.checks import evaluate
         from eqvbench.sweeps.estimate import check_memory
-        from eqvbench.sweeps.execute import (Scheduler, choose_workers, connect_dask, kernels_needed, run_dask, run_pool,
-                                      run_serial)
+        from eqvbench.sweeps.execute import (
+            Scheduler,
+            choose_workers,
+            connect_dask,
+            kernels_needed,
+            run_dask,
+            run_pool,
+            run_serial,
+        )
         from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
         from eqvbench.sweeps.provenance import code_identity
         from eqvbench.output.results import Results
@@ -260,8 +274,9 @@ class Sweep:
             header.pop("points")
             points: list[dict | None] = [None] * len(plans)
             self.points = points
-            cost_keys = {i: (cost_cache_key(pp) if pp.point.values["cost"]["enabled"] else None)
-                         for i, pp in enumerate(plans)}
+            cost_keys = {
+                i: (cost_cache_key(pp) if pp.point.values["cost"]["enabled"] else None) for i, pp in enumerate(plans)
+            }
             cache = {}
             if store is not None:
                 stored = store.finished(keys)
@@ -277,8 +292,11 @@ class Sweep:
             if n_reused:
                 emit("note", -1, f"reusing {n_reused} of {len(plans)} point(s) finished earlier in {store.path}")
             sched = Scheduler.build(pending, cost_keys, cache)
-            n_workers = 1 if not local else min(self.workers or choose_workers(plans, pending, cost_keys, cache),
-                                                max(1, len(pending)))
+            n_workers = (
+                1
+                if not local
+                else min(self.workers or choose_workers(plans, pending, cost_keys, cache), max(1, len(pending)))
+            )
             if fit_workers is not None:  # no more points side by side than this machine's memory holds
                 n_workers = min(n_workers, fit_workers)
             self.n_workers = n_workers
@@ -288,8 +306,10 @@ class Sweep:
                 points[i] = point
                 if store is not None:
                     store.commit_point(keys[i], point["experiment"], point, new_costs)
-                    self.saved = (f"{n_reused + self.n_done + 1} of {len(plans)} point(s) saved in {store.path}; "
-                                  "run again to finish the sweep")
+                    self.saved = (
+                        f"{n_reused + self.n_done + 1} of {len(plans)} point(s) saved in {store.path}; "
+                        "run again to finish the sweep"
+                    )
                 self.n_done += 1
                 emit("done", i, "")
 
@@ -323,19 +343,32 @@ class Sweep:
             doc["summary"] = fit
         doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
         if store is not None:
-            doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused,
-                            "computed": len(pending)}
+            doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused, "computed": len(pending)}
         checks = spec.model.checks
         check_rows = evaluate(checks, points) if checks else []
         if checks:
             doc["checks"] = check_rows
             doc["checks_passed"] = all(r["passed"] for r in check_rows)
-        return Results(doc, spec=spec, n_reused=n_reused, n_computed=len(pending), how=self.how,
-                       store=None if store is None else store.path, saved=self.saved)
+        return Results(
+            doc,
+            spec=spec,
+            n_reused=n_reused,
+            n_computed=len(pending),
+            how=self.how,
+            store=None if store is None else store.path,
+            saved=self.saved,
+        )
 
 
-def run_sweep(spec: Any, *, store: str | os.PathLike | None = None, executor: str = "local",
-              workers: int | None = None, scheduler: str | None = None, on_event: OnEvent | None = None):
+def run_sweep(
+    spec: Any,
+    *,
+    store: str | os.PathLike | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_event: OnEvent | None = None,
+):
     """Load `spec` (:func:`load`) and run its sweep (:class:`Sweep`); returns Results."""
     options = dict(executor=executor, workers=workers, scheduler=scheduler)
     check_options(**options)
