@@ -109,3 +109,14 @@ def test_config_description_names_the_methods_it_runs(path):
         return
     used = {resolve_method(pp.point.values["simulation"]["method"], pp.n_qubits) for pp in plan(spec) if pp.simulate}
     assert used <= named, f"{path.name}: runs {sorted(used)}, its description names {sorted(named)}"
+
+
+def test_spec_reference_names_every_region_setting():
+    """docs/spec.md's table lists every field of `circuit.region` (the kicked-Ising model has them all)."""
+    from eqvbench.families.floquet_ising import IsingRegionSpec
+
+    text = (ROOT / "docs" / "spec.md").read_text()
+    missing = [
+        name for name in IsingRegionSpec.model_fields if f"`{name}`" not in text and f"`region.{name}`" not in text
+    ]
+    assert not missing, f"docs/spec.md does not document circuit.region fields {missing}"
