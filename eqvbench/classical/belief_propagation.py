@@ -924,8 +924,8 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
     `belief_propagation` method. The reference is `exact` only on a loop-free graph with nothing
     truncated; otherwise its err is the ladder's estimate, which does not include BP's loop error."""
     from eqvbench.circuits.lightcone import backward_cone, restrict_to_cone
-    from eqvbench.classical.methods import MethodResult
-    from eqvbench.classical.region import Reference
+    from eqvbench.classical.methods import not_applicable
+    from eqvbench.classical.region import ConeRun
 
     paulis = instance.paulis
     cone = backward_cone(instance.circuit, paulis)
@@ -951,7 +951,7 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
             picture=picture,
         )
     except NotApplicable as e:
-        return None, MethodResult("belief_propagation", "not_applicable", note=str(e))
+        return None, not_applicable("belief_propagation", str(e))
     last = lad.history[-1] if lad.history else None
     detail = {
         "chi": lad.chi,
@@ -977,47 +977,20 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
         "loop_free": lad.exact_tree,
     }
 
-    def entry(status, value=None, err=None, note=None) -> MethodResult:
-        return MethodResult(
-            "belief_propagation",
-            status,
-            value=value,
-            err=err,
-            flops=lad.flops,
-            seconds=lad.wall_seconds,
-            seconds_kind="measured",
-            budget=budget,
-            note=note,
-            detail=detail,
-        )
-
+    run = ConeRun("belief_propagation", lad.flops, lad.wall_seconds, budget)
     if lad.status != "ok":
-        why = (
-            f"belief propagation of the whole cone not converged within delta/2 = {target:.3g}: {lad.reason} "
-            "(circuit.region.bp_max_seconds / bp_max_chi / bp_memory_bytes)"
-        )
-        notes.append(why)
-        return None, entry("over_budget", note=why)
+        settings = "bp_max_seconds / bp_max_chi / bp_memory_bytes"
+        return run.not_converged("belief propagation", target, lad.reason, settings, notes, detail)
     if lad.exact_tree:
         method = f"belief_propagation ({lad.picture}, chi {lad.chi}, loop-free graph, nothing truncated: exact)"
-        return (
-            Reference(lad.value, 0.0, method, lad.wall_seconds, exact=True),
-            entry("ok", lad.value, 0.0, "loop-free graph and nothing truncated: exact"),
-        )
+        return run.converged(lad.value, 0.0, method, "loop-free graph and nothing truncated: exact", detail)
     method = (
         f"belief_propagation ({lad.picture}, chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
         "error estimated from the chi ladder, BP's loop error not included)"
     )
     detail["corroborated"] = None  # decided by the family against the point's other methods (`corroborate`)
-    return (
-        Reference(lad.value, lad.err, method, lad.wall_seconds, exact=False, alone=False),
-        entry(
-            "ok",
-            lad.value,
-            lad.err,
-            "error estimated from the chi ladder and the discarded weight; BP's loop error is not included",
-        ),
-    )
+    note = "error estimated from the chi ladder and the discarded weight; BP's loop error is not included"
+    return run.converged(lad.value, lad.err, method, note, detail, exact=False, alone=False)
 
 
 def corroborate(bp, others, delta: float | None) -> None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Callable, Union
 
 from pydantic import BeforeValidator, Field
 
+from eqvbench.classical.methods import MethodResult
 from eqvbench.families.base import Region
 from eqvbench.spec import Section
 
@@ -156,6 +157,70 @@ class Reference:
     # False where the err leaves out a known systematic error (belief propagation on a graph with
     # loops: its loop error): such a value certifies corroborated balls but is not a reproduction alone
     alone: bool = True
+
+
+@dataclass(frozen=True)
+class ConeRun:
+    """A whole-cone method's run (Pauli or belief propagation): the point's method entry and, converged,
+    the region's reference, both with its measured seconds.
+
+    Parameters
+    ----------
+    method : str
+        The entry's name (`methods.METHODS`).
+    flops : float
+        Its counted cost (real FLOP, or FLOP-equivalent).
+    seconds : float
+        Measured on this machine.
+    budget : dict
+        What bounded the run: the entry's `budget`.
+    """
+
+    method: str
+    flops: float | None
+    seconds: float
+    budget: dict[str, Any]
+
+    def entry(
+        self, status: str, detail: dict[str, Any], value: float | None = None, err: float | None = None, note=None
+    ) -> MethodResult:
+        """The point's method entry, measured on this machine."""
+        return MethodResult(
+            self.method,
+            status,
+            value=value,
+            err=err,
+            flops=self.flops,
+            seconds=self.seconds,
+            seconds_kind="measured",
+            budget=self.budget,
+            note=note,
+            detail=detail,
+        )
+
+    def converged(
+        self,
+        value: float,
+        err: float,
+        method: str,
+        note: str,
+        detail: dict[str, Any],
+        exact: bool = True,
+        alone: bool = True,
+    ) -> tuple[Reference, MethodResult]:
+        """The region's reference (`method` names it; `exact` and `alone` as in :class:`Reference`) and the
+        entry, status 'ok' (`note` says how `err` was found)."""
+        ref = Reference(value, err, method, self.seconds, exact=exact, alone=alone)
+        return ref, self.entry("ok", detail, value, err, note)
+
+    def not_converged(
+        self, what: str, target: float, reason: str, settings: str, notes: list[str], detail: dict[str, Any]
+    ) -> tuple[None, MethodResult]:
+        """No reference and the entry over budget; why (`what` did not reach `target` = delta/2 for
+        `reason`, bounded by the `circuit.region` `settings`) is added to `notes` too."""
+        why = f"{what} of the whole cone not converged within delta/2 = {target:.3g}: {reason} (circuit.region.{settings})"
+        notes.append(why)
+        return None, self.entry("over_budget", detail, note=why)
 
 
 def _reproduction(value: float | None, err: float | None, method: str | None, seconds: float | None) -> dict:

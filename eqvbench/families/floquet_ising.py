@@ -31,7 +31,14 @@ from eqvbench.circuits.lattice import qubit_label, qubit_of
 from eqvbench.circuits.lightcone import backward_cone
 from eqvbench.classical.networks import sandwich_network
 from eqvbench.classical.methods import MethodResult
-from eqvbench.classical.region import BallValue, Reference, RegionSpec, contract_within_budget, grow_region
+from eqvbench.classical.region import (
+    BallValue,
+    ConeRun,
+    Reference,
+    RegionSpec,
+    contract_within_budget,
+    grow_region,
+)
 from eqvbench.spec import (
     GridLattice,
     HeavyHex127Lattice,
@@ -729,24 +736,15 @@ def pauli_reference(
         agree=3,
     )
 
-    def entry(status, value=None, err=None, note=None, cutoff=None) -> MethodResult:
-        return MethodResult(
-            "pauli_propagation",
-            status,
-            value=value,
-            err=err,
-            flops=conv.flops,
-            seconds=conv.seconds,
-            seconds_kind="measured",
-            budget=budget,
-            note=note,
-            detail={
-                "coefficient_cutoff": cutoff,
-                "peak_strings": conv.peak_strings,
-                "string_gate_ops": conv.string_gate_ops,
-                "peak_memory_bytes": conv.peak_memory_bytes,
-            },
-        )
+    run = ConeRun("pauli_propagation", conv.flops, conv.seconds, budget)
+
+    def detail(cutoff: float | None = None) -> dict[str, Any]:
+        return {
+            "coefficient_cutoff": cutoff,
+            "peak_strings": conv.peak_strings,
+            "string_gate_ops": conv.string_gate_ops,
+            "peak_memory_bytes": conv.peak_memory_bytes,
+        }
 
     # the dropped coefficients' magnitudes bound the truncation error rigorously (each dropped term
     # a P contributes a <psi|P|psi>, |.| <= |a|): where that bound is within delta/2, it certifies
@@ -758,28 +756,17 @@ def pauli_reference(
                 f"pauli_propagation (cut-off {r.coefficient_cutoff:g}, {r.peak_strings:.3g} strings, "
                 "error bounded by the dropped weight)"
             )
-            return (
-                Reference(r.value, r.truncated_weight, method, conv.seconds, exact=True),
-                entry("ok", r.value, r.truncated_weight, "error bounded by the dropped weight", r.coefficient_cutoff),
-            )
+            note = "error bounded by the dropped weight"
+            return run.converged(r.value, r.truncated_weight, method, note, detail(r.coefficient_cutoff))
     if conv.status != "ok":
-        why = (
-            f"Pauli propagation of the whole cone not converged within delta/2 = {target / 2:.3g}: "
-            f"{conv.reason} (circuit.region.{budget_field} / pauli_max_strings)"
-        )
-        notes.append(why)
-        return None, entry("over_budget", note=why)
+        settings = f"{budget_field} / pauli_max_strings"
+        return run.not_converged("Pauli propagation", target / 2, conv.reason, settings, notes, detail())
     # the ladder's change is blind to what every cut-off drops alike (a value of 3e-6 reads 0 at all of
     # them): the estimate is floored at the final cut-off, the size below which single terms were dropped
     err = max(conv.err, conv.cutoff)
-    ref = Reference(
-        conv.value,
-        err,
-        f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)",
-        conv.seconds,
-        exact=False,
-    )
-    return ref, entry("ok", conv.value, err, "error estimated from the cut-off ladder", conv.cutoff)
+    method = f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)"
+    note = "error estimated from the cut-off ladder"
+    return run.converged(conv.value, err, method, note, detail(conv.cutoff), exact=False)
 
 
 FAMILY = FloquetIsingFamily()
