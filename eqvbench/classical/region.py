@@ -232,13 +232,18 @@ def _reproduction(value: float | None, err: float | None, method: str | None, se
     }
 
 
-def _certified_ball(balls: list, certified: Callable[[BallValue], bool], ref: Reference | None):
+def _within(ball: BallValue, ref: Reference | None, delta: float | None) -> bool:
+    """Whether `ball` is certified: |v - v_ref| + u_ref <= delta."""
+    return ref is not None and delta is not None and abs(ball.value - ref.value) + ref.err <= delta
+
+
+def _certified_ball(balls: list, ref: Reference | None, delta: float | None):
     """The smallest certified ball (None when there is none). Against an estimated (not exact) reference
     it must be corroborated: every larger ball evaluated agrees too, and there is at least one."""
     if ref is None or ref.exact:
-        return next((b for b in balls if certified(b[0])), None)
+        return next((b for b in balls if _within(b[0], ref, delta)), None)
     tail = len(balls)
-    while tail > 0 and certified(balls[tail - 1][0]):
+    while tail > 0 and _within(balls[tail - 1][0], ref, delta):
         tail -= 1
     return balls[tail] if len(balls) - tail >= 2 else None
 
@@ -309,9 +314,6 @@ def grow_region(
     stop_reason = None
     r = 0
 
-    def certified(ball: BallValue) -> bool:
-        return ref is not None and delta is not None and abs(ball.value - ref.value) + ref.err <= delta
-
     while True:  # ends: the ball stops growing at the latest when it holds every reachable qubit
         qs = lattice.ball(list(centre), r)
         if balls and len(qs) == len(balls[-1][1]):
@@ -349,18 +351,79 @@ def grow_region(
         balls.append((ball, qs, r))
         if ref is None and not ref_tried and reference is not None:
             ref_tried = True
-            try:
-                ref = reference(delta)
-            except RegionTooCostly as e:
-                notes.append(f"no reference value of the whole light cone: {e}")
-        if _certified_ball(balls, certified, ref) is not None or holds_cone:
+            ref = _try_reference(reference, delta, notes)
+        if _certified_ball(balls, ref, delta) is not None or holds_cone:
             break
         r += 1
     if ref is None and not ref_tried and reference is not None:  # stopped before the first ball
-        try:
-            ref = reference(delta)
-        except RegionTooCostly as e:
-            notes.append(f"no reference value of the whole light cone: {e}")
+        ref = _try_reference(reference, delta, notes)
+    return _region_result(balls, history, ref, f, f_source, delta, shots, stop_reason, notes)
+
+
+def _try_reference(reference: Callable[[float | None], Reference | None], delta, notes: list[str]):
+    """`reference(delta)`, or None with the reason in `notes` when the whole cone is over the budgets."""
+    try:
+        return reference(delta)
+    except RegionTooCostly as e:
+        notes.append(f"no reference value of the whole light cone: {e}")
+        return None
+
+
+def _why_no_region(shots: int, delta: float | None, ref: Reference | None, stop_reason: str | None) -> str:
+    """The note saying why no ball was certified: no shots, no fidelity, no reference, or no ball close enough."""
+    if not shots:
+        return "effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))"
+    if delta is None:
+        return "effective region: no fidelity for delta = 1/(f sqrt(shots)) (set circuit.region.f_eff)"
+    if ref is None:
+        return (
+            "effective region not certified: no value of the whole light cone within the budgets"
+            + (f" ({stop_reason})" if stop_reason else "")
+            + "; largest ball's value in region_history"
+        )
+    return (
+        f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
+        + (f"before {stop_reason}" if stop_reason else "")
+        + "; largest ball's value in region_history"
+    )
+
+
+def _region_result(
+    balls: list[tuple[BallValue, set, int]],
+    history: list[dict[str, Any]],
+    ref: Reference | None,
+    f: float | None,
+    f_source: str | None,
+    delta: float | None,
+    shots: int,
+    stop_reason: str | None,
+    notes: list[str],
+) -> Region:
+    """The region's fields from the balls evaluated: the smallest certified ball, else none.
+
+    Parameters
+    ----------
+    balls : list of (BallValue, set, int)
+        The balls evaluated, smallest first: value, qubits, radius.
+    history : list of dict
+        Their `region_history` rows.
+    ref : Reference or None
+        The whole cone's value.
+    f, f_source, delta
+        The fidelity for delta, where it came from, and delta = 1 / (f sqrt(shots)).
+    shots : int
+        The device's shots.
+    stop_reason : str or None
+        Why the growth stopped short of the cone.
+    notes : list of str
+        Added to: why no region is claimed, or why the reference is not the reproduction.
+
+    Returns
+    -------
+    Region
+        The certified ball, its value the reproduction; else no region, the reproduction the
+        reference's (when it stands alone) or None.
+    """
     fields: dict[str, Any] = {
         "region_f": f,
         "region_f_source": f_source,
@@ -380,8 +443,8 @@ def grow_region(
                 "region_certificate": "rigorous" if ref.exact else "estimate",
             }
         )
-    chosen = _certified_ball(balls, certified, ref)
-    if chosen is None and ref is not None and not ref.exact and balls and certified(balls[-1][0]):
+    chosen = _certified_ball(balls, ref, delta)
+    if chosen is None and ref is not None and not ref.exact and balls and _within(balls[-1][0], ref, delta):
         notes.append(
             f"the {len(balls[-1][1])}-qubit ball agrees with the reference estimate, but no larger ball "
             "could be evaluated to corroborate it" + (f" ({stop_reason})" if stop_reason else "")
@@ -394,22 +457,7 @@ def grow_region(
             _reproduction(ball.value, err, f"effective region ({ball.method}, {len(qs)} qubits)", ball.seconds)
         )
         return Region(len(qs), ball.gates_2q, ball.network(), fields, notes, whole=ball.whole)
-    if not shots:
-        notes.append("effective region needs simulation.shots > 0 (delta = 1/(f sqrt(shots)))")
-    elif delta is None:
-        notes.append("effective region: no fidelity for delta = 1/(f sqrt(shots)) (set circuit.region.f_eff)")
-    elif ref is None:
-        notes.append(
-            "effective region not certified: no value of the whole light cone within the budgets"
-            + (f" ({stop_reason})" if stop_reason else "")
-            + "; largest ball's value in region_history"
-        )
-    else:
-        notes.append(
-            f"effective region not certified: no ball within delta = {delta:.3g} of the reference "
-            + (f"before {stop_reason}" if stop_reason else "")
-            + "; largest ball's value in region_history"
-        )
+    notes.append(_why_no_region(shots, delta, ref, stop_reason))
     if ref is not None and not ref.alone:
         notes.append(
             f"{ref.method}: {ref.value:.4g} +- {ref.err:.2g} is not shown as the reproduction: its "
