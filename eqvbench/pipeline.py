@@ -177,7 +177,6 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     """Run one point through every stage."""
     import numpy as np
 
-    from eqvbench.classical.cost import MemoryLimitError, contraction_cost, network_structure
     from eqvbench.families import get_family
     from eqvbench.circuits.noise import NoiseModel
 
@@ -201,7 +200,58 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     # volume and digital error model
     noise = NoiseModel.from_section(values["noise"], pp.lattice)
     first = instances[0]
-    cone = family.light_cone(first)
+    result = _digital_model(pp, first, family.light_cone(first), noise, timings)
+
+    # noisy simulation -> fidelity
+    _fidelity(pp, family, instances, noise, settings, result, say)
+
+    # effective region (docs/physics.md, "Effective region")
+    t = time.perf_counter()
+    say("effective region")
+    region = family.effective_region(
+        first, settings, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values)))
+    )
+    if region is None:
+        result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": result.n_gates_2q})
+    else:
+        result.fields.update({"a_eff": region.a_eff, "region_gates_2q": region.n_gates_2q, **region.fields})
+        result.notes.extend(region.notes)
+    timings["region"] = time.perf_counter() - t
+
+    # cost
+    if settings.cost_enabled:
+        _cost(spec, pp, family, first, region, settings.cost, cost_cache, result, say)
+    result.methods = classical_methods(family, result, region, settings.region)
+    fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
+    result.fields.update(
+        verdict(values, result.methods, fid, result.fields.get("region_delta"), settings.cost.machines)
+    )
+    return result
+
+
+def _digital_model(pp: PointPlan, first, cone, noise, timings: dict[str, float]) -> PointResult:
+    """The point's result with its volume and the digital error model's figures.
+
+    Parameters
+    ----------
+    pp : PointPlan
+        The point.
+    first : Instance
+        Its first circuit instance.
+    cone : LightCone
+        The instance's light cone (`v_light`, the error locations that matter).
+    noise : NoiseModel
+        The point's noise.
+    timings : dict
+        The result's stage timings (kept, filled later).
+
+    Returns
+    -------
+    PointResult
+        `n_gates_2q`, `v_light`, `eps` (error per two-qubit gate of the whole circuit), `f_model`
+        (over the cone's locations, averaged over terms) and `v_eff_model`.
+    """
+    values = pp.point.values
     n_gates_2q = sum(1 for op in first.circuit.all_operations() if len(op.qubits) == 2)
     readout_measured = first.measured if cone.readout_is_volume else ()
     f_full = noise.f_model(first.circuit, first.qubits, readout_measured)
@@ -229,80 +279,83 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     if eps == 0.0:
         result.eps = None
         result.notes.append("eps is 0 (noiseless): v_eff is undefined")
+    return result
 
-    # noisy simulation -> fidelity
-    if pp.simulate:
-        t = time.perf_counter()
-        say(f"simulating {n_inst} instance(s), {pp.n_qubits} qubits")
-        rng = np.random.default_rng(derive_seed(seed, "shots", physics_of(values)))
-        meas = family.measure(instances, noise, settings, rng)
-        result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
-        result.fields.update(meas.fields)
-        result.notes.extend(meas.notes)
-        timings["simulation"] = time.perf_counter() - t
-        if result.f_eff is not None and result.eps:
-            if result.f_eff > 0:
-                result.v_eff = math.log(1.0 / result.f_eff) / result.eps
-            else:
-                result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
-    else:
+
+def _fidelity(
+    pp: PointPlan, family, instances: list, noise, settings: PointSettings, result: PointResult, say: Progress
+) -> None:
+    """The noisy simulation's `f_eff` and `v_eff` and the family's measured fields, into `result`; where the
+    point is not simulated, a note saying why."""
+    import numpy as np
+
+    values = pp.point.values
+    if not pp.simulate:
         reason = (
             "simulation.simulate is 'never'"
             if settings.simulation.simulate == "never"
             else (f"{pp.n_qubits} qubits > simulation.max_qubits = {settings.simulation.max_qubits}")
         )
         result.notes.append(f"not simulated ({reason}): f_eff is null, resource uses f_model")
-
-    # effective region (docs/physics.md, "Effective region")
+        return
     t = time.perf_counter()
-    say("effective region")
-    region = family.effective_region(
-        first, settings, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values)))
-    )
-    if region is None:
-        result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": n_gates_2q})
-    else:
-        result.fields.update({"a_eff": region.a_eff, "region_gates_2q": region.n_gates_2q, **region.fields})
-        result.notes.extend(region.notes)
-    timings["region"] = time.perf_counter() - t
-
-    # cost
-    if settings.cost_enabled:
-        t = time.perf_counter()
-        cost_settings = settings.cost
-        key = cost_cache_key(pp)
-        if key in cost_cache:
-            result.cost = cost_cache[key]
-            result.fields["cost_cached"] = True
+    say(f"simulating {len(instances)} instance(s), {pp.n_qubits} qubits")
+    rng = np.random.default_rng(derive_seed(values["seed"], "shots", physics_of(values)))
+    meas = family.measure(instances, noise, settings, rng)
+    result.f_eff, result.f_eff_err = meas.f_eff, meas.f_eff_err
+    result.fields.update(meas.fields)
+    result.notes.extend(meas.notes)
+    result.timings["simulation"] = time.perf_counter() - t
+    if result.f_eff is not None and result.eps:
+        if result.f_eff > 0:
+            result.v_eff = math.log(1.0 / result.f_eff) / result.eps
         else:
-            limit = f" within {cost_settings.max_time:g} s" if cost_settings.max_time else ""
-            say(f"cost search (budget {cost_settings.max_repeats} trials{limit})")
-            inputs, output, sizes = network_structure(family.cost_network(first))
-            try:
-                result.cost = contraction_cost(inputs, output, sizes, cost_settings, progress=say)
-            except MemoryLimitError as e:
-                raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
-            cost_cache[key] = result.cost
-            result.fields["cost_cached"] = False
-            if result.cost.cached:
-                say("cost: cached tree (found by an earlier run)")
-        # a region holding the whole light cone has the same network: do not search it twice
-        whole_cone = region is None or (region.whole if region.whole is not None else region.n_gates_2q == cone.v_light)
-        result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None
-        if not whole_cone and region.network is not None:
-            say("cost of the effective region")
-            r_in, r_out, r_sizes = network_structure(region.network)
-            result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, cost_settings).cost_flops
-        timings["cost"] = time.perf_counter() - t
-        fid = result.f_eff if pp.simulate else f_model
-        if fid is not None and fid > 0:
-            result.resource_flops = fid * result.cost.cost_flops
-    result.methods = classical_methods(family, result, region, settings.region)
-    fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
-    result.fields.update(
-        verdict(values, result.methods, fid, result.fields.get("region_delta"), settings.cost.machines)
-    )
-    return result
+            result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
+
+
+def _cost(
+    spec: Spec,
+    pp: PointPlan,
+    family,
+    first,
+    region,
+    cost_settings,
+    cost_cache: dict[str, Any],
+    result: PointResult,
+    say: Progress,
+) -> None:
+    """The light cone's contraction cost (shared through `cost_cache`), the effective region's unless it is
+    the whole cone (`cost_eff_flops`), and `resource_flops`, into `result`."""
+    from eqvbench.classical.cost import MemoryLimitError, contraction_cost, network_structure
+
+    t = time.perf_counter()
+    key = cost_cache_key(pp)
+    if key in cost_cache:
+        result.cost = cost_cache[key]
+        result.fields["cost_cached"] = True
+    else:
+        limit = f" within {cost_settings.max_time:g} s" if cost_settings.max_time else ""
+        say(f"cost search (budget {cost_settings.max_repeats} trials{limit})")
+        inputs, output, sizes = network_structure(family.cost_network(first))
+        try:
+            result.cost = contraction_cost(inputs, output, sizes, cost_settings, progress=say)
+        except MemoryLimitError as e:
+            raise SpecError(spec.file, "cost.memory_limit", str(e)) from None
+        cost_cache[key] = result.cost
+        result.fields["cost_cached"] = False
+        if result.cost.cached:
+            say("cost: cached tree (found by an earlier run)")
+    # a region holding the whole light cone has the same network: do not search it twice
+    whole_cone = region is None or (region.whole if region.whole is not None else region.n_gates_2q == result.v_light)
+    result.fields["cost_eff_flops"] = result.cost.cost_flops if whole_cone else None
+    if not whole_cone and region.network is not None:
+        say("cost of the effective region")
+        r_in, r_out, r_sizes = network_structure(region.network)
+        result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, cost_settings).cost_flops
+    result.timings["cost"] = time.perf_counter() - t
+    fid = result.f_eff if pp.simulate else result.f_model
+    if fid is not None and fid > 0:
+        result.resource_flops = fid * result.cost.cost_flops
 
 
 def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any]:
