@@ -243,21 +243,12 @@ class Sweep:
             raise SweepInterrupted(self.saved) from None
 
     def _run(self):
-        from eqvbench.output.checks import evaluate
         from eqvbench.sweeps.estimate import check_memory
-        from eqvbench.sweeps.execute import (
-            Scheduler,
-            choose_workers,
-            connect_dask,
-            kernels_needed,
-            run_dask,
-            run_pool,
-            run_serial,
-        )
-        from eqvbench.pipeline import cost_cache_key, plan, summarize, to_document
+        from eqvbench.sweeps.execute import Scheduler, choose_workers, connect_dask, run_dask, run_pool, run_serial
+        from eqvbench.pipeline import cost_cache_key, plan, to_document
         from eqvbench.sweeps.provenance import code_identity
         from eqvbench.output.results import Results
-        from eqvbench.sweeps.store import Store, point_key, reuse_point
+        from eqvbench.sweeps.store import Store, point_key
 
         spec, emit = self.spec, self._emit
         self.saved = NOTHING_SAVED
@@ -277,16 +268,7 @@ class Sweep:
             cost_keys = {
                 i: (cost_cache_key(pp) if pp.point.values["cost"]["enabled"] else None) for i, pp in enumerate(plans)
             }
-            cache = {}
-            if store is not None:
-                stored = store.finished(keys)
-                for i, k in enumerate(keys):
-                    if k in stored:
-                        points[i] = reuse_point(stored[k], plans[i].point.values, plans[i].point.params)
-                cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), identity)
-                store.begin_run(identity, spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
-                if store.damaged:
-                    emit("note", -1, f"{store.path}: {store.damaged} stored row(s) damaged: computing them again")
+            cache = {} if store is None else self._reuse(store, keys, cost_keys, identity, header)
             pending = self.pending = [i for i, p in enumerate(points) if p is None]
             n_reused = self.n_reused = len(plans) - len(pending)
             if n_reused:
@@ -314,14 +296,7 @@ class Sweep:
                 emit("done", i, "")
 
             if local and pending:
-                needed = kernels_needed(plans, pending)
-                if needed:
-                    from eqvbench.simulation import kernels
-
-                    todo = kernels.missing(needed)
-                    if todo:  # once here, then every worker loads them from disk
-                        emit("compiling", -1, "compiling kernels (first run only)")
-                        kernels.warm_up_sets(todo)
+                _compile_kernels(plans, pending, emit)
             emit("running", -1, "")
             if client is not None:
                 run_dask(spec, plans, sched, client, on_done, emit)
@@ -336,21 +311,8 @@ class Sweep:
                 store.close()
             if client is not None:
                 client.close()
-        doc = {**header, "points": points}
-        fit = summarize(spec.experiments, points)  # fits across points: only now are they all known
-        doc.pop("summary", None)
-        if fit is not None:
-            doc["summary"] = fit
-        doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
-        if store is not None:
-            doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused, "computed": len(pending)}
-        checks = spec.model.checks
-        check_rows = evaluate(checks, points) if checks else []
-        if checks:
-            doc["checks"] = check_rows
-            doc["checks_passed"] = all(r["passed"] for r in check_rows)
         return Results(
-            doc,
+            _document(spec, header, points, store, n_reused, len(pending), t_start),
             spec=spec,
             n_reused=n_reused,
             n_computed=len(pending),
@@ -358,6 +320,61 @@ class Sweep:
             store=None if store is None else store.path,
             saved=self.saved,
         )
+
+    def _reuse(self, store, keys: list[str], cost_keys: dict, identity, header: dict[str, Any]) -> dict:
+        """Fill `points` with those `store` finished earlier (`keys`: the points' store keys), start the
+        run in it, and return the cost searches it holds for `cost_keys`."""
+        from eqvbench.sweeps.store import reuse_point
+
+        plans, points = self.plans, self.points
+        stored = store.finished(keys)
+        for i, k in enumerate(keys):
+            if k in stored:
+                points[i] = reuse_point(stored[k], plans[i].point.values, plans[i].point.params)
+        cache = store.costs(sorted({k for k in cost_keys.values() if k is not None}), identity)
+        store.begin_run(identity, self.spec.file, header, [(k, pp.point.params) for k, pp in zip(keys, plans)])
+        if store.damaged:
+            self._emit("note", -1, f"{store.path}: {store.damaged} stored row(s) damaged: computing them again")
+        return cache
+
+
+def _compile_kernels(plans: list, pending: list[int], emit: OnEvent) -> None:
+    """Compile the numba kernels the pending points run and the disk cache lacks, once here, so that every
+    worker loads them from disk."""
+    from eqvbench.sweeps.execute import kernels_needed
+
+    needed = kernels_needed(plans, pending)
+    if needed:
+        from eqvbench.simulation import kernels
+
+        todo = kernels.missing(needed)
+        if todo:
+            emit("compiling", -1, "compiling kernels (first run only)")
+            kernels.warm_up_sets(todo)
+
+
+def _document(
+    spec, header: dict[str, Any], points: list, store, n_reused: int, n_computed: int, t_start: float
+) -> dict[str, Any]:
+    """The sweep's JSON document: `header` and the points, the fits across them, the wall time since
+    `t_start`, the store's run and the spec's checks."""
+    from eqvbench.output.checks import evaluate
+    from eqvbench.pipeline import summarize
+
+    doc = {**header, "points": points}
+    fit = summarize(spec.experiments, points)  # fits across points: only now are they all known
+    doc.pop("summary", None)
+    if fit is not None:
+        doc["summary"] = fit
+    doc["wall_seconds"] = round(time.perf_counter() - t_start, 3)
+    if store is not None:
+        doc["store"] = {"path": str(store.path), "run": store.run_id, "reused": n_reused, "computed": n_computed}
+    checks = spec.model.checks
+    check_rows = evaluate(checks, points) if checks else []
+    if checks:
+        doc["checks"] = check_rows
+        doc["checks_passed"] = all(r["passed"] for r in check_rows)
+    return doc
 
 
 def run_sweep(
