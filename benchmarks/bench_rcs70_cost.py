@@ -4,7 +4,10 @@ Runs that row of the config as `eqvbench run` does (same spec, seed and cost
 settings, through `eqvbench.run`; no store, no tree cache) and prints eqvbench's
 single-amplitude cost (FLOP = 8 x multiply-adds, unsliced as the config asks),
 the published figure the config lists beside it, their ratio, the search's
-seconds and its budget. Options override the config's cost budget, e.g. a
+seconds and its budget; then two reference figures of the same network: the
+in-order state-vector sweep (the cost engine's baseline) and the legs of its
+balanced cuts in time (the qubits) and in space (2 per fSim gate across the
+middle of the grid: its operator Schmidt rank is 4). Options override the config's cost budget, e.g. a
 time-budgeted search: `--max-time 300 --processes 2 --max-repeats 100000`.
 
 The layout is the config's stand-in, a 7x10 grid of the device's couplers
@@ -12,7 +15,7 @@ The layout is the config's stand-in, a 7x10 grid of the device's couplers
 10x of the published figure.
 
     python benchmarks/bench_rcs70_cost.py [--config configs/paper.yaml] [--max-time S]
-        [--processes N] [--max-repeats N] [--seed N]
+        [--processes N] [--max-repeats N] [--seed N] [--methods kahypar,greedy]
 """
 
 from __future__ import annotations
@@ -47,6 +50,27 @@ def rcs70_spec(config: Path) -> dict:
     return spec
 
 
+def network_references(spec: dict) -> tuple[float, int, dict[str, int]]:
+    """(multiply-adds of the in-order sweep, legs of the time cut, legs of the space cuts through the
+    middle of the grid) of the row's amplitude network. Gate values do not change these."""
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.classical.cost import _linear_tree, network_structure
+    from eqvbench.families import get_family
+
+    fam = get_family("rcs")
+    lat = build_lattice(spec["lattice"])
+    inst = fam.build(lat, {**spec["circuit"], "instances": 1}, seed=spec["seed"])
+    inputs, output, sizes = network_structure(fam.cost_network(inst))
+    sweep = float(_linear_tree(inputs, output, sizes).contraction_cost())
+    rows, cols = spec["lattice"]["rows"], spec["lattice"]["cols"]
+    gates = [op.qubits for op in inst.circuit.all_operations() if len(op.qubits) == 2]
+    space = {
+        f"cols <{cols // 2} | >={cols // 2}": 2 * sum((a.col < cols // 2) != (b.col < cols // 2) for a, b in gates),
+        f"rows <{rows // 2} | >={rows // 2}": 2 * sum((a.row < rows // 2) != (b.row < rows // 2) for a, b in gates),
+    }
+    return sweep, len(inst.qubits), space
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "paper.yaml")
@@ -54,6 +78,7 @@ def main() -> None:
     ap.add_argument("--processes", type=int, help="cost.processes (default: the config's)")
     ap.add_argument("--max-repeats", type=int, help="cost.max_repeats (default: the config's)")
     ap.add_argument("--seed", type=int, help="the spec's seed (default: the config's)")
+    ap.add_argument("--methods", help="cost.methods, comma-separated, e.g. kahypar (default: the config's)")
     args = ap.parse_args()
 
     import eqvbench
@@ -64,6 +89,8 @@ def main() -> None:
             spec["cost"][key] = val
     if args.seed is not None:
         spec["seed"] = args.seed
+    if args.methods:
+        spec["cost"]["methods"] = args.methods.split(",")
     lat, circ = spec["lattice"], spec["circuit"]
     print(
         f"RCS {lat['rows']}x{lat['cols']} grid ({lat['rows'] * lat['cols']} qubits), {circ['cycles']} cycles, "
@@ -86,6 +113,15 @@ def main() -> None:
         f"search              {cost['search_seconds']:.1f} s (point {wall:.1f} s), load {os.getloadavg()[0]:.1f} after"
     )
     print(f"budget              {cost['budget']}, seed {spec['seed']}")
+    sweep, time_cut, space_cuts = network_references(spec)
+    print(
+        f"in-order sweep      10^{math.log10(sweep):.2f} multiply-adds "
+        f"(the search's tree: {sweep / cost['multiply_adds']:.1f}x below it)"
+    )
+    print(
+        f"balanced cuts       time: {time_cut} legs; space: "
+        + ", ".join(f"{k} {v} legs" for k, v in space_cuts.items())
+    )
 
 
 if __name__ == "__main__":
