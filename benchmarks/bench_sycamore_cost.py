@@ -18,6 +18,8 @@ a wall-clock budget, for:
 
 Target: at most 10^18.3 multiply-adds (cotengra's published figure for this
 circuit, in its own examples) in 120 s on 2 cores, for each of the three seeds.
+The 1-minute load average is printed before and after the searches: a
+time-budgeted search finds worse trees when other jobs share the cores.
 
     python benchmarks/bench_sycamore_cost.py [--budgets 10,30,60,120] [--seeds 2019,1,2]
 """
@@ -114,7 +116,10 @@ def main() -> None:
     import os
 
     cores = os.cpu_count() or 1
-    print(f"Sycamore 53 qubits, 20 cycles, ABCDCDAB, fSim(pi/2, pi/6); one amplitude; {cores} cores")
+    print(
+        f"Sycamore 53 qubits, 20 cycles, ABCDCDAB, fSim(pi/2, pi/6); one amplitude; {cores} cores; "
+        f"load {os.getloadavg()[0]:.1f} before"
+    )
     tn = sycamore_network()
     print(f"network: {tn.num_tensors} tensors, {tn.num_indices} indices")
     ctg_best = run_cotengra(tn, budgets)
@@ -128,12 +133,14 @@ def main() -> None:
         print(f"{b:9.0f} {c:22.3f} {e:22.3f} {wall:16.1f} {10 ** (c - e):7.2f}x")
     print(
         f"ratio: cotengra's cost / eqvbench's cost at the same budget (> 1: eqvbench found a cheaper tree); "
-        f"eqvbench seed {seeds[0]}, trials in {cores} processes"
+        f"eqvbench seed {seeds[0]}, trials in {cores} processes; load {os.getloadavg()[0]:.1f} after"
     )
     finals = {seeds[0]: eqv[top][0]}
     for s in seeds[1:]:
         finals[s] = run_eqvbench(tn, top, s, cores)[0]
-        print(f"eqvbench, {top:.0f} s, seed {s}: 10^{finals[s]:.3f} multiply-adds")
+        print(
+            f"eqvbench, {top:.0f} s, seed {s}: 10^{finals[s]:.3f} multiply-adds (load {os.getloadavg()[0]:.1f} after)"
+        )
     met = [s for s, v in finals.items() if v <= 18.3]
     print(
         f"target 10^18.3 at {top:.0f} s: met by {len(met)} of {len(finals)} seeds "
