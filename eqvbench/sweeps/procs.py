@@ -64,6 +64,11 @@ def kill_executor(pool) -> None:
     empties the executor's table of processes when it does not wait.
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        # work not yet sent to the killed processes stays in the queue's pipe, whose feeder thread
+        # would then block this process's exit waiting to write it: drop it with them
+        call_queue.cancel_join_thread()
     if not procs and hasattr(pool, "kill_workers"):  # Python >= 3.14
         pool.kill_workers()
     for proc in procs:
