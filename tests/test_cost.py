@@ -103,29 +103,30 @@ def test_trials_in_two_processes_reach_the_serial_cost_and_say_so():
 
 def test_forest_reconfiguration_keeps_the_value_and_never_raises_the_cost():
     """The time-budgeted phase after the trials: the reconfigured tree contracts the same network to
-    the same amplitude (1e-10) for no more multiply-adds than the tree it started from."""
+    the same amplitude (1e-10) for no more multiply-adds than the best of the trees it started from."""
     import cotengra as ctg
     import numpy as np
 
     from cotengra.pathfinders.path_basic import optimize_greedy
 
-    from eqvbench.classical.cost import Budget, _forest_until, _SearchProcesses
+    from eqvbench.classical.cost import Budget, _forest_until, _linear_tree, _SearchProcesses
 
     lat = build_lattice({"kind": "grid", "rows": 3, "cols": 3})
     inst = FAMILY.build(lat, {"cycles": 6, "pattern": "ABCDCDAB", "gate": "syc", "instances": 1}, 0)
     tn = FAMILY.cost_network(inst)
     inputs, output, sizes = network_structure(tn)
     start = ctg.ContractionTree.from_path(inputs, output, sizes, path=optimize_greedy(inputs, output, sizes))
+    in_order = _linear_tree(inputs, output, sizes)
     with _SearchProcesses(1) as procs:
-        tree = _forest_until(start, Budget(0.5), CostSettings(seed=3), procs)
-    assert tree.contraction_cost() <= start.contraction_cost()
+        tree = _forest_until([in_order, start], Budget(0.5), CostSettings(seed=3), procs)
+    assert tree.contraction_cost() <= min(start.contraction_cost(), in_order.contraction_cost())
     ref = tn.contract(all, optimize=start.get_path(), output_inds=())
     got = tn.contract(all, optimize=tree.get_path(), output_inds=())
     assert np.isclose(got, ref, atol=1e-10)
 
 
 def test_time_budgeted_search_reports_a_tree_no_worse_than_its_trials():
-    """max_time: two thirds for trials, the rest for forest reconfiguration; the result is a valid
+    """max_time: a third for trials, the rest for forest reconfiguration; the result is a valid
     hyper-optimised tree with the time budget recorded."""
     net = network(3, 4, 8)
     r = contraction_cost(*net, CostSettings(max_repeats=10**6, max_time=2.0, seed=1))
@@ -408,11 +409,9 @@ def never_returns(*args, **kwargs):
     threading.Event().wait()
 
 
-@pytest.mark.parametrize("phase", ["_subtree_reconfigure", "_reconfigure_tree"])
-def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
+def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch):
     """cost.max_time with processes, counted, not timed: the deadline passes while the search waits
-    for the subtree reconfiguration (`_subtree_reconfigure`) or a forest round's trees
-    (`_reconfigure_tree`), here work that never finishes. The search returns the tree it had,
+    for a forest round's trees (`_reconfigure_tree`), here work that never finishes. The search returns the tree it had,
     starts no work and no process after the deadline, asks the budget a bounded number of
     times, and kills its processes, the stuck one included."""
     import threading
@@ -421,6 +420,7 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
 
     import eqvbench.classical.cost as cost
 
+    phase = "_reconfigure_tree"
     clock = StoppedClock()
     monkeypatch.setattr(cost, "_clock", clock)
     submitted = []
@@ -468,10 +468,7 @@ def test_time_budget_abandons_the_reconfiguration_in_flight(monkeypatch, phase):
     names = [name for name, _ in submitted]
     assert phase in names and clock.expired
     assert not any(late for _, late in submitted), "work started after the deadline"
-    if phase == "_subtree_reconfigure":
-        assert "_reconfigure_tree" not in names  # no forest round after the deadline
-    else:
-        assert names.count("_reconfigure_tree") == 8  # one round of 8 trees, abandoned; no second one
+    assert names.count("_reconfigure_tree") == 8  # one round of 8 trees, abandoned; no second one
     assert not any(restarted_late), "the search's processes were started again after the deadline"
     assert clock.reads_after <= 3, clock.reads_after  # the wait noticed, the forest (if not begun) asked once
     left = [
@@ -492,3 +489,27 @@ def test_time_budget_with_no_finished_trial_costs_the_in_order_sweep(monkeypatch
     r = contraction_cost(*network(3, 4, 8), CostSettings(max_repeats=10**6, max_time=5.0, seed=1, parallel=2))
     assert r.budget["search"] == "linear (no search trial finished within max_time)"
     assert r.multiply_adds > 0 and r.n_slices == 1
+
+
+def test_killing_the_search_processes_does_not_wait_for_work_unsent_to_them():
+    """A deadline that kills the search's processes while work (trees of a big network, megabytes
+    each) still waits in the pipe to them: the queue's feeder thread, blocked writing to processes
+    that no longer read, must not be joined when this process exits, or the exit hangs. That
+    happened (Sycamore, a forest round cut by the deadline) when the executor's manager thread
+    stopped before it saw the processes die; the race is not reproducible on demand, so this
+    checks the state that prevents it, and that the killed executor's processes are gone."""
+    import time
+
+    from eqvbench.classical.cost import _SearchProcesses
+
+    with _SearchProcesses(2) as procs:
+        pool = procs.pool
+        workers, queue = list(pool._processes.values()), pool._call_queue
+        for _ in range(2):
+            pool.submit(time.sleep, 600)  # both processes busy
+        for _ in range(4):
+            pool.submit(len, bytes(8 * 2**20))  # queued: more than a pipe holds
+    assert queue._joincancelled
+    for w in workers:  # killed: reaped within moments (the executor's own thread may reap it first)
+        w.join(10)
+        assert not w.is_alive()
