@@ -576,10 +576,6 @@ class Budget:
         self.checks += 1
         return _clock() >= (self.deadline if until is None else until)
 
-    def left(self) -> float:
-        self.checks += 1
-        return self.deadline - _clock()
-
 
 class _SearchProcesses:
     """`cost.processes` local processes for one search, started (spawned) on entry and killed,
@@ -810,7 +806,10 @@ def _keep_best_trials(opt, n: int) -> list:
     """A list that `opt` (a cotengra HyperOptimizer) fills, as its trials are reported, with the
     trees of its `n` best trials of distinct score (its `minimize`), best first: the forest's first parents."""
     kept: list = []
-    report = opt._maybe_report_result
+    trees: list = []
+    report = getattr(opt, "_maybe_report_result", None)  # cotengra's hook for each finished trial
+    if report is None:  # another cotengra: the forest starts from the best trial alone
+        return trees
 
     def keep(setting, trial):
         report(setting, trial)
@@ -822,7 +821,6 @@ def _keep_best_trials(opt, n: int) -> list:
         del kept[n:]
         trees[:] = [t for _, t in kept]
 
-    trees: list = []
     opt._maybe_report_result = keep
     return trees
 
@@ -840,9 +838,8 @@ def _forest_until(trees, budget: Budget, settings: CostSettings, procs: _SearchP
     (at first: the best distinct trees of the trials), each a seeded subtree
     reconfiguration with randomly drawn options, in the search's processes; the
     next round's parents are the best distinct trees among the saplings and their
-    parents. A round
-    the deadline interrupts keeps the saplings that finished. A sapling is never
-    worse than its parent, so neither is the returned tree.
+    parents. A round the deadline interrupts keeps the saplings that finished. A
+    sapling is never worse than its parent, so neither is the returned tree.
     """
 
     def distinct_best(candidates):  # a sapling that found nothing better repeats its parent's score
