@@ -988,39 +988,8 @@ def bp_reference(instance, reg, delta: float | None, notes: list[str]):
         f"belief_propagation ({lad.picture}, chi {lad.chi}, discarded weight {lad.discarded:.2g}; "
         "error estimated from the chi ladder, BP's loop error not included)"
     )
-    detail["corroborated"] = None  # decided by the family against the point's other methods (`corroborate`)
+    # the chi ladder's change: an estimate that leaves out BP's loop error; the entry's err is set only
+    # where an independent computation certifies the value (eqvbench.classical.certify)
+    detail["ladder_err"] = lad.err
     note = "error estimated from the chi ladder and the discarded weight; BP's loop error is not included"
     return run.converged(lad.value, lad.err, method, note, detail, exact=False, alone=False)
-
-
-def corroborate(bp, others, delta: float | None) -> None:
-    """Decide whether belief propagation's value on a graph with loops is corroborated, in place.
-
-    Its err (the chi ladder's) leaves out BP's loop error, so the value counts for the verdict only when
-    an independent value of the same cone agrees: `others` are (value, err, what, exact) of the exact
-    cone (which alone decides where there is one), a converged Pauli propagation, or the certified
-    region's ball (exact on its sub-lattice and corroborated by every larger ball). Agreement: |v_bp - w| + u <= delta, the region's own rule; the
-    entry's err becomes max(err, |v_bp - w| + u) of the closest agreeing value, and
-    `detail['corroborated']` names it (False, with a note, when none agrees; the verdict then passes
-    the method over).
-    """
-    if bp.status != "ok" or bp.detail.get("corroborated", True) is not None:
-        return  # not run, or exact on a loop-free graph: nothing to corroborate
-    if delta is None:
-        bp.detail["corroborated"] = False
-        bp.note = (bp.note or "") + "; not corroborated (no delta to compare with)"
-        return
-    others = [o for o in others if o[0] is not None and o[1] is not None]
-    if any(o[3] for o in others):
-        others = [o for o in others if o[3]]
-    agree = [(abs(bp.value - w) + u, what) for w, u, what, _ in others if abs(bp.value - w) + u <= delta]
-    if not agree:
-        bp.detail["corroborated"] = False
-        bp.note = (bp.note or "") + (
-            "; not corroborated: no exact cone, converged Pauli propagation or certified "
-            f"region agrees within delta = {delta:.3g}, so the verdict does not use it"
-        )
-        return
-    gap, what = min(agree)
-    bp.detail["corroborated"] = what
-    bp.err = max(bp.err, gap)

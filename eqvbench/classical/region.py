@@ -157,6 +157,8 @@ class Reference:
     # False where the err leaves out a known systematic error (belief propagation on a graph with
     # loops: its loop error): such a value certifies corroborated balls but is not a reproduction alone
     alone: bool = True
+    # the classical method that computed it, where one did (the region's certificate rests on it)
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ class ConeRun:
     ) -> tuple[Reference, MethodResult]:
         """The region's reference (`method` names it; `exact` and `alone` as in :class:`Reference`) and the
         entry, status 'ok' (`note` says how `err` was found)."""
-        ref = Reference(value, err, method, self.seconds, exact=exact, alone=alone)
+        ref = Reference(value, err, method, self.seconds, exact=exact, alone=alone, source=self.method)
         return ref, self.entry("ok", detail, value, err, note)
 
     def not_converged(
@@ -298,10 +300,10 @@ def grow_region(
             _reproduction(None, None, None, None),
             ["effective region disabled (circuit.region.enabled: false)"],
         )
-    if not (f and f > 0):
+    if reg.f_eff != "auto":  # the user's fidelity (e.g. the device's measured one) sets delta, simulated or not
+        f, f_source = float(reg.f_eff), "circuit.region.f_eff"
+    elif not (f and f > 0):
         f, f_source = None, None
-        if reg.f_eff != "auto":
-            f, f_source = float(reg.f_eff), "circuit.region.f_eff"
     auto_f = f_source is None
     history: list[dict[str, Any]] = []
     balls: list[tuple[BallValue, set, int]] = []
@@ -440,6 +442,7 @@ def _region_result(
                 "reference_err": ref.err,
                 "reference_method": ref.method,
                 "reference_seconds": ref.seconds,
+                "reference_source": ref.source,
                 "region_certificate": "rigorous" if ref.exact else "estimate",
             }
         )

@@ -599,49 +599,104 @@ def find_effective_region(
                 "pauli_propagation", "not_applicable", note="disabled (circuit.region.pauli_propagation: false)"
             )
     region.methods.extend([ran["pauli_propagation"], ran["belief_propagation"]])
-    bp, pp = ran["belief_propagation"], ran["pauli_propagation"]
-    _corroborate_bp(region, bp, pp, delta)
-    if bp.status == pp.status == "ok" and delta is not None and abs(bp.value - pp.value) > bp.err + pp.err + delta:
-        region.notes.append(
-            f"belief propagation ({bp.value:.4g} +- {bp.err:.2g}) and Pauli propagation "
-            f"({pp.value:.4g} +- {pp.err:.2g}) disagree by more than their errors plus "
-            f"delta = {delta:.3g}: at least one estimate is off (BP's loop error is not in its err)"
-        )
-    return region
+    return certify_region(region, ran["pauli_propagation"], ran["belief_propagation"], delta)
 
 
-def _corroborate_bp(region: Region, bp: MethodResult, pp: MethodResult, delta: float | None) -> None:
-    """Belief propagation on a graph with loops counts only where another value of the cone agrees
-    (:func:`eqvbench.classical.belief_propagation.corroborate`): the region's exact reference, a converged
-    Pauli propagation, or the certified region; where Pauli propagation corroborates a BP reference that
-    no ball did, BP's value becomes the reproduction."""
-    from eqvbench.classical.belief_propagation import corroborate
+def _candidates(region: Region, pp: MethodResult, bp: MethodResult) -> list:
+    """The point's computations of <O> for :func:`eqvbench.classical.certify.certify`: the whole cone's
+    exact value (a ball holding it, or its contraction), Pauli and belief propagation, and the region's
+    ball, which rests on the reference that selected it."""
+    from eqvbench.classical.certify import Candidate
 
     fields = region.fields
-    others = []
-    if fields.get("region_certificate") == "rigorous":
-        others.append((fields.get("reference_value"), 0.0, "the exact value of the whole cone", True))
+    out = []
+    exact_ref = fields.get("reference_err") == 0 and str(fields.get("reference_method", "")).startswith(
+        "whole light cone"
+    )
+    if exact_ref:
+        out.append(Candidate("contraction", fields["reference_value"], 0.0, proof="exact", kind="exact"))
     if pp.status == "ok":
-        others.append((pp.value, pp.err, "pauli_propagation", False))
+        proof = "dropped-weight bound" if pp.detail.get("error_kind") == "bound" else None
+        out.append(Candidate("pauli_propagation", pp.value, pp.err, proof=proof))
+    if bp.status == "ok":
+        proof = "exact (loop-free graph, nothing truncated)" if bp.detail.get("loop_free") and bp.err == 0 else None
+        err = bp.detail.get("ladder_err", bp.err)
+        out.append(Candidate("belief_propagation", bp.value, 0.0 if err is None else err, proof=proof))
     if fields.get("region_value") is not None:
-        others.append((fields["region_value"], 0.0, f"the certified {region.a_eff}-qubit region", False))
-    corroborate(bp, others, delta)
-    method = fields.get("reference_method") or ""
-    if (
-        bp.detail.get("corroborated")
-        and fields.get("region_value") is None
-        and fields.get("reproduced_value") is None
-        and method.startswith("belief_propagation")
-    ):
-        fields.update(
-            {
-                "reproduced_value": bp.value,
-                "reproduced_err": bp.err,
-                "reproduced_method": f"{method}, corroborated by {bp.detail['corroborated']}",
-                "reproduced_seconds": bp.seconds,
-            }
+        basis = "contraction" if exact_ref else fields.get("reference_source")
+        out.append(
+            Candidate(
+                "region",
+                fields["region_value"],
+                fields["region_err"],
+                rests_on=frozenset([basis] if basis else ["reference"]),
+                kind="exact",
+            )
         )
-        region.notes[:] = [n for n in region.notes if "is not shown as the reproduction" not in n]
+    return out
+
+
+def certify_region(region: Region, pp: MethodResult, bp: MethodResult, delta: float | None) -> Region:
+    """Certify the point's values (:mod:`eqvbench.classical.certify`) and write the outcome: each method's
+    `certified`, `certificate` and `refused`; the region kept only where certified; the reproduction the
+    certified region, else the best certified whole-cone value, else null with a note."""
+    from eqvbench.classical.certify import best, certify
+
+    fields = region.fields
+    verdicts = certify(_candidates(region, pp, bp), delta)
+    for m in (pp, bp):
+        v = verdicts.get(m.method)
+        if v is None:
+            continue
+        m.detail.update({"certified": v.certified, "certificate": v.certificate, "refused": v.refused})
+        if m.method == "belief_propagation" and v.certificate != [
+            "exact (loop-free graph, nothing truncated)"
+        ]:  # the ladder's err leaves out BP's loop error: shown only once something independent bounds it
+            m.err = v.err if v.certified else None
+        elif v.certified:
+            m.err = v.err
+        if v.refused:
+            m.note = f"{m.note or ''}; refused: {v.refused}".lstrip("; ")
+        elif not v.certified:
+            m.note = f"{m.note or ''}; not certified: no independent computation agrees within delta".lstrip("; ")
+    reg_v = verdicts.get("region")
+    if "contraction" in verdicts:
+        fields["reference_certificate"] = ["exact"]
+    fields["region_certified"] = bool(reg_v and reg_v.certified)
+    if reg_v is not None:
+        fields["region_certificate_chain"] = reg_v.certificate
+    if reg_v is not None and reg_v.certified:
+        fields["reproduced_certificate"] = reg_v.certificate
+        return region
+    if reg_v is not None:  # a ball was chosen against a reference that is not certified: no region
+        why = reg_v.refused or "its reference is not certified by an independent computation"
+        region.notes.append(f"effective region of {region.a_eff} qubits withdrawn: {why}")
+        fields.update({"region_radius": None, "region_value": None, "region_err": None})
+        region = Region(None, None, None, fields, region.notes, methods=region.methods)
+    whole = best({k: v for k, v in verdicts.items() if k != "region"}, order=("contraction", "pauli_propagation"))
+    if whole is None:
+        fields.update(
+            {"reproduced_value": None, "reproduced_err": None, "reproduced_method": None, "reproduced_seconds": None}
+        )
+        fields["reproduced_certificate"] = None
+        region.notes.append(
+            "no certified classical value: no exact computation or bound, and no two independent computations "
+            f"agree within delta{'' if delta is None else f' = {delta:.3g}'}"
+        )
+        return region
+    entry = {"pauli_propagation": pp, "belief_propagation": bp}.get(whole.name)
+    fields.update(
+        {
+            "reproduced_value": whole.value,
+            "reproduced_err": whole.err,
+            "reproduced_method": fields.get("reference_method")
+            if whole.name == "contraction"
+            else f"{whole.name}, certified by {', '.join(whole.certificate)}",
+            "reproduced_seconds": fields.get("reference_seconds") if entry is None else entry.seconds,
+            "reproduced_certificate": whole.certificate,
+        }
+    )
+    return region
 
 
 def cone_reference(
@@ -683,18 +738,57 @@ def cone_reference(
             )
         except RegionTooCostly as e:
             notes.append(f"whole light cone not contracted: {e}")
+    return certified_reference(instance, reg, delta, notes, record if record is not None else {})
+
+
+def certified_reference(
+    instance: ObservableInstance, reg: IsingRegionSpec, delta: float | None, notes: list[str], record: dict
+) -> Reference | None:
+    """The whole cone's <O> from belief propagation (`region.belief_propagation`) and Pauli propagation,
+    certified (:mod:`eqvbench.classical.certify`): a bound by itself, an estimate only where the other,
+    independent, agrees within delta. Pauli propagation runs within `pauli_max_seconds` where belief
+    propagation did not converge, else within `pauli_method_max_seconds`. Both entries go to `record`;
+    None, with the reasons in `notes`, when nothing is certified."""
+    from eqvbench.classical.certify import best, certify
+
+    refs: dict[str, Reference | None] = {}
     if getattr(reg, "belief_propagation", False):
         from eqvbench.classical.belief_propagation import bp_reference
 
-        ref, entry = bp_reference(instance, reg, delta, notes)
-        if record is not None:
-            record["belief_propagation"] = entry
-        if ref is not None:
-            return ref
-    ref, entry = pauli_reference(instance, reg, delta, notes)
-    if record is not None:
-        record["pauli_propagation"] = entry
-    return ref
+        refs["belief_propagation"], record["belief_propagation"] = bp_reference(instance, reg, delta, notes)
+    bp = record.get("belief_propagation")
+    pp_reg, field_name = reg, "pauli_max_seconds"
+    if bp is not None and bp.status == "ok" and hasattr(reg, "pauli_method_max_seconds"):
+        pp_reg = reg.model_copy(update={"pauli_max_seconds": min(reg.pauli_max_seconds, reg.pauli_method_max_seconds)})
+        field_name = "pauli_method_max_seconds"
+    refs["pauli_propagation"], record["pauli_propagation"] = pauli_reference(
+        instance, pp_reg, delta, notes, budget_field=field_name
+    )
+    region = Region(None, None, None, {}, [])
+    verdicts = certify(
+        _candidates(region, record["pauli_propagation"], bp or MethodResult("belief_propagation", "not_applicable")),
+        delta,
+    )
+    chosen = best(verdicts, order=("pauli_propagation", "belief_propagation"))
+    if chosen is None:
+        said = "; ".join(
+            f"{n}: {v.refused or 'not certified (nothing independent agrees within delta)'}"
+            for n, v in verdicts.items()
+        )
+        notes.append(
+            "no certified value of the whole light cone" + (f" ({said})" if said else " (no method converged)")
+        )
+        return None
+    ref = refs[chosen.name]
+    rigorous = len(chosen.certificate) == 1 and chosen.certificate[0] not in verdicts
+    return Reference(
+        chosen.value,
+        chosen.err,
+        f"{ref.method}; certified by {', '.join(chosen.certificate)}",
+        ref.seconds,
+        exact=rigorous,
+        source=chosen.name,
+    )
 
 
 def pauli_reference(
@@ -746,6 +840,19 @@ def pauli_reference(
             "peak_memory_bytes": conv.peak_memory_bytes,
         }
 
+    # the cut-off ladder, for the verdict's projection of what reaching delta would cost
+    ladder = [
+        {
+            "coefficient_cutoff": r.coefficient_cutoff,
+            "value": None if r.status != "ok" else r.value,
+            "peak_strings": r.peak_strings,
+            "flops": r.flops,
+            "seconds": round(r.seconds, 4),
+            "truncated_weight": r.truncated_weight,
+            "status": r.status,
+        }
+        for r in conv.history
+    ]
     # the dropped coefficients' magnitudes bound the truncation error rigorously (each dropped term
     # a P contributes a <psi|P|psi>, |.| <= |a|): where that bound is within delta/2, it certifies
     bounded = [r for r in conv.history if r.status == "ok" and r.truncated_weight <= target / 2]
@@ -757,16 +864,19 @@ def pauli_reference(
                 "error bounded by the dropped weight)"
             )
             note = "error bounded by the dropped weight"
-            return run.converged(r.value, r.truncated_weight, method, note, detail(r.coefficient_cutoff))
+            d = {**detail(r.coefficient_cutoff), "error_kind": "bound", "ladder": ladder}
+            return run.converged(r.value, r.truncated_weight, method, note, d)
     if conv.status != "ok":
         settings = f"{budget_field} / pauli_max_strings"
-        return run.not_converged("Pauli propagation", target / 2, conv.reason, settings, notes, detail())
+        d = {**detail(), "ladder": ladder}
+        return run.not_converged("Pauli propagation", target / 2, conv.reason, settings, notes, d)
     # the ladder's change is blind to what every cut-off drops alike (a value of 3e-6 reads 0 at all of
     # them): the estimate is floored at the final cut-off, the size below which single terms were dropped
     err = max(conv.err, conv.cutoff)
     method = f"pauli_propagation (cut-off {conv.cutoff:g}, {conv.peak_strings:.3g} strings)"
     note = "error estimated from the cut-off ladder"
-    return run.converged(conv.value, err, method, note, detail(conv.cutoff), exact=False)
+    d = {**detail(conv.cutoff), "error_kind": "estimate", "ladder": ladder}
+    return run.converged(conv.value, err, method, note, d, exact=False)
 
 
 FAMILY = FloquetIsingFamily()
