@@ -385,17 +385,17 @@ def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any
 
 
 def verdict(
-    values: dict[str, Any], methods: list[Any], f: float | None, delta: float | None, machines: dict[str, float]
+    values: dict[str, Any],
+    methods: list[Any],
+    f: float | None,
+    delta: float | None,
+    machines: dict[str, float],
+    task_flops: float | None = None,
 ) -> dict[str, Any]:
-    """The cheapest classical method (`cheapest_method`) and, when the spec gives a device run, the device's
-    time (device.shots x device.repetition_s) against the classical time on report.machine.
-
-    Each method's classical time is its FLOP over the machine's FLOP/s (for the contraction times the
-    fidelity f, the sampling argument) or its measured seconds on this machine, whichever is less; a
-    method that computes the value counts only when its error is within the device's error bar
-    delta (the region's, else 1 / (f sqrt(simulation.shots))). See :func:`eqvbench.classical.methods.cheapest`.
-    """
-    from eqvbench.classical.methods import cheapest
+    """The verdict fields (:func:`eqvbench.classical.verdict.decide`): `classical`, `quantum` or `open`
+    against the device's run (device.shots x device.repetition_s) on report.machine, with every method's
+    evidence; delta the region's, else 1 / (f sqrt(simulation.shots))."""
+    from eqvbench.classical.verdict import decide
 
     machine = values["report"]["machine"]
     if machine not in machines or not methods:
@@ -403,22 +403,13 @@ def verdict(
     shots = values["simulation"]["shots"]
     if delta is None and f and f > 0 and shots:
         delta = 1.0 / (f * shots**0.5)
-    best = cheapest(methods, machines[machine], f, delta)
-    if best is None:
-        return {}
-    t_cls, m, how = best
-    out = {"cheapest_method": m.method, "verdict_method": how}
     dev = values["device"]
-    if dev["shots"] and dev["repetition_s"]:
-        t_dev = dev["shots"] * dev["repetition_s"]
-        out.update(
-            {
-                "device_seconds": t_dev,
-                "classical_seconds": t_cls,
-                "verdict_machine": machine,
-                "verdict": "classical" if t_cls <= t_dev else "quantum",
-            }
-        )
+    t_dev = dev["shots"] * dev["repetition_s"] if dev["shots"] and dev["repetition_s"] else None
+    rate = machines[machine]
+    out = decide(methods, f, delta, rate, t_dev, None if task_flops is None else task_flops / rate)
+    out["verdict_machine"] = machine
+    if t_dev is not None:
+        out["device_seconds"] = t_dev
     return out
 
 
@@ -485,8 +476,11 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             p.pop(k, None)
         for h in p.get("region_history") or []:
             h.pop("seconds", None)
-        if "measured" in str(p.get("verdict_method", "")):
+        if p.get("cheapest_method") not in (None, "contraction"):
             p.pop("classical_seconds", None)  # measured on this machine
+        for e in p.get("verdict_evidence") or []:
+            if e.get("method") != "contraction":
+                e.pop("seconds", None)  # measured on this machine, or from a CPU-time-budgeted ladder
         for m in p.get("methods") or []:
             if m.get("seconds_kind") is not None:
                 m.pop("seconds", None)  # measured, or extrapolated from this machine's measured rate
@@ -513,13 +507,11 @@ DEFINITIONS = {
     "ok / over_budget / not_applicable, value and err (observables), flops (FLOP; FLOP-equivalent for Pauli "
     "propagation: string-gate operations x (4 x words + 2)), seconds on this machine (seconds_kind: measured, "
     "or extrapolated from its calibrated FLOP/s), budget, note",
-    "cheapest_method": "the method the verdict uses: the least classical time on report.machine among methods "
-    "with status ok whose err is within the device's error bar",
-    "verdict": "'quantum' when the device's run (device.shots x device.repetition_s) is shorter than "
-    "classical_seconds, else 'classical'; classical_seconds is the cheapest method's time: its flops over "
-    "report.machine's FLOP/s (the contraction's times f, the sampling argument) or its measured seconds on "
-    "this machine, whichever is less, counting a method with a value only when its err is within the "
-    "device's error bar (cheapest_method and verdict_method say which). "
-    "The classical side is one evaluation of the measured quantity (for RCS one amplitude, not the device's "
-    "whole run of samples) with the tree's memory taken as available (memory_limit null means unlimited)",
+    "cheapest_method": "the cheapest method that reproduces the quantity on report.machine: certified "
+    "(eqvbench.classical.certify) with its err within the device's error bar, or the searched contraction",
+    "verdict": "'classical' (a certified method reproduces it in no more time than the device's run, "
+    "device.shots x device.repetition_s), 'quantum' (every applicable method has a cost estimate above the "
+    "device's run: searched tree, certified or measured cost, or a projection from its own ladder), 'open' "
+    "(neither can be shown: verdict_note says what would settle it), null without a device run; "
+    "verdict_evidence has every method's account",
 }

@@ -887,10 +887,15 @@ COMMON_POINT_FIELDS = (
     "reference_err",
     "reference_method",
     "reference_seconds",
+    "reference_source",
+    "reference_certificate",
+    "region_certified",
+    "region_certificate_chain",
     "reproduced_value",
     "reproduced_err",
     "reproduced_method",
     "reproduced_seconds",
+    "reproduced_certificate",
     "methods",
     "cheapest_method",
     "device_seconds",
@@ -898,6 +903,8 @@ COMMON_POINT_FIELDS = (
     "verdict_machine",
     "verdict_method",
     "verdict",
+    "verdict_note",
+    "verdict_evidence",
 )
 
 

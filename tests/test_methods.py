@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eqvbench.classical.cost import REFERENCE_MACHINES
-from eqvbench.classical.methods import METHODS, MethodResult, cheapest, classical_seconds
+from eqvbench.classical.methods import METHODS, MethodResult, classical_seconds
 from eqvbench.pipeline import verdict
 
 FRONTIER = REFERENCE_MACHINES["frontier"]
@@ -25,7 +25,21 @@ def _values(shots=100, rep=0.01):
     }
 
 
-def test_verdict_compares_device_time_with_the_cheapest_method():
+def _pp(value=0.5, err=0.01, certified=True, **kw):
+    kw.setdefault("seconds", 0.2)
+    return MethodResult(
+        "pauli_propagation",
+        "ok",
+        value=value,
+        err=err,
+        flops=kw.pop("flops", 1e20),
+        seconds_kind="measured",
+        detail={"certified": certified},
+        **kw,
+    )
+
+
+def test_verdict_compares_device_time_with_the_cheapest_certified_method():
     # contraction: f x cost over Frontier's rate; 0.5 x 2e18 / 1.1e18 = 0.91 s against the device's 1 s
     fast = verdict(*_args(_values(), [MethodResult("contraction", "ok", err=0.0, flops=2.0e18)]))
     assert fast["device_seconds"] == pytest.approx(1.0)
@@ -33,33 +47,87 @@ def test_verdict_compares_device_time_with_the_cheapest_method():
     assert fast["verdict"] == "classical" and fast["cheapest_method"] == "contraction"
     slow = [MethodResult("contraction", "ok", err=0.0, flops=4.0e18)]
     assert verdict(*_args(_values(), slow))["verdict"] == "quantum"
-    # a Pauli propagation measured here within the device's error bar counts; one outside it does not
-    pp = MethodResult("pauli_propagation", "ok", value=0.5, err=0.01, flops=1e20, seconds=0.2, seconds_kind="measured")
-    v = verdict(*_args(_values(), slow + [pp]))
+    # a certified Pauli propagation measured here within the device's error bar reproduces it
+    v = verdict(*_args(_values(), slow + [_pp()]))
     assert v["verdict"] == "classical" and v["classical_seconds"] == 0.2
-    assert v["cheapest_method"] == "pauli_propagation" and "measured" in v["verdict_method"]
-    loose = MethodResult("pauli_propagation", "ok", value=0.5, err=0.05, seconds=0.2, seconds_kind="measured")
-    v = verdict(*_args(_values(), slow + [loose]))
-    assert v["verdict"] == "quantum" and v["cheapest_method"] == "contraction"
-    # no device run: the cheapest method still named, no verdict
-    v = verdict(*_args(_values(None, None), slow + [pp]))
-    assert v == {"cheapest_method": "pauli_propagation", "verdict_method": v["verdict_method"]}
+    assert v["cheapest_method"] == "pauli_propagation" and "certified" in v["verdict_method"]
+    # converged by its own estimate but not certified: it neither reproduces nor lets 'quantum' stand
+    v = verdict(*_args(_values(), slow + [_pp(certified=False)]))
+    assert v["verdict"] == "open" and v["cheapest_method"] == "contraction"
+    ev = {e["method"]: e for e in v["verdict_evidence"]}
+    assert ev["pauli_propagation"]["basis"] == "measured, not certified" and not ev["pauli_propagation"]["reproduces"]
+    # the same, costing more than the device's run: evidence for 'quantum'
+    v = verdict(*_args(_values(), slow + [_pp(certified=False, seconds=50.0, flops=1e20)]))
+    assert v["verdict"] == "quantum"
+    # outside the device's error bar: not a reproduction
+    v = verdict(*_args(_values(), slow + [_pp(err=0.05, seconds=50.0)]))
+    assert v["cheapest_method"] == "contraction"
+    # no device run: the cheapest method still named, the verdict null with why
+    v = verdict(*_args(_values(None, None), slow + [_pp()]))
+    assert v["cheapest_method"] == "pauli_propagation" and v["verdict"] is None and "device" in v["verdict_note"]
 
 
-def test_over_budget_methods_do_not_count_unless_only_a_bound_is_left():
+def test_an_exhausted_budget_or_an_unsearched_bound_is_open_not_quantum():
     bound = MethodResult("contraction", "over_budget", err=0.0, flops=1e43, note="not searched")
     region = MethodResult("region", "over_budget", note="not certified")
     pp = MethodResult("pauli_propagation", "over_budget", note="not converged", seconds=60.0, seconds_kind="measured")
-    t, m, label = cheapest([bound, region, pp], FRONTIER, 0.37, 0.027)
-    assert m is bound and t == pytest.approx(0.37 * 1e43 / FRONTIER) and "upper bound" in label
-    ok_region = MethodResult("region", "ok", value=0.3, err=0.02, flops=1e12, seconds=5.0, seconds_kind="measured")
-    t, m, _ = cheapest([bound, ok_region, pp], FRONTIER, 0.37, 0.027)
-    assert m is ok_region and t == pytest.approx(1e12 / FRONTIER)
-    assert cheapest([region, pp], FRONTIER, 0.37, 0.027) is None
+    v = verdict(*_args(_values(), [bound, region, pp]))
+    assert v["verdict"] == "open" and "cheapest_method" not in v
+    assert "not searched" in v["verdict_note"] and "pauli_propagation" in v["verdict_note"]
+    ok_region = MethodResult(
+        "region",
+        "ok",
+        value=0.3,
+        err=0.02,
+        flops=1e12,
+        seconds=5.0,
+        seconds_kind="measured",
+        detail={"certified": True},
+    )
+    v = verdict(*_args(_values(), [bound, ok_region, pp]))
+    assert v["verdict"] == "classical" and v["cheapest_method"] == "region"
+    assert v["classical_seconds"] == pytest.approx(1e12 / FRONTIER)
+
+
+def test_quantum_needs_every_method_costed_above_the_device_and_projections_say_how():
+    from eqvbench.classical.verdict import project_pauli
+
+    searched = MethodResult("contraction", "ok", err=0.0, flops=1e30)
+    # a cut-off ladder whose change falls tenfold per decade of cut-off while its cost grows tenfold
+    ladder = [
+        {"coefficient_cutoff": c, "value": 0.5 + 300.0 * c, "flops": 1e20 / c, "status": "ok"}
+        for c in (1e-3, 1e-4, 1e-5)
+    ]
+    pp = MethodResult(
+        "pauli_propagation", "over_budget", flops=1e14, seconds=60.0, seconds_kind="measured", detail={"ladder": ladder}
+    )
+    proj, why = project_pauli(pp, 0.027)
+    assert why is None
+    # changes 0.27 (at 1e-4) and 0.027 (at 1e-5): delta/2 = 0.0135 is reached at a cut-off of 5e-6
+    assert proj["coefficient_cutoff"] == pytest.approx(5e-6, rel=1e-6)
+    assert proj["flops"] == pytest.approx(1e20 / 5e-6, rel=1e-6)
+    v = verdict(*_args(_values(), [searched, pp]))
+    assert v["verdict"] == "quantum"
+    ev = {e["method"]: e for e in v["verdict_evidence"]}
+    assert ev["pauli_propagation"]["basis"] == "projected" and "assumes" in ev["pauli_propagation"]["projection"]
+    # a ladder whose change does not fall projects nothing: open
+    pp.detail["ladder"] = [dict(r, value=0.5 + 0.1 * (-1) ** i) for i, r in enumerate(ladder)]
+    assert project_pauli(pp, 0.027)[0] is None
+    assert verdict(*_args(_values(), [searched, pp]))["verdict"] == "open"
 
 
 def test_classical_seconds_takes_the_lesser_of_flops_and_measured_time():
-    m = MethodResult("region", "ok", value=0.1, err=0.0, flops=1e12, seconds=1e-9, seconds_kind="measured")
+    m = MethodResult(
+        "region",
+        "ok",
+        value=0.1,
+        err=0.0,
+        flops=1e12,
+        seconds=1e-9,
+        seconds_kind="measured",
+        detail={"certified": True},
+    )
+    assert classical_seconds(MethodResult("region", "ok", value=0.1, err=0.0, flops=1e12), 1e12, None, 0.01) is None
     assert classical_seconds(m, 1e12, None, 0.01) == 1e-9
     m.seconds_kind = "extrapolated"  # an extrapolated time is not evidence: the FLOP count decides
     assert classical_seconds(m, 1e12, None, 0.01) == 1.0
@@ -199,38 +267,39 @@ def test_bad_pauli_propagation_switch_is_one_line(tmp_path):
     assert "circuit.region.pauli_propagation" in out and "Traceback" not in out
 
 
-def test_belief_propagation_on_loops_counts_only_when_corroborated():
-    """BP's ladder err leaves out its loop error: the verdict uses it only when another value of the cone
-    agrees within delta (|v - w| + u <= delta), and its err then covers the gap."""
-    from eqvbench.classical.belief_propagation import corroborate
+def test_a_certificate_never_rests_on_the_value_it_certifies():
+    """W~_17 after 5 steps at pi/2 on the 127-qubit map: BP reads 0 (exact -1), the region's ball was chosen
+    against BP, and Pauli propagation's dropped-weight bound gives -1 exactly."""
+    from eqvbench.classical.certify import Candidate, certify
 
-    def bp():
-        return MethodResult(
-            "belief_propagation",
-            "ok",
-            value=0.0,
-            err=0.002,
-            flops=1e9,
-            seconds=1.0,
-            seconds_kind="measured",
-            detail={"corroborated": None},
-        )
-
-    off = bp()  # W_17 after 5 steps at 3pi/8: BP about 0, exact -0.133
-    corroborate(off, [(-0.133, 0.0, "the exact value of the whole cone", True)], 0.027)
-    assert off.detail["corroborated"] is False and "not corroborated" in off.note
-    assert classical_seconds(off, FRONTIER, None, 0.027) is None
-    near = bp()
-    corroborate(near, [(0.01, 0.005, "pauli_propagation", False)], 0.027)
-    assert near.detail["corroborated"] == "pauli_propagation" and near.err == pytest.approx(0.015)
-    assert classical_seconds(near, FRONTIER, None, 0.027) == pytest.approx(1e9 / FRONTIER)
-    # an exact value of the cone decides alone: an estimate that agrees does not outvote it
-    outvoted = bp()
-    corroborate(outvoted, [(-0.133, 0.0, "exact", True), (0.01, 0.005, "pauli_propagation", False)], 0.027)
-    assert outvoted.detail["corroborated"] is False
-    lone = bp()
-    corroborate(lone, [], 0.027)
-    assert lone.detail["corroborated"] is False
-    exact = MethodResult("belief_propagation", "ok", value=0.3, err=0.0, seconds=1.0, seconds_kind="measured")
-    corroborate(exact, [(-1.0, 0.0, "exact", True)], 0.027)  # loop-free and untruncated: nothing to corroborate
-    assert "corroborated" not in exact.detail and classical_seconds(exact, FRONTIER, None, 0.027) is not None
+    bp = Candidate("belief_propagation", 0.0, 0.0)
+    region = Candidate("region", 7e-18, 7e-18, rests_on=frozenset({"belief_propagation"}), kind="exact")
+    # alone, the region cannot certify BP: nothing is certified
+    alone = certify([bp, region], 0.027)
+    assert not alone["belief_propagation"].certified and not alone["region"].certified
+    # a bound refuses BP, and with it the region resting on it
+    pp = Candidate("pauli_propagation", -1.0, 0.0, proof="dropped-weight bound")
+    out = certify([bp, region, pp], 0.027)
+    assert out["pauli_propagation"].certified and out["pauli_propagation"].certificate == ["dropped-weight bound"]
+    assert out["belief_propagation"].refused and not out["belief_propagation"].certified
+    assert out["region"].refused and "belief_propagation" in out["region"].refused
+    # two independent estimates that agree within delta certify each other, the error covering the gap
+    a, b = Candidate("pauli_propagation", 0.50, 0.004), Candidate("belief_propagation", 0.51, 0.002)
+    out = certify([a, b], 0.027)
+    assert out["pauli_propagation"].certificate == ["belief_propagation"]
+    assert out["pauli_propagation"].err == pytest.approx(0.01)
+    assert out["belief_propagation"].certified and out["belief_propagation"].err == pytest.approx(0.01)
+    # ... and a region resting on one of them is certified with the chain named
+    reg = Candidate("region", 0.505, 0.02, rests_on=frozenset({"pauli_propagation"}), kind="exact")
+    out = certify([a, b, reg], 0.027)
+    assert out["region"].certified and out["region"].certificate == ["belief_propagation", "pauli_propagation"]
+    # estimates that disagree certify nothing; an exact value refuses the one that is off
+    far = Candidate("belief_propagation", 0.60, 0.002)
+    out = certify([a, far], 0.027)
+    assert not out["pauli_propagation"].certified and not out["belief_propagation"].certified
+    exact = Candidate("contraction", 0.501, 0.0, proof="exact", kind="exact")
+    out = certify([a, far, exact], 0.027)
+    assert out["pauli_propagation"].certified and out["belief_propagation"].refused
+    # estimates of one kind do not corroborate each other
+    twin = Candidate("pauli_propagation_2", 0.5, 0.0, kind="pauli_propagation")
+    assert not certify([a, twin], 0.027)["pauli_propagation"].certified

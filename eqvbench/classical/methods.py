@@ -147,7 +147,13 @@ def region_entry(
         seconds_kind="measured" if seconds is not None else None,
         budget=reg_budget,
         note=None if cost_eff_flops is not None else "region not costed",
-        detail={"a_eff": fields.get("a_eff"), "certificate": fields.get("region_certificate")},
+        detail={
+            "a_eff": fields.get("a_eff"),
+            "certificate": fields.get("region_certificate"),
+            # certified: against an exact reference, or (eqvbench.classical.certify) a certified one
+            "certified": bool(fields.get("region_certified", fields.get("region_certificate") == "rigorous")),
+            "certificate_chain": fields.get("region_certificate_chain"),
+        },
     )
 
 
@@ -160,7 +166,7 @@ def classical_seconds(m: MethodResult, rate: float, f: float | None, delta: floa
         return None
     if m.method != "contraction" and (m.value is None or m.err is None or delta is None or m.err > delta):
         return None
-    if m.detail.get("corroborated") is False:  # an estimate that leaves out a known error, not checked
+    if m.method != "contraction" and m.detail.get("certified") is not True:  # eqvbench.classical.certify
         return None
     options = []
     if m.flops is not None:
@@ -169,29 +175,3 @@ def classical_seconds(m: MethodResult, rate: float, f: float | None, delta: floa
     if m.seconds is not None and m.seconds_kind == "measured":
         options.append(m.seconds)
     return min(options) if options else None
-
-
-def cheapest(methods: list[MethodResult], rate: float, f: float | None, delta: float | None):
-    """(seconds, method, label) of the cheapest method that gives the device's quantity on a machine of
-    `rate` FLOP/s (:func:`classical_seconds`), or None. Methods with status 'ok' first; only when none
-    qualifies, an over-budget contraction's bound (the unsearched in-order sweep), labelled as a bound."""
-    for statuses in (("ok",), ("over_budget",)):
-        timed = []
-        for m in methods:
-            if m.status not in statuses or (m.status == "over_budget" and m.method != "contraction"):
-                continue
-            t = classical_seconds(m, rate, f, delta)
-            if t is not None:
-                timed.append((t, m))
-        if timed:
-            t, m = min(timed, key=lambda tm: tm[0])
-            return t, m, _label(m, t, rate, f)
-    return None
-
-
-def _label(m: MethodResult, t: float, rate: float, f: float | None) -> str:
-    if m.method == "contraction":
-        how = "f x cost" if f is not None and f > 0 else "cost"
-        return f"contraction ({how}{', upper bound: not searched' if m.status == 'over_budget' else ''})"
-    measured = m.seconds is not None and m.seconds_kind == "measured" and t == m.seconds
-    return f"{m.method} ({'measured on this machine' if measured else 'FLOP over the machine rate'})"

@@ -54,14 +54,6 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # spec sections that cannot change a point's measured numbers: not part of its key
 # (the verdict, which reads report.machine, is recomputed on reuse: see reuse_point)
 KEY_EXCLUDED = ("description", "report", "checks")
-VERDICT_KEYS = (
-    "cheapest_method",
-    "device_seconds",
-    "classical_seconds",
-    "verdict_machine",
-    "verdict_method",
-    "verdict",
-)
 MAX_JSON_BYTES = 1 << 30  # a JSON result document read by show/export/plot
 
 _SCHEMA = """
@@ -556,6 +548,7 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     """A stored point for reuse by a point with resolved `values`: its swept `params` and, since
     the verdict reads `report.machine` (not part of the key), the verdict computed again."""
     from eqvbench.classical.cost import REFERENCE_MACHINES
+    from eqvbench.classical.verdict import VERDICT_KEYS
     from eqvbench.pipeline import verdict
 
     point = {**stored, "params": params}
@@ -566,7 +559,7 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
 
     methods = [MethodResult.from_json(m) for m in point.get("methods") or []]
     fid = point.get("f_eff") if point.get("simulated") and point.get("f_eff") is not None else point.get("f_model")
-    fresh = verdict(values, methods, fid, point.get("region_delta"), machines)
+    fresh = verdict(values, methods, fid, point.get("region_delta"), machines, point.get("task_flops"))
     items = [(k, v) for k, v in point.items() if k not in VERDICT_KEYS]
     # where run_point puts them: after the family's fields, before published figures and notes
     at = next(
@@ -574,6 +567,8 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
         len(items),
     )
     out = dict(items[:at] + list(fresh.items()) + items[at:])
+    from eqvbench.classical.verdict import VERDICT_KEYS
+
     for k in VERDICT_KEYS:
         if f"published_{k}" in out:
             mine, theirs = out.get(k), out[f"published_{k}"]
