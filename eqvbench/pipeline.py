@@ -120,11 +120,11 @@ class PointResult:
         out["cost"] = c.to_json() if c else None
         out.update(self.fields)
         out["methods"] = [m.to_json() for m in self.methods]
+        from eqvbench.output.fields import published_ratio
+
         for k, v in self.published.items():  # published figures beside ours, with ours / published
             out[f"published_{k}"] = v
-            mine = out.get(k)
-            ok = isinstance(mine, (int, float)) and not isinstance(mine, bool)
-            out[f"ratio_{k}"] = mine / v if ok else None
+            out[f"ratio_{k}"] = published_ratio(out.get(k), v)
         out["notes"] = self.notes
         out["timings_s"] = {k: round(v, 3) for k, v in self.timings.items()}
         return out

@@ -420,6 +420,9 @@ class ReportSpec(Section):
     columns: list[Union[str, dict[str, str]]] = []
 
 
+PUBLISHED_MIN, PUBLISHED_MAX = 1e-200, 1e200  # a published figure's bounds
+
+
 class PublishedSpec(Section):
     """Published figures to put beside eqvbench's: any numeric JSON field of a point, e.g. cost_flops."""
 
@@ -443,8 +446,11 @@ class PublishedSpec(Section):
     @model_validator(mode="after")
     def _numbers(self):
         for k, v in (self.model_extra or {}).items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"published.{k} must be a positive number, got {v!r}")
+            # bounded away from the float range's ends, so that ours / published stays a finite number
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not PUBLISHED_MIN <= v <= PUBLISHED_MAX:
+                raise ValueError(
+                    f"published.{k} must be a positive number from {PUBLISHED_MIN:g} to {PUBLISHED_MAX:g}, got {v!r}"
+                )
         return self
 
 

@@ -169,6 +169,10 @@ def test_bad_device_section(tmp_path, text, fld):
     [
         ("published: {cost_flops: abc}\n", "published", "positive number"),
         ("published: {cost_flops: -3}\n", "published", "positive number"),
+        ("published: {cost_flops: 1.0e-320}\n", "published", "positive number from 1e-200"),
+        ("published: {cost_flops: 0}\n", "published", "positive number"),
+        ("published: {cost_flops: 1.0e+250}\n", "published", "to 1e+200"),
+        ("published: {f_eff: .inf}\n", "published.f_eff", "finite"),
         ("report: {columns: [3]}\n", "report.columns", ""),
         ("cost: {search_max_tensors: 0}\n", "cost.search_max_tensors", "greater than or equal to 1"),
         ("cost: {processes: 0}\n", "cost.processes", "greater than or equal to 1"),

@@ -84,3 +84,20 @@ def closest(name: str, allowed: Iterable[str]) -> str:
 
 def is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def published_ratio(mine: Any, theirs: Any) -> float | None:
+    """``mine / theirs`` (ours against a published figure), or None where either is no number or it is not finite.
+
+    A figure near the ends of the float range (a spec's ``published:`` value is bounded, a stored
+    document's may not be) would otherwise give ``inf``, which JSON cannot hold.
+    """
+    import math
+
+    if not (is_number(mine) and is_number(theirs)) or not theirs:
+        return None
+    try:
+        r = mine / theirs
+    except (OverflowError, ZeroDivisionError):
+        return None
+    return r if math.isfinite(r) else None

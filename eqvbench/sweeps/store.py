@@ -567,12 +567,11 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
         len(items),
     )
     out = dict(items[:at] + list(fresh.items()) + items[at:])
-    from eqvbench.classical.verdict import VERDICT_KEYS
+    from eqvbench.output.fields import published_ratio
 
     for k in VERDICT_KEYS:
         if f"published_{k}" in out:
-            mine, theirs = out.get(k), out[f"published_{k}"]
-            out[f"ratio_{k}"] = mine / theirs if _is_number(mine) and _is_number(theirs) and theirs else None
+            out[f"ratio_{k}"] = published_ratio(out.get(k), out[f"published_{k}"])
     return out
 
 
