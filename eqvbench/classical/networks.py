@@ -9,12 +9,16 @@ regions) costs is its instance record's `network()` (eqvbench.families.base.Inst
 from __future__ import annotations
 
 
-def amplitude_network(circuit, qubits, bitstring: str | None = None):
+def amplitude_network(circuit, qubits, bitstring: str | None = None, open_qubits=()):
     """quimb network for <x|C|0...0> (x = 0...0 by default): one amplitude, no open index.
 
-    Two-qubit gates are split by their Schmidt rank (quimb's auto-split-gate,
-    which also uses the SWAP trick for iSWAP-like gates): a property of the
-    gate type, not of particular gate values.
+    With `open_qubits` (some of `qubits`), those qubits' output vectors are left
+    off: their indices `k{i}` (i: the qubit's position in `qubits`) stay open, and
+    the contraction gives the 2^k amplitudes <x|C|0...0> over every value of the
+    open qubits, the others fixed by `bitstring` (whose bits on open qubits are
+    not used). Two-qubit gates are split by their Schmidt rank (quimb's
+    auto-split-gate, which also uses the SWAP trick for iSWAP-like gates): a
+    property of the gate type, not of particular gate values.
     """
     import cirq
     import numpy as np
@@ -22,6 +26,7 @@ def amplitude_network(circuit, qubits, bitstring: str | None = None):
 
     n = len(qubits)
     index = {q: i for i, q in enumerate(qubits)}
+    opened = {index[q] for q in open_qubits}  # a qubit not in `qubits` is a KeyError: a caller's mistake
     circ = qtn.Circuit(n)
     for op in circuit.all_operations():
         if cirq.is_measurement(op):
@@ -30,7 +35,8 @@ def amplitude_network(circuit, qubits, bitstring: str | None = None):
     tn = circ.psi.copy()
     bits = bitstring or "0" * n
     for i, b in enumerate(bits):
-        tn &= qtn.Tensor(np.eye(2, dtype=complex)[int(b)], inds=(f"k{i}",), tags=("OUT",))
+        if i not in opened:
+            tn &= qtn.Tensor(np.eye(2, dtype=complex)[int(b)], inds=(f"k{i}",), tags=("OUT",))
     return tn
 
 
