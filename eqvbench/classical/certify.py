@@ -9,8 +9,11 @@ The rule (docs/physics.md, "Certificates"):
 - An estimate (Pauli propagation's cut-off ladder, belief propagation's chi
   ladder on a graph with loops) is certified only when another computation of a
   different kind, that does not itself rest on it, agrees within the device's
-  error bar delta: |v - w| + u_w <= delta. Its certified error is then
-  max(err, |v - w| + u_w), and its certificate names the agreeing computations.
+  error bar delta: |v - w| + u_w <= delta (u_w the other's bound, 0 for an
+  estimate). Its certified error is |v - w| + u_w against a bound, and
+  2 |v - w| + max(err_v, err_w) against another estimate (neither bounds the
+  truth: the independent methods' discrepancy sets the scale); its
+  certificate names the agreeing computations.
 - An estimate that disagrees with a certified value beyond that value's error
   plus delta is refused (never shown as a reproduction, never used by the
   verdict), and so is every value that rests on it.
@@ -136,15 +139,23 @@ def certify(candidates: list[Candidate], delta: float | None) -> dict[str, Certi
             if refuse_against_certified(c):
                 changed = True
                 continue
-            gaps = {
-                # a bound adds its error; two estimates compare values (symmetric: each certifies the other)
-                o.name: abs(c.value - o.value) + (out[o.name].err if o.proof is not None else 0.0)
-                for o in candidates
-                if o.name != c.name and independent(c, o) and not out[o.name].refused and not o.rests_on
-            }
-            agree = sorted(n for n, g in gaps.items() if g <= d)
+            # agreement: |v - w| + u_w <= delta, u_w the other's bound (0 for an estimate). The certified
+            # error: |v - w| + u_w against a bound (rigorous); against an estimate, where neither bounds
+            # the truth, twice the gap plus the larger ladder error (a stated estimate, not a bound)
+            agree, errs = [], []
+            for o in candidates:
+                if o.name == c.name or not independent(c, o) or out[o.name].refused or o.rests_on:
+                    continue
+                gap = abs(c.value - o.value)
+                if o.proof is not None and out[o.name].certified:
+                    if gap + out[o.name].err <= d:
+                        agree.append(o.name)
+                        errs.append(gap + out[o.name].err)
+                elif gap <= d:
+                    agree.append(o.name)
+                    errs.append(2 * gap + max(c.err, o.err))
             if agree:
-                v.certified, v.err, v.certificate = True, max(c.err, *(gaps[n] for n in agree)), agree
+                v.certified, v.err, v.certificate = True, max(c.err, *errs), sorted(agree)
                 changed = True
         # 3. what rests on others: certified when all of them are, refused when one is
         for c in candidates:
