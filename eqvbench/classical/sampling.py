@@ -198,7 +198,7 @@ class _Searches:
                     "than its largest input)"
                 )
         cost, frac = min(options, key=lambda o: o[0].cost_flops * o[1])
-        if frac > phi * (1 + 1e-12):
+        if frac > phi * (1 + 1e-12) and len(options) > 1:
             notes.append(
                 f"{cost.n_slices} path(s), {frac:.3g} of them summed: phi = {phi:.3g} would need {need}, and "
                 "cutting them costs more than it saves"
