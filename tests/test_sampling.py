@@ -170,10 +170,30 @@ def test_batched_k_respects_the_memory_limit_and_the_task_is_the_cheaper():
 
 def test_a_fidelity_a_batch_cannot_reach_skips_that_batch():
     circuit, qubits = grid_circuit(3, 3, 4)
-    task = sampling_task_cost(circuit, qubits, 10, 0.95, SMALL, 1e15, k_values=(2, 6))
+    task = sampling_task_cost(circuit, qubits, 10, 0.95, SMALL, 1e15, k_values=(2, 6), full_state=False)
     skipped = [s for s in task.scan if "skipped" in s]
     assert [s["k"] for s in skipped] == [2]  # (4 - 1) / (4 + 1) = 0.6 < 0.95
     assert task.batched.batch_qubits == 6
+
+
+def test_the_full_state_gives_every_shot_from_one_contraction_where_it_fits():
+    circuit, qubits = grid_circuit(3, 3, 4)
+    everything = amplitude_network(circuit, qubits, open_qubits=qubits)
+    psi = cirq.final_state_vector(circuit, qubit_order=qubits, dtype=np.complex128)
+    got = everything.contract(output_inds=[f"k{i}" for i in range(9)]).data.reshape(-1)
+    np.testing.assert_allclose(got, psi, atol=1e-6)
+    full = contraction_cost(*network_structure(everything), SMALL)
+    task = sampling_task_cost(circuit, qubits, 10_000, 1.0, SMALL, 1e15, k_values=(4,))
+    assert [s["k"] for s in task.scan] == [4, 9]
+    way = task.batched
+    assert (way.batch_qubits, way.contractions, way.samples_per_contraction, way.sampler_xeb) == (9, 1, 10_000, 1)
+    assert way.task_flops == full.cost_flops  # f = 1: every path, once
+    assert task.task_method == "batched" and task.task_flops == way.task_flops
+    # not where 2^n amplitudes exceed the memory limit, nor when asked not to
+    limited = dataclasses.replace(SMALL, memory_limit=2**8 * 8)
+    assert [s["k"] for s in sampling_task_cost(circuit, qubits, 10, 1.0, limited, 1e15, k_values=(4,)).scan] == [4]
+    no_full = sampling_task_cost(circuit, qubits, 10, 1.0, SMALL, 1e15, k_values=(4,), full_state=False)
+    assert [s["k"] for s in no_full.scan] == [4]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,9 @@ batched
     probabilities the drawn bitstring has XEB (B - 1) / (B + 1) with B = 2^k
     (E[sum q^2 / sum q] = 2B / (B + 1) for B i.i.d. Exp(1) variables: q_i / sum q
     is Beta(1, B - 1), independent of the sum), 0.88 at k = 4 and 0.992 at k = 8.
+    With every qubit open (k = n, where the memory limit holds 2^n amplitudes)
+    the batch is the whole output distribution: all the shots are drawn from
+    one contraction, i.i.d., with no fixed bits and no batch factor.
 
 Both use the fraction-of-paths argument (Markov et al. 2018): the amplitude
 is a sum over the P slices (paths) of its sliced contraction; summing a
@@ -195,7 +198,7 @@ class _Searches:
                     "than its largest input)"
                 )
         cost, frac = min(options, key=lambda o: o[0].cost_flops * o[1])
-        if frac > phi * (1 + 1e-12):
+        if frac > phi * (1 + 1e-12) and len(options) > 1:
             notes.append(
                 f"{cost.n_slices} path(s), {frac:.3g} of them summed: phi = {phi:.3g} would need {need}, and "
                 "cutting them costs more than it saves"
@@ -215,6 +218,7 @@ def sampling_task_cost(
     rejection_m: float = REJECTION_M,
     k_values=None,
     max_k_searches: int = MAX_K_SEARCHES,
+    full_state: bool = True,
     progress=None,
 ) -> SamplingTask:
     """Cost `shots` bitstrings of `circuit` (on `qubits`, all measured) at linear XEB `f`, per sample and
@@ -223,8 +227,11 @@ def sampling_task_cost(
     `amplitude_cost`: the point's `contraction_cost` of one amplitude with the same `settings`, if already
     known (it is reused where its slices are enough paths). Searches: one per batched k (at most
     `max_k_searches`, from `k_values` or K_LADDER, within `settings.memory_limit`), plus one per way
-    whose best tree has fewer than 1/phi slices, plus one amplitude if not given. A k whose search fails
-    (memory limit) is recorded in `scan` and skipped. `rate_flops`: the machine's sustained FLOP/s.
+    whose best tree has fewer than 1/phi slices, plus one amplitude if not given, plus, with `full_state`
+    and where 2^n amplitudes fit the memory limit (always without one), k = n: the whole output
+    distribution from one contraction, every shot sampled from it directly (XEB phi, no batch factor).
+    A k whose search fails (memory limit) is recorded in `scan` and skipped. `rate_flops`: the
+    machine's sustained FLOP/s.
     """
     from eqvbench.classical.networks import amplitude_network
 
@@ -271,11 +278,17 @@ def sampling_task_cost(
     except MemoryLimitError as exc:
         notes.append(f"per sample: {exc}")
 
-    # batched: k open qubits, one sample per batch drawn in proportion to the batch's probabilities
+    # batched: k open qubits, one sample per batch drawn in proportion to the batch's probabilities;
+    # with every qubit open (the full state, where it fits), all the shots come from one contraction
+    n = len(qubits)
     scan: list[dict[str, Any]] = []
     best = None
-    for k in batch_candidates(len(qubits), settings, k_values, max_k_searches):
-        x = batch_xeb(k)
+    ks = batch_candidates(n, settings, k_values, max_k_searches)
+    if full_state and n not in ks and (settings.memory_limit is None or 2**n <= settings.target_size):
+        ks.append(n)
+    for k in ks:
+        x = 1.0 if k == n else batch_xeb(k)
+        batches = 1 if k == n else shots
         entry: dict[str, Any] = {"k": k, "sampler_xeb": x}
         if f > x:
             scan.append({**entry, "skipped": f"one draw from 2^{k} reaches XEB {x:.4g} < f"})
@@ -286,26 +299,28 @@ def sampling_task_cost(
         except MemoryLimitError as exc:
             scan.append({**entry, "skipped": str(exc)})
             continue
-        phi = f / x
         # ranked before cutting paths: phi of the contraction, the cut's overhead not yet counted
-        estimate = shots * phi * cost.cost_flops
+        estimate = batches * (f / x) * cost.cost_flops
         scan.append({**entry, "cost_flops": cost.cost_flops, "width_log2": cost.width_log2, "n_slices": cost.n_slices})
         scan[-1]["estimate_flops"] = estimate
         if best is None or estimate < best[0]:
-            best = (estimate, k, cost, open_structure)
+            best = (estimate, k, x, batches, cost, open_structure)
     batched = None
     if best is not None:
-        _, k, first, open_structure = best
-        x = batch_xeb(k)
-        phi = f / x
-        cost, frac, way_notes = searches.with_paths(open_structure, first, phi)
-        task = shots * frac * cost.cost_flops
+        _, k, x, batches, first, open_structure = best
+        cost, frac, way_notes = searches.with_paths(open_structure, first, f / x)
+        task = batches * frac * cost.cost_flops
+        sampler = (
+            f"the full distribution: all {shots} samples drawn from one contraction's 2^{k} probabilities"
+            if k == n
+            else f"one bitstring per batch of 2^{k}, drawn in proportion to their probabilities"
+        )
         batched = SamplingWay(
             "batched",
             k,
-            f"one bitstring per batch of 2^{k}, drawn in proportion to their probabilities",
-            float(shots),
-            1.0,
+            sampler,
+            float(batches),
+            shots / batches,
             x,
             frac,
             cost.n_slices,
