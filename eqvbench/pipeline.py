@@ -223,8 +223,17 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
         _cost(spec, pp, family, first, region, settings.cost, cost_cache, result, say)
     result.methods = classical_methods(family, result, region, settings.region)
     fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
+    sampling = family.samples(first) and settings.cost_enabled
     result.fields.update(
-        verdict(values, result.methods, fid, result.fields.get("region_delta"), settings.cost.machines)
+        verdict(
+            values,
+            result.methods,
+            fid,
+            result.fields.get("region_delta"),
+            settings.cost.machines,
+            result.fields.get("task_flops"),
+            sampling=sampling,
+        )
     )
     return result
 
@@ -309,8 +318,21 @@ def _fidelity(
     if result.f_eff is not None and result.eps:
         if result.f_eff > 0:
             result.v_eff = math.log(1.0 / result.f_eff) / result.eps
+            if result.v_eff > result.v_light * (1 + 3 * _rel_err(result.f_eff, result.f_eff_err, result.v_eff)):
+                result.notes.append(
+                    f"v_eff {result.v_eff:.3g} exceeds v_light {result.v_light}: the measured fidelity is below "
+                    "what the errors of the light cone's gates explain (ln(1/f_eff)/eps counts more error "
+                    "locations than the cone has), so the error model misses errors or f_eff is not a fidelity here"
+                )
         else:
             result.notes.append(f"f_eff = {result.f_eff:.3g} <= 0 (within noise of 0): v_eff undefined")
+
+
+def _rel_err(f: float, f_err: float | None, v_eff: float) -> float:
+    """Relative standard error of v_eff = ln(1/f)/eps from f's: f_err / (f ln(1/f))."""
+    if not f_err or f >= 1 or v_eff <= 0:
+        return 0.0
+    return f_err / (f * math.log(1.0 / f))
 
 
 def _cost(
@@ -353,9 +375,75 @@ def _cost(
         r_in, r_out, r_sizes = network_structure(region.network)
         result.fields["cost_eff_flops"] = contraction_cost(r_in, r_out, r_sizes, cost_settings).cost_flops
     result.timings["cost"] = time.perf_counter() - t
-    fid = result.f_eff if pp.simulate else result.f_model
+    # the simulated f_eff, else (not simulated, or XEB is no fidelity there) the digital model's
+    fid = result.f_eff if pp.simulate and result.f_eff is not None else result.f_model
     if fid is not None and fid > 0:
         result.resource_flops = fid * result.cost.cost_flops
+    if family.samples(first):
+        t = time.perf_counter()
+        _sampling_task(pp.point.values, first, cost_settings, fid, result, say)
+        result.timings["sampling_task"] = time.perf_counter() - t
+
+
+def _sampling_task(values, first, cost_settings, fid: float | None, result: PointResult, say: Progress) -> None:
+    """The device's sampling task, `device.shots` bitstrings at fidelity `fid`, costed per sample and
+    batched (:func:`eqvbench.classical.sampling.sampling_task_cost`, reusing the amplitude's tree), into
+    `result.fields` (`task_flops`, `task_method`, `task_batch_qubits`, `sampling_task`); null with a
+    note where it cannot be costed."""
+    from eqvbench.classical.cost import MemoryLimitError
+    from eqvbench.classical.sampling import sampling_task_cost
+
+    fields = result.fields
+    fields.update({"task_flops": None, "task_method": None, "task_batch_qubits": None, "sampling_task": None})
+    shots = values["device"]["shots"]
+    machine = values["report"]["machine"]
+    why = None
+    if not shots:
+        return  # no device run: no task and no verdict (verdict_note says so)
+    if fid is None or not fid > 0:
+        why = "no fidelity to sample at: the device's sampling task is not costed"
+    elif machine not in cost_settings.machines:
+        why = f"report.machine {machine!r} has no FLOP/s: the device's sampling task is not costed"
+    if why is not None:
+        result.notes.append(why)
+        return
+    cost = values["cost"]
+    say(f"cost of the sampling task: {shots} bitstrings at f = {fid:.3g}")
+    try:
+        task = sampling_task_cost(
+            first.circuit,
+            first.qubits,
+            shots,
+            min(float(fid), 1.0),
+            cost_settings,
+            cost_settings.machines[machine],
+            amplitude_cost=result.cost,
+            k_values=tuple(cost["sampling_batch_qubits"]),
+            max_k_searches=len(cost["sampling_batch_qubits"]),
+            full_state=cost["sampling_full_state"],
+            progress=say,
+        )
+    except MemoryLimitError as e:
+        result.notes.append(f"the device's sampling task is not costed within cost.memory_limit: {e}")
+        return
+    fields.update(
+        {
+            "task_flops": task.task_flops,
+            "task_method": task.task_method,
+            "task_batch_qubits": task.task_batch_qubits,
+            "sampling_task": _without_seconds(task.to_json()),
+        }
+    )
+
+
+def _without_seconds(task: dict[str, Any]) -> dict[str, Any]:
+    """The sampling task's JSON without its seconds on one machine: `task_seconds` is the verdict's, on
+    report.machine (recomputed when a stored point is reused on another)."""
+    out = {k: v for k, v in task.items() if k not in ("task_seconds", "rate_flops")}
+    for way in ("per_sample", "batched"):
+        if out.get(way):
+            out[way] = {k: v for k, v in out[way].items() if k != "task_seconds"}
+    return out
 
 
 def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any]:
@@ -391,10 +479,13 @@ def verdict(
     delta: float | None,
     machines: dict[str, float],
     task_flops: float | None = None,
+    sampling: bool = False,
 ) -> dict[str, Any]:
     """The verdict fields (:func:`eqvbench.classical.verdict.decide`): `classical`, `quantum` or `open`
     against the device's run (device.shots x device.repetition_s) on report.machine, with every method's
-    evidence; delta the region's, else 1 / (f sqrt(simulation.shots))."""
+    evidence; delta the region's, else 1 / (f sqrt(simulation.shots)). For a sampling task (`sampling`)
+    the contraction counts with the task's cost (`task_flops`, also as `task_seconds` on the machine), and
+    not at all where the task was not costed."""
     from eqvbench.classical.verdict import decide
 
     machine = values["report"]["machine"]
@@ -406,7 +497,10 @@ def verdict(
     dev = values["device"]
     t_dev = dev["shots"] * dev["repetition_s"] if dev["shots"] and dev["repetition_s"] else None
     rate = machines[machine]
-    out = decide(methods, f, delta, rate, t_dev, None if task_flops is None else task_flops / rate)
+    task_seconds = None if task_flops is None else task_flops / rate
+    out = decide(methods, f, delta, rate, t_dev, task_seconds, sampling=sampling)
+    if sampling:
+        out["task_seconds"] = task_seconds
     out["verdict_machine"] = machine
     if t_dev is not None:
         out["device_seconds"] = t_dev
@@ -487,9 +581,11 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             m.pop("cpu_seconds", None)  # belief propagation's measured CPU seconds, and per chi
             for step in m.get("ladder") or []:
                 step.pop("seconds", None)
-        if p.get("cost"):
-            p["cost"].pop("search_seconds", None)
-            p["cost"].pop("cached", None)
+        costs = [p.get("cost")] + [(p.get("sampling_task") or {}).get(w) or {} for w in ("per_sample", "batched")]
+        for c in costs[:1] + [w.get("cost") for w in costs[1:]]:
+            if c:
+                c.pop("search_seconds", None)
+                c.pop("cached", None)
         out.append(p)
     return out
 

@@ -382,6 +382,11 @@ class CostSpec(Section):
     dtype: Literal["complex64", "complex128"] = "complex64"
     simplify: Literal["rank", "none"] = "rank"
     machines: dict[str, Annotated[float, Field(ge=1e3, le=1e30)]] = {}  # FLOP/s
+    # the sampling task (rcs, a circuit without an observable, with device.shots): the open output qubits
+    # k the batched way searches, one cost search each (docs/sampling.md), and whether the full state
+    # (every qubit open, where 2^n amplitudes fit memory_limit) is tried as one more batch
+    sampling_batch_qubits: Annotated[list[Annotated[int, Field(ge=1, le=30)]], Field(max_length=8)] = [4, 8]
+    sampling_full_state: bool = True
 
     @field_validator("methods")
     @classmethod

@@ -22,6 +22,7 @@ from eqvbench.classical.methods import MethodResult, classical_seconds
 VERDICTS = ("classical", "quantum", "open")
 # the point fields the verdict writes (recomputed when a stored point is reused: they read report.machine)
 VERDICT_KEYS = (
+    "task_seconds",
     "cheapest_method",
     "device_seconds",
     "classical_seconds",
@@ -130,7 +131,12 @@ def project_bp(m: MethodResult, delta: float):
 
 
 def _evidence(
-    m: MethodResult, rate: float, f: float | None, delta: float | None, task_seconds: float | None
+    m: MethodResult,
+    rate: float,
+    f: float | None,
+    delta: float | None,
+    task_seconds: float | None,
+    sampling: bool = False,
 ) -> dict[str, Any]:
     """One method's account for the verdict: `seconds` on the machine and `basis` ('reproduced',
     'searched tree', 'measured, not certified', 'projected'), or `seconds` None with `why`."""
@@ -141,8 +147,11 @@ def _evidence(
         if m.status != "ok":
             why = "the network was not searched: the in-order sweep's cost is an upper bound, not an estimate"
             return {**e, "counts": False, "seconds": None, "basis": None, "why": m.note or why}
-        t = task_seconds if task_seconds is not None else classical_seconds(m, rate, f, delta)
-        basis = "the device's sampling task" if task_seconds is not None else "searched tree"
+        if sampling and task_seconds is None:
+            why = "the device's sampling task was not costed (the point's notes say why); one amplitude is not the task"
+            return {**e, "counts": False, "seconds": None, "basis": None, "why": why}
+        t = task_seconds if sampling else classical_seconds(m, rate, f, delta)
+        basis = "the device's sampling task" if sampling else "searched tree"
         return {**e, "counts": True, "reproduces": True, "seconds": t, "basis": basis, "why": None}
     t = classical_seconds(m, rate, f, delta)
     if t is not None:
@@ -190,6 +199,7 @@ def decide(
     rate: float,
     device_seconds: float | None,
     task_seconds: float | None = None,
+    sampling: bool = False,
 ) -> dict[str, Any]:
     """The point's verdict fields.
 
@@ -207,6 +217,9 @@ def decide(
         The device's run (device.shots x device.repetition_s); None: no verdict.
     task_seconds : float or None
         For a sampling task, the contraction's cost of the device's samples on the machine.
+    sampling : bool
+        The device's task is sampling (XEB): the contraction counts with `task_seconds` only (never
+        with one amplitude's cost), and not at all where that is None.
 
     Returns
     -------
@@ -214,7 +227,12 @@ def decide(
         `verdict` (one of :data:`VERDICTS`, None without a device run), `verdict_evidence` (per method),
         `verdict_note`, `classical_seconds` (the cheapest reproduction) and `cheapest_method`.
     """
-    evidence = [_evidence(m, rate, f, delta, task_seconds if m.method == "contraction" else None) for m in methods]
+    evidence = [
+        _evidence(m, rate, f, delta, task_seconds, sampling)
+        if m.method == "contraction"
+        else _evidence(m, rate, f, delta, None)
+        for m in methods
+    ]
     repro = [e for e in evidence if e.get("reproduces") and e["seconds"] is not None]
     out: dict[str, Any] = {"verdict_evidence": evidence}
     if repro:

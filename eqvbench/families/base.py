@@ -214,6 +214,11 @@ class Family:
         """The effective region, or None when it is the whole circuit (e.g. RCS: all qubits measured)."""
         return None
 
+    def samples(self, instance: Instance) -> bool:
+        """Whether the device's task is sampling bitstrings of every qubit (XEB): then the classical side is
+        `device.shots` bitstrings at fidelity f (:mod:`eqvbench.classical.sampling`), not one amplitude."""
+        return False
+
     def cost_network(self, instance: Instance) -> Any:
         """A quimb TensorNetwork whose full contraction gives the measured quantity (default: the instance
         record's own, :meth:`Instance.network`, which the effective region's balls use too)."""
@@ -258,6 +263,37 @@ XEB_FIELDS = (
     F("xeb_sampled", "linear XEB of simulation.shots bitstrings sampled from the noisy distribution"),
     F("xeb_sampled_err", "standard error of xeb_sampled"),
     F("estimator", "which XEB sets f_eff: 'exact' or 'sampled' (simulation.estimator)", numeric=False),
+)
+
+
+SAMPLING_FIELDS = (
+    F(
+        "task_flops",
+        "classical cost of the device's sampling task: device.shots bitstrings at fidelity f "
+        "(the cheaper of per-sample and batched; docs/sampling.md)",
+        unit="FLOP",
+    ),
+    F("task_seconds", "task_flops on report.machine", unit="s"),
+    F(
+        "task_method",
+        "how the task is costed: 'per_sample' (frugal rejection) or 'batched' (k open qubits)",
+        numeric=False,
+    ),
+    F(
+        "task_batch_qubits",
+        "k: output qubits left open per contraction of the chosen way (0: one amplitude)",
+        unit="qubits",
+    ),
+    F(
+        "sampling_task",
+        "the task's costing: both ways (per_sample, batched), their factors and trees, the k scanned",
+        numeric=False,
+    ),
+    F(
+        "xeb_contrast",
+        "D sum p_ideal^2 - 1 of the ideal output (1 for Porter-Thomas, 0 for uniform): where it is "
+        "small linear XEB is no fidelity and f_eff is null",
+    ),
 )
 
 

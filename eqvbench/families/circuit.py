@@ -31,6 +31,7 @@ from pydantic import BeforeValidator, ValidationInfo, field_validator
 from eqvbench.families.base import (
     BUTTERFLY_FIELDS,
     REGION_COLUMNS,
+    SAMPLING_FIELDS,
     SIM_FIELDS,
     XEB_FIELDS,
     Family,
@@ -509,6 +510,7 @@ class CircuitFamily(Family):
         + REGION_COLUMNS
         + SIM_FIELDS
         + BUTTERFLY_FIELDS
+        + SAMPLING_FIELDS
     )
     depth_param = None
     circuit_required = True  # the file has no default
@@ -555,6 +557,9 @@ class CircuitFamily(Family):
     @staticmethod
     def _observable(instance: Instance) -> bool:
         return isinstance(instance, ObservableInstance)
+
+    def samples(self, instance: Instance) -> bool:
+        return not self._observable(instance)
 
     def light_cone(self, instance: Instance) -> LightCone:
         from eqvbench.families import floquet_ising, rcs

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from eqvbench.classical.networks import amplitude_network  # noqa: F401  (re-exported from where it was first defined)
 from eqvbench.families.base import (
+    SAMPLING_FIELDS,
     SIM_FIELDS,
     XEB_FIELDS,
     Family,
@@ -54,9 +55,17 @@ def interaction_pattern(name: str):
     }[name]
 
 
+# Linear XEB is read as a fidelity only where the ideal output is far from uniform: its denominator
+# D sum p^2 - 1 (1 for Porter-Thomas) at least this. Below it an error-free and a fully depolarised run
+# differ in D sum p_ideal p by under a tenth of what they do for a Porter-Thomas output, and the sampled
+# estimate's standard error, 1 / sqrt(shots (D sum p^2 - 1)) for a near-uniform output, is over 3x the
+# Porter-Thomas one at equal shots (docs/physics.md, "XEB as a fidelity").
+XEB_MIN_CONTRAST = 0.1
+
+
 class RCSFamily(Family):
     name = "rcs"
-    result_fields = XEB_FIELDS + SIM_FIELDS
+    result_fields = XEB_FIELDS + SIM_FIELDS + SAMPLING_FIELDS
     depth_param = "circuit.cycles"
     not_applicable = {
         "region": "every qubit is measured: the region is the whole circuit (the contraction)",
@@ -88,6 +97,9 @@ class RCSFamily(Family):
         )
         return Instance(circuit=c, qubits=lattice.qubits, measured=lattice.qubits, seed=seed)
 
+    def samples(self, instance: Instance) -> bool:
+        return True
+
     def light_cone(self, instance: Instance) -> LightCone:
         # all qubits are measured: every gate is in the backward light cone
         n2 = sum(1 for op in instance.circuit.all_operations() if len(op.qubits) == 2)
@@ -99,6 +111,9 @@ class RCSFamily(Family):
         simulation = settings.simulation
         shots = simulation.shots
         results = [xeb_of_circuit(i.circuit, i.qubits, noise, settings.engine, shots, rng) for i in instances]
+        contrast = min(r.contrast for r in results if r.contrast is not None)
+        if contrast < XEB_MIN_CONTRAST:
+            return self._no_fidelity(results, contrast, shots, simulation)
         f_exact = mean_estimate([r.exact for r in results])
         sampled = [r.sampled for r in results if r.sampled is not None]
         f_sampled = mean_estimate(sampled) if sampled else None
@@ -111,12 +126,33 @@ class RCSFamily(Family):
             "estimator": simulation.estimator,
             "sim_method": results[0].method,
             "n_trajectories": sum(r.n_trajectories for r in results),
+            "xeb_contrast": contrast,
         }
         chosen = f_sampled if simulation.estimator == "sampled" and f_sampled else f_exact
         notes = []
         if simulation.method == "qsim" and results[0].method != "qsim":
             notes.append("qsimcirq is not installed: simulated with eqvbench's trajectories instead")
         return Measurement(f_eff=chosen.value, f_eff_err=chosen.stderr, fields=fields, notes=notes)
+
+    @staticmethod
+    def _no_fidelity(results, contrast: float, shots: int, simulation) -> Measurement:
+        """The measurement of a circuit whose ideal output is (nearly) uniform: linear XEB is no fidelity."""
+        fields = {
+            "xeb_exact": None,
+            "xeb_exact_err": None,
+            "xeb_sampled": None,
+            "xeb_sampled_err": None,
+            "shots": shots,
+            "estimator": simulation.estimator,
+            "sim_method": results[0].method,
+            "n_trajectories": sum(r.n_trajectories for r in results),
+            "xeb_contrast": contrast,
+        }
+        note = (
+            f"the ideal output is nearly uniform (D sum p^2 - 1 = {contrast:.3g}, under {XEB_MIN_CONTRAST:g}; "
+            "Porter-Thomas gives 1): linear XEB is no fidelity here, so f_eff is null and the table uses f_model"
+        )
+        return Measurement(f_eff=None, f_eff_err=None, fields=fields, notes=[note])
 
     def effective_region(self, instance, settings, f_eff, noise, rng):
         return None  # every qubit is measured: the whole circuit matters

@@ -71,6 +71,13 @@ class XEBResult:
     sampled: Estimate | None
     method: str
     n_trajectories: int = 0
+    contrast: float | None = None  # D sum p_ideal^2 - 1 (1 for Porter-Thomas, 0 for the uniform distribution)
+
+
+def xeb_contrast(p_ideal: np.ndarray) -> float:
+    """D sum p_ideal^2 - 1, the linear XEB's denominator: how far the ideal output is from uniform (0),
+    1 for a Porter-Thomas output."""
+    return float(p_ideal.size * np.dot(p_ideal, p_ideal) - 1.0)
 
 
 def readout_flip_samples(samples: np.ndarray, n: int, r, rng: np.random.Generator) -> np.ndarray:
@@ -92,8 +99,11 @@ def xeb_of_circuit(circuit, qubits, noise, sim, shots: int, rng: np.random.Gener
     if method == "density_matrix":
         p_ideal = np.abs(state_vector(circuit, qubits)) ** 2
         p_noisy = noisy_probabilities(circuit, qubits, noise)
+        c = xeb_contrast(p_ideal)
+        if c <= 0:  # uniform ideal output: 0/0
+            return XEBResult(Estimate(float("nan")), None, method, contrast=c)
         sampled = xeb_sampled(p_ideal, sample_bitstrings(p_noisy, shots, rng)) if shots >= 2 else None
-        return XEBResult(Estimate(xeb_exact(p_ideal, p_noisy)), sampled, method)
+        return XEBResult(Estimate(xeb_exact(p_ideal, p_noisy)), sampled, method, contrast=c)
     return _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method)
 
 
@@ -113,7 +123,9 @@ def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBRes
     program = tr.compile_program(circuit, qubits, noise)
     p_ideal = np.abs(tr.ideal_state(program)) ** 2
     q = apply_readout_error(p_ideal, n, noise.readout_rates(qubits))
-    denom = d * float(np.dot(p_ideal, p_ideal)) - 1.0
+    denom = xeb_contrast(p_ideal)
+    if denom <= 1e-12:  # uniform ideal output: the XEB is 0/0, nothing to estimate
+        return XEBResult(Estimate(float("nan")), None, method, 0, contrast=denom)
     per_row = max(1, -(-shots // 32)) if shots >= 2 else 0
     pool: list[np.ndarray] = []
 
@@ -144,4 +156,4 @@ def _xeb_trajectories(circuit, qubits, noise, sim, shots, rng, method) -> XEBRes
             picks.append(rng.choice(err_pool, size=n_err, replace=n_err > err_pool.size))
         samples = readout_flip_samples(np.concatenate(picks), n, noise.readout_rates(qubits), rng)
         sampled = xeb_sampled(p_ideal, samples)
-    return XEBResult(exact, sampled, method, est.n_trajectories)
+    return XEBResult(exact, sampled, method, est.n_trajectories, contrast=denom)

@@ -559,7 +559,16 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
 
     methods = [MethodResult.from_json(m) for m in point.get("methods") or []]
     fid = point.get("f_eff") if point.get("simulated") and point.get("f_eff") is not None else point.get("f_model")
-    fresh = verdict(values, methods, fid, point.get("region_delta"), machines, point.get("task_flops"))
+    # a sampling point carries its task fields (null where the task was not costed)
+    fresh = verdict(
+        values,
+        methods,
+        fid,
+        point.get("region_delta"),
+        machines,
+        point.get("task_flops"),
+        sampling="task_flops" in point,
+    )
     items = [(k, v) for k, v in point.items() if k not in VERDICT_KEYS]
     # where run_point puts them: after the family's fields, before published figures and notes
     at = next(
