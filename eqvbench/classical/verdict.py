@@ -161,6 +161,8 @@ def _evidence(
     if m.status == "ok" and m.flops is not None:
         # converged by its own estimate, but not certified: what it cost is the estimate of its cost
         why = m.detail.get("refused") or "not certified by an independent computation"
+        if m.detail.get("certified") is True and m.err is not None and m.err > delta:
+            why = f"certified, but its error {m.err:.2g} exceeds the device's error bar delta = {delta:.2g}"
         if m.detail.get("refused"):
             return {**e, "counts": False, "seconds": None, "basis": None, "why": f"refused: {why}"}
         secs = min(x for x in (m.flops / rate, m.seconds if m.seconds_kind == "measured" else math.inf))
@@ -169,7 +171,7 @@ def _evidence(
             "counts": True,
             "reproduces": False,
             "seconds": secs,
-            "basis": "measured, not certified",
+            "basis": "measured, not within delta" if m.detail.get("certified") is True else "measured, not certified",
             "why": why,
         }
     proj, why = (None, None)
