@@ -243,7 +243,11 @@ def _distance(pp: PointPlan, family, first, cone, noise, settings, result: Point
     result.fields.update(
         break_even_fields(values, result.methods, model, result.fields.get("region_delta"), settings.cost.machines)
     )
-    if family.depth_param and settings.cost_enabled and values["report"].get("resource_peak", True):
+    if not family.depth_param:
+        result.fields["resource_peak_note"] = f"experiment '{family.name}' has no depth parameter"
+    elif not settings.cost_enabled:
+        result.fields["resource_peak_note"] = "cost.enabled is false: no cost per depth"
+    elif values["report"].get("resource_peak", True):
         t = time.perf_counter()
         result.fields.update(_resource_peak(pp, family, noise, result, cost_cache, fid))
         result.timings["resource_peak"] = time.perf_counter() - t

@@ -280,8 +280,8 @@ def break_even(
             return fail(f"'{v0}' at every error rate searched: no method's cost settles it at any rate")
     found = []
     for direction, (a, b) in directions:
-        s_star = bisect(a, b) if direction < 0 else 1.0 / bisect(1.0 / b, 1.0 / a)
-        v_past, f_star, eps_star = at(s_star * (GRID_STEP**direction) ** 1e-3)
+        s_star = bisect(a, b)  # just past the flip, within BISECT_REL
+        v_past, f_star, eps_star = at(s_star)
         found.append((abs(math.log(s_star)), s_star, v_past, f_star, eps_star))
     _, s_star, v_past, f_star, eps_star = min(found)
     if v0 in other and v_past != other[v0]:
@@ -385,8 +385,8 @@ def resource_peak(
         i = ev.index(best[0])
         if i == len(ev) - 1:
             out["resource_peak_ladder"] = ladder()
-            out["resource_peak_note"] = (
-                f"R still rises at the deepest depth tried ({ev[-1]}): the peak lies beyond" + (f"; {note}" if note else "")
+            out["resource_peak_note"] = f"R still rises at the deepest depth tried ({ev[-1]}): the peak lies beyond" + (
+                f"; {note}" if note else ""
             )
             return out
         a, b = ev[max(i - 1, 0)], ev[i + 1]
@@ -403,7 +403,9 @@ def resource_peak(
             r(d)
     except _Budget:
         note = f"the search stopped after {max_evaluations} depths: the peak is the largest R found"
-    good = [(r_, d) for d in vals if (r_ := (vals[d][0] * vals[d][1] if vals[d][0] is not None and vals[d][1] else None))]
+    good = [
+        (r_, d) for d in vals if (r_ := (vals[d][0] * vals[d][1] if vals[d][0] is not None and vals[d][1] else None))
+    ]
     r_best, d_best = max(good)
     f, c, _ = vals[d_best]
     out.update(
