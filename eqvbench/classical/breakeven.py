@@ -279,7 +279,7 @@ def break_even(
         if not directions:
             return fail(f"'{v0}' at every error rate searched: no method's cost settles it at any rate")
     found = []
-    for direction, (a, b) in directions:
+    for _direction, (a, b) in directions:
         s_star = bisect(a, b)  # just past the flip, within BISECT_REL
         v_past, f_star, eps_star = at(s_star)
         found.append((abs(math.log(s_star)), s_star, v_past, f_star, eps_star))
