@@ -247,7 +247,9 @@ def _distance(pp: PointPlan, family, first, cone, noise, settings, result: Point
         result.fields["resource_peak_note"] = f"experiment '{family.name}' has no depth parameter"
     elif not settings.cost_enabled:
         result.fields["resource_peak_note"] = "cost.enabled is false: no cost per depth"
-    elif values["report"].get("resource_peak", True):
+    elif not values["report"].get("resource_peak", False):
+        result.fields["resource_peak_note"] = "report.resource_peak is false (true searches the peak depth)"
+    else:
         t = time.perf_counter()
         result.fields.update(_resource_peak(pp, family, noise, result, cost_cache, fid))
         result.timings["resource_peak"] = time.perf_counter() - t

@@ -418,8 +418,9 @@ class ReportSpec(Section):
     # the table's columns (after the swept values): JSON field names, or {header: field};
     # empty: the default columns of the spec's families
     columns: list[Union[str, dict[str, str]]] = []
-    # the depth at which f x cost peaks, for families with a depth parameter (costed, not simulated)
-    resource_peak: bool = True
+    # the depth at which f x cost peaks, for families with a depth parameter (costed, not simulated):
+    # off by default, since it runs a cost search per depth tried (up to 24)
+    resource_peak: bool = False
     resource_peak_max_depth: Annotated[int, Field(ge=1, le=1000)] = 200
 
 

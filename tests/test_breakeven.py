@@ -70,7 +70,13 @@ def test_resource_peak_matches_sweep():
     base = {**BASE, "noise": {"p1": 0.01, "p2": 0.15, "readout": 0.01}, "seed": 3}
     sweep = _points({**base, "circuit": {"cycles": list(range(1, 17))}})
     best = max(sweep, key=lambda p: p["resource_flops"])
-    p = _points({**base, "circuit": {"cycles": 5}, "report": {"machine": "a100", "resource_peak_max_depth": 16}})[0]
+    p = _points(
+        {
+            **base,
+            "circuit": {"cycles": 5},
+            "report": {"machine": "a100", "resource_peak": True, "resource_peak_max_depth": 16},
+        }
+    )[0]
     assert p["resource_peak_depth"] == best["params"]["circuit.cycles"]
     assert p["resource_peak_flops"] == pytest.approx(best["resource_flops"], rel=1e-12)
     assert len(p["resource_peak_ladder"]) < 16  # not every depth costed
