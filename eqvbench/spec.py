@@ -922,6 +922,7 @@ COMMON_POINT_FIELDS = (
     "break_even_p2",
     "break_even_scale",
     "break_even_f",
+    "break_even_classical_seconds",
     "break_even_verdict",
     "break_even_rates",
     "break_even_note",

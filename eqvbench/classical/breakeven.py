@@ -43,6 +43,7 @@ BREAK_EVEN_KEYS = (
     "break_even_p2",
     "break_even_scale",
     "break_even_f",
+    "break_even_classical_seconds",
     "break_even_verdict",
     "break_even_rates",
     "break_even_note",
@@ -223,10 +224,8 @@ def break_even(
     if mode == "hold" and not any(k == "2q" for k, _, _ in model["full"]):
         return fail("the two-qubit gates carry no error: holding the other rates leaves nothing to scale")
 
-    def at(s: float) -> tuple[str | None, float, float | None]:
-        f, eps = fidelity_at(model, s, mode)
-        if not f > 0:
-            return "classical", f, eps  # nothing of the signal survives: any sampler matches it
+    def decided(s: float) -> dict[str, Any]:
+        f, _ = fidelity_at(model, s, mode)
         d = delta * f0 / f if delta is not None else None
         t = None
         if task_seconds is not None:
@@ -234,8 +233,13 @@ def break_even(
             if task_path_fraction:
                 grow = min(grow, 1.0 / task_path_fraction)
             t = task_seconds * grow
-        v = decide(methods, min(f, 1.0), d, rate, device_seconds, t)["verdict"]
-        return v, f, eps
+        return decide(methods, min(f, 1.0), d, rate, device_seconds, t)
+
+    def at(s: float) -> tuple[str | None, float, float | None]:
+        f, eps = fidelity_at(model, s, mode)
+        if not f > 0:
+            return "classical", f, eps  # nothing of the signal survives: any sampler matches it
+        return decided(s)["verdict"], f, eps
 
     v0, _, _ = at(1.0)
     other = {"classical": "quantum", "quantum": "classical"}
@@ -294,8 +298,11 @@ def break_even(
             f"{v0} down to eps {eps_star:.4g} ({s_star:.3g} x the point's rates), then {v_past}, not {other[v0]}: "
             f"{note}"
         )
+    past = decided(s_star) if f_star > 0 else {"verdict_evidence": []}
+    ev = [e["seconds"] for e in past["verdict_evidence"] if e.get("counts") and e.get("seconds") is not None]
     out.update(
         {
+            "break_even_classical_seconds": past.get("classical_seconds", min(ev) if ev else None),
             "break_even_eps": eps_star,
             "break_even_p2": model["p2"] * s_star if model.get("p2") else None,
             "break_even_scale": s_star,

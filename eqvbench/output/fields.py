@@ -46,7 +46,13 @@ REGION_FIELDS = (
 )
 VERDICT_FIELDS = ("device_seconds", "classical_seconds")
 # eqvbench.classical.breakeven: the distance to the other side
-BREAK_EVEN_FIELDS = ("break_even_eps", "break_even_p2", "break_even_scale", "break_even_f")
+BREAK_EVEN_FIELDS = (
+    "break_even_eps",
+    "break_even_p2",
+    "break_even_scale",
+    "break_even_f",
+    "break_even_classical_seconds",
+)
 RESOURCE_PEAK_FIELDS = ("resource_peak_depth", "resource_peak_flops", "resource_peak_f", "resource_peak_cost_flops")
 
 
