@@ -240,9 +240,12 @@ def _distance(pp: PointPlan, family, first, cone, noise, settings, result: Point
     src = "f_eff" if result.simulated and result.f_eff is not None else "f_model"
     model = model_of(noise, first, cone, result.n_gates_2q, fid, src, readout)
     result.fields["break_even_model"] = model
-    result.fields.update(
-        break_even_fields(values, result.methods, model, result.fields.get("region_delta"), settings.cost.machines)
-    )
+    try:
+        result.fields.update(
+            break_even_fields(values, result.methods, model, result.fields.get("region_delta"), settings.cost.machines)
+        )
+    except (ArithmeticError, ValueError) as e:  # a distance that cannot be computed never costs the point
+        result.fields["break_even_note"] = f"break-even not computed: {type(e).__name__}: {e}"
     if not family.depth_param:
         result.fields["resource_peak_note"] = f"experiment '{family.name}' has no depth parameter"
     elif not settings.cost_enabled:
