@@ -147,3 +147,31 @@ def test_no_depth_parameter_is_a_note(write_spec):
     )[0]
     assert p.get("resource_peak_depth") is None and "no depth parameter" in p["resource_peak_note"]
     assert p["break_even_note"]
+
+
+def test_break_even_through_a_projection_matches_the_analytic_flip():
+    """A Pauli ladder whose change is 2700 x cut-off projects 1e20 x 5400 / delta FLOP: it falls under
+    the device's run once delta = 1 / (f sqrt(shots)) grows past D* = 5.4e23 / (rate T), at f = f0 delta0 / D*.
+    Uncertified, it does not reproduce: past the flip the verdict is open, not classical."""
+    from eqvbench.classical.methods import MethodResult
+
+    ladder = [
+        {"coefficient_cutoff": c, "value": 0.5 + 300.0 * c, "flops": 1e20 / c, "status": "ok"}
+        for c in (1e-3, 1e-4, 1e-5)
+    ]
+    pp = MethodResult("pauli_propagation", "over_budget", flops=1e14, detail={"ladder": ladder})
+    searched = MethodResult("contraction", "ok", err=0.0, flops=1e40)
+    rate, f0, delta0, f_star = 1.95e13, 0.5, 0.027, 0.3
+    device = 5.4e23 / (rate * (f0 * delta0 / f_star))
+    n = math.log(f0) / math.log1p(-0.01)  # 0.99^n = f0
+    model = {"n_gates_2q": 10, "full": [["2q", 0.01, n]], "terms": [[1, [["2q", 0.01, n]]]], "f": f0}
+    model |= {"f_source": "f_model", "p2": 0.01}
+    out = break_even([searched, pp], model, delta0, rate, device)
+    s_star = (1 - f_star ** (1 / n)) / 0.01
+    assert out["break_even_scale"] == pytest.approx(s_star, rel=1e-5)
+    assert out["break_even_verdict"] == "open" and out["break_even_eps"] is None
+    assert "not classical" in out["break_even_note"]
+    # a delta far past the ladder (a tiny fidelity) projects nothing rather than overflowing
+    from eqvbench.classical.verdict import project_pauli
+
+    assert project_pauli(pp, 1e-300)[0] is None
