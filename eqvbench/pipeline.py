@@ -584,6 +584,12 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             h.pop("seconds", None)
         if p.get("cheapest_method") not in (None, "contraction"):
             p.pop("classical_seconds", None)  # measured on this machine
+        if any(e.get("counts") and e.get("method") != "contraction" for e in p.get("verdict_evidence") or []):
+            # the break-even re-decides with those methods' times, measured on this machine
+            for k in ("break_even_eps", "break_even_p2", "break_even_scale", "break_even_f"):
+                p.pop(k, None)
+            for k in ("break_even_classical_seconds", "break_even_verdict", "break_even_note"):
+                p.pop(k, None)
         for e in p.get("verdict_evidence") or []:
             if e.get("method") != "contraction":
                 e.pop("seconds", None)  # measured on this machine, or from a CPU-time-budgeted ladder
