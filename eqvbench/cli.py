@@ -520,7 +520,8 @@ def plot(
         typer.Option(
             "--kind",
             help="all (every figure that applies), cost (resource vs cost), "
-            "fidelity (f_eff vs volume), butterfly (per-gate sensitivity map).",
+            "fidelity (f_eff vs volume), butterfly (per-gate sensitivity map), "
+            "landscape (classical vs device time, break-even arrows), resource (f x cost vs depth, peak).",
         ),
     ] = "all",
     run_id: RunOpt = None,
@@ -538,8 +539,12 @@ def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
     from eqvbench.output.plots import FORMATS, KINDS, render
     from eqvbench.sweeps.store import load_results
 
-    if kind not in KINDS:
-        raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS)}")
+    from eqvbench.output import landscape
+
+    if kind not in KINDS + landscape.KINDS:
+        raise EqvbenchError(f"--kind {kind}: must be one of {', '.join(KINDS + landscape.KINDS)}")
+    if kind in landscape.KINDS:
+        render = landscape.render  # noqa: F811 (landscape, resource: eqvbench.output.landscape)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise EqvbenchError(f"--out {out}: plots are written as PNG, PDF or SVG: give a .png, .pdf or .svg file name")

@@ -200,7 +200,8 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     # volume and digital error model
     noise = NoiseModel.from_section(values["noise"], pp.lattice)
     first = instances[0]
-    result = _digital_model(pp, first, family.light_cone(first), noise, timings)
+    cone = family.light_cone(first)
+    result = _digital_model(pp, first, cone, noise, timings)
 
     # noisy simulation -> fidelity
     _fidelity(pp, family, instances, noise, settings, result, say)
@@ -235,7 +236,112 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
             sampling=sampling,
         )
     )
+    _distance(pp, family, first, cone, noise, settings, result, cost_cache, fid)
     return result
+
+
+def _distance(pp: PointPlan, family, first, cone, noise, settings, result: PointResult, cost_cache, fid) -> None:
+    """The break-even error rate and the resource peak (eqvbench.classical.breakeven), into `result`."""
+    from eqvbench.classical.breakeven import model_of
+
+    values = pp.point.values
+    readout = first.measured if cone.readout_is_volume else ()
+    src = "f_eff" if result.simulated and result.f_eff is not None else "f_model"
+    model = model_of(noise, first, cone, result.n_gates_2q, fid, src, readout)
+    result.fields["break_even_model"] = model
+    try:
+        result.fields.update(
+            break_even_fields(values, result.methods, model, result.fields.get("region_delta"), settings.cost.machines)
+        )
+    except (ArithmeticError, ValueError) as e:  # a distance that cannot be computed never costs the point
+        result.fields["break_even_note"] = f"break-even not computed: {type(e).__name__}: {e}"
+    if not family.depth_param:
+        result.fields["resource_peak_note"] = f"experiment '{family.name}' has no depth parameter"
+    elif not settings.cost_enabled:
+        result.fields["resource_peak_note"] = "cost.enabled is false: no cost per depth"
+    elif not values["report"].get("resource_peak", False):
+        result.fields["resource_peak_note"] = "report.resource_peak is false (true searches the peak depth)"
+    else:
+        t = time.perf_counter()
+        result.fields.update(_resource_peak(pp, family, noise, result, cost_cache, fid))
+        result.timings["resource_peak"] = time.perf_counter() - t
+
+
+def break_even_fields(
+    values: dict[str, Any],
+    methods: list[Any],
+    model: dict[str, Any] | None,
+    delta: float | None,
+    machines: dict[str, float],
+    task_flops: float | None = None,
+    task_path_fraction: float | None = None,
+) -> dict[str, Any]:
+    """The break-even fields (:func:`eqvbench.classical.breakeven.break_even`) against the device's run on
+    report.machine, with the verdict's delta (the region's, else 1 / (f sqrt(simulation.shots)))."""
+    from eqvbench.classical.breakeven import break_even
+
+    machine = values["report"]["machine"]
+    if machine not in machines or not methods:
+        return {}
+    f = (model or {}).get("f")
+    shots = values["simulation"]["shots"]
+    if delta is None and f and f > 0 and shots:
+        delta = 1.0 / (f * shots**0.5)
+    dev = values["device"]
+    t_dev = dev["shots"] * dev["repetition_s"] if dev["shots"] and dev["repetition_s"] else None
+    rate = machines[machine]
+    return break_even(
+        methods,
+        model,
+        delta,
+        rate,
+        t_dev,
+        None if task_flops is None else task_flops / rate,
+        dev.get("break_even_rates", "proportional"),
+        task_path_fraction,
+    )
+
+
+def _resource_peak(pp: PointPlan, family, noise, result: PointResult, cost_cache, fid) -> dict[str, Any]:
+    """`resource_peak_*` for a family with a depth parameter: the point's circuit built at other depths,
+    each with the digital model's f (scaled by the point's ln f / ln f_model where simulated: the same
+    ratio of effective to model volume) and its contraction cost (shared through `cost_cache`)."""
+    import copy
+
+    from eqvbench.classical.breakeven import PEAK_MAX_DEPTH, resource_peak
+    from eqvbench.classical.cost import MemoryLimitError, contraction_cost, network_structure
+    from eqvbench.spec import Point
+
+    values = pp.point.values
+    section, key = family.depth_param.split(".", 1)
+    d0 = values[section][key]
+    if not isinstance(d0, int) or result.cost is None:
+        return {"resource_peak_note": f"{family.depth_param} is not one integer depth, or the point is not costed"}
+    ratio = 1.0
+    if fid is not None and result.f_model and 0 < result.f_model < 1 and fid != result.f_model:
+        if not 0 < fid < 1:
+            return {"resource_peak_note": f"the fidelity {fid:.3g} is not inside (0, 1)"}
+        ratio = math.log(fid) / math.log(result.f_model)
+
+    def evaluate(d: int):
+        v = copy.deepcopy(values)
+        v[section][key] = d
+        sub = PointPlan(Point(pp.point.index, {}, v), pp.lattice, False, family.structure_key(v))
+        inst = family.build(pp.lattice, v["circuit"], derive_seed(v["seed"], "instance", sub.structure, 0))
+        r = _digital_model(sub, inst, family.light_cone(inst), noise, {})
+        f = r.f_model**ratio if r.f_model > 0 else 0.0
+        ck = cost_cache_key(sub)
+        if ck not in cost_cache:
+            try:
+                inputs, output, sizes = network_structure(family.cost_network(inst))
+                cost_cache[ck] = contraction_cost(inputs, output, sizes, point_settings(sub).cost)
+            except MemoryLimitError as e:
+                return f, None, f"over cost.memory_limit ({e})"
+        return f, cost_cache[ck].cost_flops, None
+
+    limit = values["report"].get("resource_peak_max_depth") or PEAK_MAX_DEPTH
+    known = {d0: (fid, result.cost.cost_flops, None)}
+    return resource_peak(evaluate, d0, limit, known)
 
 
 def _digital_model(pp: PointPlan, first, cone, noise, timings: dict[str, float]) -> PointResult:
@@ -572,6 +678,12 @@ def comparable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             h.pop("seconds", None)
         if p.get("cheapest_method") not in (None, "contraction"):
             p.pop("classical_seconds", None)  # measured on this machine
+        if any(e.get("counts") and e.get("method") != "contraction" for e in p.get("verdict_evidence") or []):
+            # the break-even re-decides with those methods' times, measured on this machine
+            for k in ("break_even_eps", "break_even_p2", "break_even_scale", "break_even_f"):
+                p.pop(k, None)
+            for k in ("break_even_classical_seconds", "break_even_verdict", "break_even_note"):
+                p.pop(k, None)
         for e in p.get("verdict_evidence") or []:
             if e.get("method") != "contraction":
                 e.pop("seconds", None)  # measured on this machine, or from a CPU-time-budgeted ladder

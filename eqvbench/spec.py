@@ -423,6 +423,10 @@ class ReportSpec(Section):
     # the table's columns (after the swept values): JSON field names, or {header: field};
     # empty: the default columns of the spec's families
     columns: list[Union[str, dict[str, str]]] = []
+    # the depth at which f x cost peaks, for families with a depth parameter (costed, not simulated):
+    # off by default, since it runs a cost search per depth tried (up to 24)
+    resource_peak: bool = False
+    resource_peak_max_depth: Annotated[int, Field(ge=1, le=1000)] = 200
 
 
 PUBLISHED_MIN, PUBLISHED_MAX = 1e-200, 1e200  # a published figure's bounds
@@ -465,6 +469,9 @@ class DeviceSpec(Section):
     shots: Annotated[int, Field(ge=1, le=10**15)] | None = None
     # seconds per shot, all overheads included (at most a day)
     repetition_s: Annotated[float, Field(ge=1e-12, le=86_400)] | None = None
+    # the break-even error rate (eqvbench.classical.breakeven): scale every rate with the two-qubit
+    # one ('proportional') or hold the others ('hold')
+    break_even_rates: Literal["proportional", "hold"] = "proportional"
 
 
 # --- whole spec ---------------------------------------------------------------
@@ -916,6 +923,21 @@ COMMON_POINT_FIELDS = (
     "verdict",
     "verdict_note",
     "verdict_evidence",
+    "break_even_eps",
+    "break_even_p2",
+    "break_even_scale",
+    "break_even_f",
+    "break_even_classical_seconds",
+    "break_even_verdict",
+    "break_even_rates",
+    "break_even_note",
+    "break_even_model",
+    "resource_peak_depth",
+    "resource_peak_flops",
+    "resource_peak_f",
+    "resource_peak_cost_flops",
+    "resource_peak_note",
+    "resource_peak_ladder",
 )
 
 

@@ -64,13 +64,13 @@ def _project(knob: list[float], values: list[float], flops: list[float], target:
     falls = b > 0.05 if shrinking else b < -0.05
     if not falls:
         return None, "the ladder's change does not fall as the ladder goes on"
-    k_star = 10 ** ((math.log10(target) - a) / b)
     last = pts[-1][0]
-    if pts[-1][1] <= target:
-        k_star = last
-    beyond = abs(math.log10(k_star / last))
+    # in logs first: a target far off (a tiny or huge delta) must not overflow
+    lk_star = math.log10(last) if pts[-1][1] <= target else (math.log10(target) - a) / b
+    beyond = abs(lk_star - math.log10(last))
     if beyond > MAX_EXTRAPOLATION_DECADES:
         return None, f"delta lies {beyond:.1f} decades past the last rung (at most {MAX_EXTRAPOLATION_DECADES:g})"
+    k_star = 10**lk_star
     flops_star = 10 ** (a2 + b2 * math.log10(k_star))
     return {
         "knob": k_star,

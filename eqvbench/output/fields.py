@@ -45,6 +45,15 @@ REGION_FIELDS = (
     "cost_eff_flops",
 )
 VERDICT_FIELDS = ("device_seconds", "classical_seconds")
+# eqvbench.classical.breakeven: the distance to the other side
+BREAK_EVEN_FIELDS = (
+    "break_even_eps",
+    "break_even_p2",
+    "break_even_scale",
+    "break_even_f",
+    "break_even_classical_seconds",
+)
+RESOURCE_PEAK_FIELDS = ("resource_peak_depth", "resource_peak_flops", "resource_peak_f", "resource_peak_cost_flops")
 
 
 def family_fields(name: str) -> list[str]:
@@ -60,7 +69,7 @@ def numeric_fields(experiments: Iterable[str], machines: Iterable[str], publishe
     out += [f"seconds_on_{m}" for m in machines]
     for name in experiments:
         out += family_fields(name)
-    out += REGION_FIELDS + VERDICT_FIELDS
+    out += REGION_FIELDS + VERDICT_FIELDS + BREAK_EVEN_FIELDS + RESOURCE_PEAK_FIELDS
     for k in published:
         out += [f"published_{k}", f"ratio_{k}"]
     return list(dict.fromkeys(out))

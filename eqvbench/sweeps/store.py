@@ -578,6 +578,14 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     out = dict(items[:at] + list(fresh.items()) + items[at:])
     from eqvbench.output.fields import published_ratio
 
+    if "break_even_model" in out:  # the break-even reads the device run and report.machine too
+        from eqvbench.pipeline import break_even_fields
+
+        out.update(
+            break_even_fields(
+                values, methods, out["break_even_model"], point.get("region_delta"), machines, point.get("task_flops")
+            )
+        )
     for k in VERDICT_KEYS:
         if f"published_{k}" in out:
             out[f"ratio_{k}"] = published_ratio(out.get(k), out[f"published_{k}"])
