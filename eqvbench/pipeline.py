@@ -251,7 +251,16 @@ def _distance(pp: PointPlan, family, first, cone, noise, settings, result: Point
     result.fields["break_even_model"] = model
     try:
         result.fields.update(
-            break_even_fields(values, result.methods, model, result.fields.get("region_delta"), settings.cost.machines)
+            break_even_fields(
+                values,
+                result.methods,
+                model,
+                result.fields.get("region_delta"),
+                settings.cost.machines,
+                result.fields.get("task_flops"),
+                task_way(result.fields.get("sampling_task")),
+                sampling=family.samples(first) and settings.cost_enabled,
+            )
         )
     except (ArithmeticError, ValueError) as e:  # a distance that cannot be computed never costs the point
         result.fields["break_even_note"] = f"break-even not computed: {type(e).__name__}: {e}"
@@ -267,6 +276,13 @@ def _distance(pp: PointPlan, family, first, cone, noise, settings, result: Point
         result.timings["resource_peak"] = time.perf_counter() - t
 
 
+def task_way(task: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sampling task's chosen way (`sampling_task[task_method]`), or None."""
+    if not task:
+        return None
+    return task.get(task.get("task_method") or "")
+
+
 def break_even_fields(
     values: dict[str, Any],
     methods: list[Any],
@@ -274,7 +290,8 @@ def break_even_fields(
     delta: float | None,
     machines: dict[str, float],
     task_flops: float | None = None,
-    task_path_fraction: float | None = None,
+    way: dict[str, Any] | None = None,
+    sampling: bool = False,
 ) -> dict[str, Any]:
     """The break-even fields (:func:`eqvbench.classical.breakeven.break_even`) against the device's run on
     report.machine, with the verdict's delta (the region's, else 1 / (f sqrt(simulation.shots)))."""
@@ -298,7 +315,8 @@ def break_even_fields(
         t_dev,
         None if task_flops is None else task_flops / rate,
         dev.get("break_even_rates", "proportional"),
-        task_path_fraction,
+        way,
+        sampling=sampling,
     )
 
 

@@ -6,13 +6,21 @@ import pytest
 
 import eqvbench
 from eqvbench.classical.breakeven import break_even, fidelity_at, resource_peak
+from eqvbench.classical.cost import REFERENCE_MACHINES
 
-# 6 qubits, 4 cycles, not simulated: the verdict reads f_model; only the contraction applies
+# Z3 after 4 kicked-Ising steps on an 8-qubit line, not simulated, the region and the approximate methods off:
+# the verdict reads f_model and only the contraction applies (an RCS point with a device run is a sampling
+# task, whose cost at other fidelities break_even models from its chosen way: test_sampling_task_scaling)
 BASE = {
-    "experiment": "rcs",
+    "experiment": "floquet_ising",
     "seed": 1,
-    "lattice": {"kind": "grid", "rows": 2, "cols": 3},
-    "circuit": {"cycles": 4},
+    "lattice": {"kind": "line", "n": 8},
+    "circuit": {
+        "steps": 4,
+        "observable": "Z3",
+        "theta_h": 0.7,
+        "region": {"enabled": False, "pauli_propagation": False, "belief_propagation": False},
+    },
     "simulation": {"simulate": "never"},
     "cost": {"max_repeats": 4},
     "report": {"machine": "a100", "resource_peak": False},
@@ -37,10 +45,11 @@ def _brute(device, scales, mode):
 @pytest.mark.parametrize(
     "device, mode, before, after",
     [
-        # quantum at the point's rates (contraction 1.6e-10 s on the A100 against 1e-10 s): classical above eps*
+        # quantum at the point's rates (f x contraction 3.85e-10 s on the A100 against 1e-10 s): classical above eps*
         ({"shots": 100, "repetition_s": 1e-12}, "proportional", "quantum", "classical"),
-        # classical at the point's rates (against 1.6e-10 s): quantum once p2 alone is low enough (f at most 0.914 with p1 and readout held)
-        ({"shots": 160, "repetition_s": 1e-12}, "hold", "classical", "quantum"),
+        # classical at the point's rates (against 4.2e-10 s): quantum once p2 alone is low enough (the whole
+        # contraction takes 4.41e-10 s at f = 1)
+        ({"shots": 420, "repetition_s": 1e-12}, "hold", "classical", "quantum"),
     ],
 )
 def test_break_even_matches_brute_force(device, mode, before, after):
@@ -66,8 +75,16 @@ def test_break_even_matches_brute_force(device, mode, before, after):
     assert p["break_even_eps"] == pytest.approx(eps_at, rel=1e-9)
 
 
+RCS = {
+    "experiment": "rcs",
+    "lattice": {"kind": "grid", "rows": 2, "cols": 3},
+    "simulation": {"simulate": "never"},
+    "cost": {"max_repeats": 4},
+}
+
+
 def test_resource_peak_matches_sweep():
-    base = {**BASE, "noise": {"p1": 0.01, "p2": 0.15, "readout": 0.01}, "seed": 3}
+    base = {**RCS, "noise": {"p1": 0.01, "p2": 0.15, "readout": 0.01}, "seed": 3}
     sweep = _points({**base, "circuit": {"cycles": list(range(1, 17))}})
     best = max(sweep, key=lambda p: p["resource_flops"])
     p = _points(
@@ -175,3 +192,29 @@ def test_break_even_through_a_projection_matches_the_analytic_flip():
     from eqvbench.classical.verdict import project_pauli
 
     assert project_pauli(pp, 1e-300)[0] is None
+
+
+def test_sampling_task_scaling():
+    """A sampling point's break-even uses the task, never one amplitude: at the flip the task's cost, its chosen
+    way's fraction of paths min(1, max(f / x, 1 / S)) times the rest, equals the device's run."""
+    from eqvbench.classical.breakeven import _path_fraction
+
+    way = {"sampler_xeb": 0.5, "paths": 4}
+    assert _path_fraction(way, 0.05) == 0.25  # fewer paths than 1/phi: one whole path of four
+    assert _path_fraction(way, 0.25) == 0.5 and _path_fraction(way, 0.9) == 1.0
+    spec = {
+        **RCS,
+        "circuit": {"cycles": 4},
+        "noise": {"p1": 0.001, "p2": 0.01, "readout": 0.01},
+        "report": {"machine": "a100", "resource_peak": False},
+    }
+    # 10 shots in 1e-11 s against the task's 4.8e-10 s: quantum. The chosen way's tree has S paths, so as f
+    # falls its cost falls to 1/S of all paths and no further: above the device's run at every rate, the
+    # verdict never flips, where f x one amplitude (the old costing) would fall with f and flip to classical
+    p = _points({**spec, "device": {"shots": 10, "repetition_s": 1e-12}})[0]
+    way = p["sampling_task"][p["task_method"]]
+    floor = p["task_seconds"] * _path_fraction(way, 1e-9) / _path_fraction(way, p["f_model"])
+    assert p["verdict"] == "quantum" and floor == pytest.approx(p["task_seconds"] / way["paths"] / way["path_fraction"])
+    assert floor > p["device_seconds"]
+    assert p["break_even_scale"] is None and "quantum at every error rate" in p["break_even_note"]
+    assert p["f_model"] * p["cost_flops"] / REFERENCE_MACHINES["a100"] < p["task_seconds"]

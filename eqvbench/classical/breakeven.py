@@ -157,6 +157,13 @@ def _s_max(model: dict[str, Any], mode: str) -> float:
     return (1.0 / max(ps)) * (1 - 1e-9) if ps else math.inf
 
 
+def _path_fraction(way: dict[str, Any] | None, f: float) -> float:
+    """A sampling way's fraction of paths at fidelity f with its tree kept (proportional to f without one)."""
+    if not way or not way.get("sampler_xeb") or not way.get("paths"):
+        return f
+    return min(1.0, max(f / way["sampler_xeb"], 1.0 / way["paths"]))
+
+
 def break_even(
     methods: list,
     model: dict[str, Any] | None,
@@ -165,7 +172,8 @@ def break_even(
     device_seconds: float | None,
     task_seconds: float | None = None,
     mode: str = "proportional",
-    task_path_fraction: float | None = None,
+    task_way: dict[str, Any] | None = None,
+    sampling: bool = False,
 ) -> dict[str, Any]:
     """The break-even fields of a point (:data:`BREAK_EVEN_KEYS`).
 
@@ -182,11 +190,17 @@ def break_even(
     device_seconds : float or None
         The device's run (held fixed: same shots at every rate).
     task_seconds : float or None
-        A sampling task's cost on the machine at the point's fidelity; scaled in proportion to f.
+        A sampling task's cost on the machine at the point's fidelity.
     mode : {'proportional', 'hold'}
         Scale every rate, or only the two-qubit ones.
-    task_path_fraction : float or None
-        The task's fraction of paths at the point's f; the task's cost stops growing where it reaches 1.
+    task_way : dict or None
+        The task's chosen way (`sampling_task[task_method]`: `sampler_xeb` x, `paths` S, `path_fraction`).
+        At another f the task is that way with its tree kept: its fraction of paths min(1, max(f / x, 1 / S))
+        (docs/sampling.md). Cutting the tree into more paths where f falls below x / S, or switching
+        ways, can only make the task cheaper, so a flip to `classical` as the rates rise comes no later
+        than where this model puts it: the break-even rate is then an upper bound.
+    sampling : bool
+        The point is a sampling task (the verdict's `sampling`).
 
     Returns
     -------
@@ -229,11 +243,8 @@ def break_even(
         d = delta * f0 / f if delta is not None else None
         t = None
         if task_seconds is not None:
-            grow = f / f0
-            if task_path_fraction:
-                grow = min(grow, 1.0 / task_path_fraction)
-            t = task_seconds * grow
-        return decide(methods, min(f, 1.0), d, rate, device_seconds, t)
+            t = task_seconds * _path_fraction(task_way, f) / _path_fraction(task_way, f0)
+        return decide(methods, min(f, 1.0), d, rate, device_seconds, t, sampling=sampling)
 
     def at(s: float) -> tuple[str | None, float, float | None]:
         f, eps = fidelity_at(model, s, mode)

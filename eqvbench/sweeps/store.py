@@ -579,11 +579,18 @@ def reuse_point(stored: dict[str, Any], values: dict[str, Any], params: dict[str
     from eqvbench.output.fields import published_ratio
 
     if "break_even_model" in out:  # the break-even reads the device run and report.machine too
-        from eqvbench.pipeline import break_even_fields
+        from eqvbench.pipeline import break_even_fields, task_way
 
         out.update(
             break_even_fields(
-                values, methods, out["break_even_model"], point.get("region_delta"), machines, point.get("task_flops")
+                values,
+                methods,
+                out["break_even_model"],
+                point.get("region_delta"),
+                machines,
+                point.get("task_flops"),
+                task_way(point.get("sampling_task")),
+                sampling="task_flops" in point,
             )
         )
     for k in VERDICT_KEYS:
