@@ -425,6 +425,8 @@ def points_csv(points: list[dict[str, Any]]) -> str:
         else:
             row[prefix] = "" if value is None else value
 
+    from eqvbench.output.results import COMMON_COLUMNS
+
     rows, cols = [], {}
     for p in points:
         row: dict[str, Any] = {}
@@ -432,6 +434,8 @@ def points_csv(points: list[dict[str, Any]]) -> str:
         for k, v in p.items():
             if k != "params":
                 flat(k, v, row)
+        for c in COMMON_COLUMNS:  # the same columns as Results.to_pandas()
+            row.setdefault(c, "")
         rows.append(row)
         cols.update(dict.fromkeys(row))
     buf = io.StringIO()
