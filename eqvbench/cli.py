@@ -603,9 +603,10 @@ def _validate(spec_arg: str) -> None:
         )
     console = _stdout_console()
     console.print(table)
+    budgeted = any(pp.point.values["cost"]["enabled"] and pp.point.values["cost"]["max_time"] for pp in plans)
+    budget = " (cost searches at their time budget)" if budgeted else ""
     console.print(
-        f"spec OK. Rough estimate: {fmt_seconds(total_s)} in all (cost searches at their time budget), "
-        f"peak simulation memory {_fmt_bytes(peak)}.",
+        f"spec OK. Rough estimate: {fmt_seconds(total_s)} in all{budget}, peak simulation memory {_fmt_bytes(peak)}.",
         highlight=False,
     )
 
