@@ -218,7 +218,7 @@ def default_title(doc: dict[str, Any]) -> str:
     import re
     from pathlib import PurePath
 
-    spec = doc["spec"]
+    spec = doc.get("spec") or {}
     first = spec["cases"][0] if "cases" in spec else spec
     description = " ".join(str(spec.get("description") or first.get("description") or "").split())
     head = re.split(r"(?<=[^.\s]{2})[.:;](?:\s|$)", description, maxsplit=1)[0].strip()
