@@ -11,15 +11,25 @@ starts fast.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    import os
+    from typing import Any, Callable
+
     from eqvbench.output.results import Results
 
 __all__ = ["run", "__version__"]
+
+
+def __dir__() -> list[str]:
+    """The public names (`__all__`) and the subpackages imported so far, not the typing helpers."""
+    import types
+
+    subs = [k for k, v in globals().items() if isinstance(v, types.ModuleType) and not k.startswith("_")]
+    return sorted({*__all__, *subs})
 
 
 def run(

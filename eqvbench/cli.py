@@ -525,16 +525,52 @@ def plot(
         ),
     ] = "all",
     run_id: RunOpt = None,
+    size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--size",
+            help="Figure size WIDTHxHEIGHT in inches, e.g. 12x5 (default: 5.6x4.4 per panel).",
+            show_default=False,
+        ),
+    ] = None,
+    font_size: Annotated[float, typer.Option("--font-size", help="Base font size in points.")] = 10.0,
+    dpi: Annotated[float, typer.Option("--dpi", help="Resolution of a PNG, dots per inch.")] = 110.0,
+    points: Annotated[
+        Optional[str],
+        typer.Option(
+            "--points",
+            help="Table rows (from 1) whose butterfly maps to draw, e.g. 1,5,9 "
+            "(default: the first, the last and one between).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Draw the cost-versus-resource figure, f_eff against volume and, for observable families,
     the butterfly-cone map, from a store or a JSON document (needs eqvbench[plot])."""
     try:
-        _plot(results, out, kind, run_id)
+        _plot(results, out, kind, run_id, size=size, font_size=font_size, dpi=dpi, points=points)
     except EqvbenchError as e:
         _fail(e)
 
 
-def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
+def _plot_numbers(option: str, text: str, sep: str, kind: type) -> list:
+    """'12x5' -> [12.0, 5.0]; '1,5,9' -> [1, 5, 9]; EqvbenchError (one line) otherwise."""
+    try:
+        return [kind(x) for x in text.lower().split(sep)]
+    except ValueError:
+        raise EqvbenchError(f"{option} {text!r}: give numbers separated by '{sep}'") from None
+
+
+def _plot(
+    results: Path,
+    out: Path,
+    kind: str,
+    run_id: int | None,
+    size: str | None = None,
+    font_size: float = 10.0,
+    dpi: float = 110.0,
+    points: str | None = None,
+) -> None:
     from eqvbench.io import check_writable, write_output
     from eqvbench.output.plots import FORMATS, KINDS, render
     from eqvbench.sweeps.store import load_results
@@ -550,7 +586,20 @@ def _plot(results: Path, out: Path, kind: str, run_id: int | None) -> None:
         raise EqvbenchError(f"--out {out}: plots are written as PNG, PDF or SVG: give a .png, .pdf or .svg file name")
     check_writable(out, protect={"the file being read": results})
     doc = load_results(results, run_id)
-    data, drawn = render(doc, kind, source=str(results), fmt=fmt)
+    fig_size = _plot_numbers("--size", size, "x", float) if size else None
+    if fig_size is not None and len(fig_size) != 2:
+        raise EqvbenchError(f"--size {size!r}: give WIDTHxHEIGHT in inches, e.g. 12x5")
+    maps = _plot_numbers("--points", points, ",", int) if points else None
+    data, drawn = render(
+        doc,
+        kind,
+        source=str(results),
+        fmt=fmt,
+        size=fig_size and tuple(fig_size),
+        font_size=font_size,
+        dpi=dpi,
+        maps=maps,
+    )
     write_output(out, data)
     typer.echo(f"{out}: {', '.join(drawn)} ({len(doc['points'])} point(s))", err=True)
 
@@ -608,9 +657,10 @@ def _validate(spec_arg: str) -> None:
         )
     console = _stdout_console()
     console.print(table)
+    budgeted = any(pp.point.values["cost"]["enabled"] and pp.point.values["cost"]["max_time"] for pp in plans)
+    budget = " (cost searches at their time budget)" if budgeted else ""
     console.print(
-        f"spec OK. Rough estimate: {fmt_seconds(total_s)} in all (cost searches at their time budget), "
-        f"peak simulation memory {_fmt_bytes(peak)}.",
+        f"spec OK. Rough estimate: {fmt_seconds(total_s)} in all{budget}, peak simulation memory {_fmt_bytes(peak)}.",
         highlight=False,
     )
 

@@ -206,23 +206,25 @@ def run_point(spec: Spec, pp: PointPlan, cost_cache: dict[str, Any], progress: P
     # noisy simulation -> fidelity
     _fidelity(pp, family, instances, noise, settings, result, say)
 
-    # effective region (docs/physics.md, "Effective region")
-    t = time.perf_counter()
-    say("effective region")
-    region = family.effective_region(
-        first, settings, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values)))
-    )
-    if region is None:
-        result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": result.n_gates_2q})
-    else:
-        result.fields.update({"a_eff": region.a_eff, "region_gates_2q": region.n_gates_2q, **region.fields})
-        result.notes.extend(region.notes)
-    timings["region"] = time.perf_counter() - t
-
-    # cost
+    # effective region (docs/physics.md, "Effective region") and cost: the classical methods, all of them
+    # behind the one switch cost.enabled (the region's ball contractions, Pauli and belief propagation too)
+    region = None
     if settings.cost_enabled:
+        t = time.perf_counter()
+        say("effective region")
+        region = family.effective_region(
+            first, settings, result.f_eff, noise, np.random.default_rng(derive_seed(seed, "region", physics_of(values)))
+        )
+        if region is None:
+            result.fields.update({"a_eff": pp.n_qubits, "region_gates_2q": result.n_gates_2q})
+        else:
+            result.fields.update({"a_eff": region.a_eff, "region_gates_2q": region.n_gates_2q, **region.fields})
+            result.notes.extend(region.notes)
+        timings["region"] = time.perf_counter() - t
         _cost(spec, pp, family, first, region, settings.cost, cost_cache, result, say)
-    result.methods = classical_methods(family, result, region, settings.region)
+    else:
+        result.notes.append("cost.enabled is false: no classical method run (contraction, region, Pauli and BP)")
+    result.methods = classical_methods(family, result, region, settings.region, run=settings.cost_enabled)
     fid = result.f_eff if result.simulated and result.f_eff is not None else result.f_model
     sampling = family.samples(first) and settings.cost_enabled
     result.fields.update(
@@ -570,13 +572,15 @@ def _without_seconds(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def classical_methods(family, result: PointResult, region, reg: Any) -> list[Any]:
+def classical_methods(family, result: PointResult, region, reg: Any, run: bool = True) -> list[Any]:
     """Every method of eqvbench.classical.methods for this point: the contraction from the cost search (with the
     value where the whole cone was contracted as the region's reference), the region from its
     certificate (its budget from `reg`, the point's region settings), and what the family ran (Pauli
-    propagation); the rest not applicable, with why."""
+    propagation); the rest not applicable, with why. `run` False (cost.enabled: false): none ran."""
     from eqvbench.classical.methods import METHODS, contraction_entry, not_applicable, region_entry
 
+    if not run:
+        return [not_applicable(name, "not run (cost.enabled: false)") for name in METHODS]
     why = family.not_applicable
     fields = result.fields
     contraction = contraction_entry(result.cost)

@@ -240,3 +240,27 @@ def test_interrupt_says_what_the_store_kept(cli, tmp_path):
     rest = eqvbench.run(spec, store=db, workers=1)
     assert (rest.n_reused, rest.n_computed) == (2, 2)
     assert measured(rest.document["points"]) == measured(doc["points"])
+
+
+def test_to_pandas_has_every_common_column_without_a_device(cli):
+    """docs/api.md shows `verdict`: a run without `device:` (or an older stored run) has it, as None."""
+    pytest.importorskip("pandas")
+    from eqvbench.output.report import points_csv
+    from eqvbench.output.results import Results, SweepPoint
+
+    points = [{k: v for k, v in p.items() if k not in ("verdict", "device_seconds")} for p in cli[1]["points"]]
+    results = Results({"points": points, "wall_seconds": 0.0})
+    df = results.to_pandas()
+    assert df["verdict"].tolist() == [None] * 4 and df["device_seconds"].tolist() == [None] * 4
+    for name in SweepPoint.__dataclass_fields__:
+        if name not in ("fields", "params"):
+            assert name in df.columns, name
+    assert list(df.columns) == points_csv(points).splitlines()[0].split(",")
+
+
+def test_dir_lists_the_public_names_only():
+    names = dir(eqvbench)
+    assert "run" in names and "__version__" in names
+    for private in ("Any", "Callable", "os", "TYPE_CHECKING"):
+        assert private not in names
+    assert set(eqvbench.__all__) <= set(names)

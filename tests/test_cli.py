@@ -96,6 +96,14 @@ def test_validate_runs_nothing(write_spec):
     assert "spec OK" in r.stdout and "2 point(s)" in r.stdout
 
 
+def test_validate_names_a_time_budget_only_where_one_is_set(write_spec):
+    """ "(cost searches at their time budget)" where a point sets cost.max_time, not after every estimate."""
+    plain = invoke("validate", write_spec(SMALL)).stdout
+    assert "spec OK" in plain and "time budget" not in plain
+    timed = invoke("validate", write_spec(SMALL.replace("max_repeats: 8", "max_repeats: 8, max_time: 5"))).stdout
+    assert "in all (cost searches at their time budget), peak" in " ".join(timed.split())
+
+
 def test_bare_name_runs_shipped_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = invoke("validate", "rcs.yaml")

@@ -304,3 +304,32 @@ def test_a_certificate_never_rests_on_the_value_it_certifies():
     # estimates of one kind do not corroborate each other
     twin = Candidate("pauli_propagation_2", 0.5, 0.0, kind="pauli_propagation")
     assert not certify([a, twin], 0.027)["pauli_propagation"].certified
+
+
+def test_cost_disabled_runs_no_classical_method(tmp_path, monkeypatch):
+    """cost.enabled: false is one switch: no contraction, region, Pauli or belief propagation runs."""
+    from typer.testing import CliRunner
+
+    import eqvbench.classical.belief_propagation as bp
+    import eqvbench.classical.pauli_propagation as pauli
+    from eqvbench.cli import app
+
+    def refuse(*a, **k):
+        raise AssertionError("a classical method ran under cost.enabled: false")
+
+    monkeypatch.setattr(pauli, "converge", refuse)
+    monkeypatch.setattr(bp, "bp_reference", refuse)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "experiment: floquet_ising\nlattice: {kind: line, n: 4}\n"
+        "circuit: {theta_h: 0.3, steps: 2, observable: Z1}\ncost: {enabled: false}\n"
+        "simulation: {shots: 1000, target_err: 0.05}\n"
+    )
+    r = CliRunner().invoke(app, ["run", str(spec), "--json", "--no-store", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    (p,) = json.loads(r.stdout)["points"]
+    assert [m["method"] for m in p["methods"]] == list(METHODS)
+    for m in p["methods"]:
+        assert m["status"] == "not_applicable" and m["note"] == "not run (cost.enabled: false)", m
+    assert p["cost_flops"] is None and p.get("reproduced_value") is None and p.get("a_eff") is None
+    assert any("no classical method run" in n for n in p["notes"])

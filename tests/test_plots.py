@@ -289,3 +289,77 @@ def test_angles_are_fractions_of_pi_in_labels(docs):
 
     points = json.loads(docs["floquet_grid"].read_text())["points"]
     assert sorted(curves(points)) == ["theta_h=0.3", "theta_h=π/4"]
+
+
+def test_coincident_curves_are_one_legend_entry(docs):
+    """OTOC's f_eff is the B = I run's: butterfly positions with the same values are one entry, not four."""
+    import json
+
+    from eqvbench.output.plots import draw_fidelity
+
+    points = json.loads(docs["otoc"].read_text())["points"]
+    same = []
+    for d in (1, 2, 3):
+        for p in points:
+            same.append({**p, "params": {**p["params"], "circuit.butterfly_distance": d}})
+    legend = [t.get_text() for t in _axes(draw_fidelity, same).get_legend().get_texts()]
+    assert legend == ["digital model exp(-eps V)", "butterfly_distance=1/2/3 (same values)"], legend
+    other = [dict(p, f_eff=p["f_eff"] * 0.9) for p in same[-2:]]  # a curve with values of its own stays
+    legend = [t.get_text() for t in _axes(draw_fidelity, same[:2] + other).get_legend().get_texts()]
+    assert legend == ["digital model exp(-eps V)", "butterfly_distance=1", "butterfly_distance=3"], legend
+
+
+def test_butterfly_maps_spread_over_the_sweep_or_as_asked(docs):
+    import json
+
+    from eqvbench.errors import EqvbenchError
+    from eqvbench.output.plots import map_points
+
+    base = json.loads(docs["floquet_grid"].read_text())["points"]
+    points = [dict(base[i % len(base)], params={"k": i}) for i in range(7)]
+    assert [p["params"]["k"] for p in map_points(points)] == [0, 3, 6]
+    assert [p["params"]["k"] for p in map_points(points, [2, 5])] == [1, 4]
+    with pytest.raises(EqvbenchError, match="points 1 to 7"):
+        map_points(points, [8])
+
+
+def test_cost_axes_label_no_minor_ticks_and_text_is_readable(stores, docs):
+    """No overlapping minor labels on the log axes; no text under 8 pt at the default font size."""
+    import json
+
+    import matplotlib
+
+    from eqvbench.output.plots import FONT_SIZE, draw_butterfly, draw_cost, draw_fidelity
+    from eqvbench.sweeps.store import load_results
+
+    rcs = load_results(stores["rcs"])["points"]
+    grid = json.loads(docs["floquet_grid"].read_text())["points"]
+    with matplotlib.rc_context({"font.size": FONT_SIZE}):
+        cost = _axes(draw_cost, rcs)
+        cost.figure.draw_without_rendering()
+        for axis in (cost.xaxis, cost.yaxis):
+            assert all(not t.get_text() for t in axis.get_minorticklabels())
+            shown = [t for t in axis.get_majorticklabels() if t.get_text()]
+            assert 1 <= len(shown) <= 7
+        fid = _axes(draw_fidelity, rcs)
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        bfly = fig.add_subplot()
+        draw_butterfly(fig, bfly, grid[0])
+        for ax in (cost, fid, bfly):
+            texts = [*ax.texts, ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_yticklabels()]
+            if ax.get_legend():
+                texts += ax.get_legend().get_texts()
+            assert min(t.get_fontsize() for t in texts) >= 8
+
+
+def test_plot_size_font_and_dpi_options(stores, tmp_path):
+    out = tmp_path / "small.png"
+    r = invoke("plot", stores["rcs"], "-o", out, "--kind", "cost", "--size", "8x5", "--dpi", "50", "--font-size", "14")
+    assert r.exit_code == 0, r.output
+    assert png_size(out) == (400, 250)
+    for bad in (["--size", "8"], ["--size", "axb"], ["--dpi", "0"], ["--points", "x"]):
+        assert_one_line_error(
+            invoke("plot", stores["rcs"], "-o", tmp_path / "b.png", *bad), "--" if bad[0] != "--dpi" else "dpi"
+        )

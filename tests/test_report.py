@@ -23,11 +23,33 @@ cases: [{}, {simulation: {max_qubits: 4}}]
 """
 
 
+# a small OTOC sweep and an XEB-only circuit file (every qubit measured, no observable)
+OTOC = """\
+experiment: otoc
+seed: 3
+lattice: {kind: grid, rows: 2, cols: 3}
+circuit: {cycles: [2, 4], butterfly_distance: 1, measurement_qubit: "1,0", instances: 2}
+simulation: {shots: 1000, target_err: 0.05}
+cost: {max_repeats: 2}
+"""
+XEB_CIRCUIT = """\
+experiment: circuit
+seed: 1
+circuit: {file: CONFIGS/circuit_example.qasm}
+noise: {p1: 0.001, p2: 0.01, readout: 0.02}
+simulation: {shots: 2000}
+cost: {max_repeats: 2}
+"""
+
+
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
+    from eqvbench.sweeps.sweep import shipped_configs_dir
+
     d = tmp_path_factory.mktemp("report")
     out = {}
-    for name, text in (("wide", WIDE), ("cases", CASES)):
+    xeb = XEB_CIRCUIT.replace("CONFIGS", str(shipped_configs_dir()))
+    for name, text in (("wide", WIDE), ("cases", CASES), ("otoc", OTOC), ("xeb", xeb)):
         spec = d / f"{name}.yaml"
         spec.write_text(text)
         r = invoke("run", spec, "--no-store", "--workers", 1, "--json")
@@ -151,3 +173,48 @@ def test_eta_counts_down_between_finished_points():
         progress.advance(task_id, advance)
         shown.append(column.render(task).plain)
     assert shown == ["", "ETA 20 s", "ETA 18 s", "ETA 15 s", "ETA 11 s", "ETA 12 s", "ETA 10 s"]
+
+
+def _header(text):
+    return [h.strip() for h in next(ln for ln in text.splitlines() if ln.startswith("┃")).strip("┃").split("┃")]
+
+
+def test_xeb_only_circuit_shows_no_observable_or_region_columns(docs):
+    """Every qubit measured: no <O> values and no region (it is the whole circuit), so no such columns."""
+    text, dropped = render(docs["xeb"], 400)
+    header = _header(text)
+    assert dropped == [] and "XEB" in header and "F_eff" in header and "cost" in header
+    for head in ("<O> ideal", "<O> noisy", "<O> classical", "+-", "A_eff", "region 2q", "cost_eff"):
+        assert head not in header, header
+
+
+def test_a_family_column_no_point_fills_is_left_out(docs):
+    doc = json.loads(json.dumps(docs["otoc"]))
+    assert "C ideal" in _header(render(doc, 400)[0])
+    for p in doc["points"]:
+        p["otoc_ideal"] = None
+    header = _header(render(doc, 400)[0])
+    assert "C ideal" not in header and "C norm" in header
+
+
+def test_the_family_result_is_the_last_column_left_out(docs):
+    """OTOC at 80 columns keeps C norm; at any width it goes only once nothing else is left to drop."""
+    doc = docs["otoc"]
+    text, dropped = render(doc, 80)
+    assert "C norm" in _header(text) and "C ideal" in dropped
+    for width in range(200, 20, -4):
+        text, dropped = render(doc, width)
+        if "C norm" in dropped:
+            assert _header(text) == ["cycles"], (width, _header(text))
+
+
+def test_default_title_is_the_description_not_a_path(docs):
+    from eqvbench.output.report import default_title
+
+    doc = json.loads(json.dumps(docs["otoc"]))
+    doc["spec_file"] = "/opt/python/site-packages/eqvbench/configs/otoc.yaml"
+    assert default_title(doc) == "otoc: 2 point(s) of otoc.yaml"
+    doc["spec"]["description"] = "OTOC on a 2x3 grid: the butterfly at one coupler. More text."
+    assert default_title(doc) == "OTOC on a 2x3 grid (otoc.yaml, 2 point(s))"
+    assert render(doc, 120)[0].splitlines()[0].strip() == "OTOC on a 2x3 grid (otoc.yaml, 2 point(s))"
+    assert default_title(docs["xeb"]) == "circuit of circuit_example.qasm: 1 point(s) of xeb.yaml"

@@ -156,6 +156,15 @@ class ResultField:
     unit: str = ""  # '' dimensionless
     header: str | None = None  # a default table column with this header, in declaration order
     numeric: bool = True  # a number (or null): usable in `checks:` and `--columns`
+    # the column's priority when a narrow table leaves columns out (eqvbench.output.report.Column):
+    # None the family default; HEADLINE the family's own result, left out last
+    priority: int | None = None
+    # the classical method (eqvbench.classical.methods.METHODS) whose result this is: its table column is
+    # left out where the method applies to no point (the region's columns of an XEB-only circuit)
+    method: str | None = None
+
+
+HEADLINE = 1  # ResultField.priority of a family's own result: the last column a narrow table leaves out
 
 
 class Family:
@@ -301,7 +310,12 @@ def observable_fields(ideal_header: str = "<O> ideal", noisy_header: str = "<O> 
     """A Pauli observable's values (floquet_ising, circuit)."""
     return (
         F("o_ideal", "<O> of the ideal circuit (mean of the Pauli terms, or their weighted sum)", header=ideal_header),
-        F("o_noisy", "<O> of the noisy circuit as read, readout error included", header=noisy_header),
+        F(
+            "o_noisy",
+            "<O> of the noisy circuit as read, readout error included",
+            header=noisy_header,
+            priority=HEADLINE,
+        ),
         F("o_noisy_err", "uncertainty of o_noisy: trajectory error and shot noise combined"),
         F("o_mitigated", "o_noisy with each Pauli string's readout factor prod (1 - 2 r_q) divided out"),
         F("o_mitigated_err", "uncertainty of o_mitigated"),
@@ -333,7 +347,19 @@ def reproduction_columns(value_header: str = "<O> classical", seconds: bool = Fa
 
 
 REGION_COLUMNS = (
-    F("a_eff", "qubits of the certified effective region", unit="qubits", header="A_eff"),
-    F("region_gates_2q", "two-qubit gates in the region's light cone", unit="two-qubit gates", header="region 2q"),
-    F("cost_eff_flops", "contraction cost of the certified region's network", unit="FLOP", header="cost_eff"),
+    F("a_eff", "qubits of the certified effective region", unit="qubits", header="A_eff", method="region"),
+    F(
+        "region_gates_2q",
+        "two-qubit gates in the region's light cone",
+        unit="two-qubit gates",
+        header="region 2q",
+        method="region",
+    ),
+    F(
+        "cost_eff_flops",
+        "contraction cost of the certified region's network",
+        unit="FLOP",
+        header="cost_eff",
+        method="region",
+    ),
 )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, model_validator
 
 from eqvbench.families.base import (
+    HEADLINE,
     BUTTERFLY_FIELDS,
     REGION_COLUMNS,
     SIM_FIELDS,
@@ -351,7 +352,12 @@ class OTOCFamily(Family):
     result_fields = (
         ResultField("otoc_ideal", "OTOC C of the ideal circuit, mean over instances", header="C ideal"),
         ResultField("otoc_noisy", "C of the noisy circuit as read (readout included)", header="C noisy"),
-        ResultField("otoc_norm", "C noisy / f_identity: the OTOC with the B = I decay divided out", header="C norm"),
+        ResultField(
+            "otoc_norm",
+            "C noisy / f_identity: the OTOC with the B = I decay divided out",
+            header="C norm",
+            priority=HEADLINE,
+        ),
         *reproduction_columns("C classical"),
         ResultField(
             "v_butterfly",

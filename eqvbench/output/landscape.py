@@ -179,8 +179,20 @@ def draw_resource(fig, ax, points: list[dict[str, Any]]) -> None:
     _place_labels(fig, ax, items)
 
 
-def render(doc: dict[str, Any], kind: str, source: str = "results", fmt: str = "png") -> tuple[bytes, list[str]]:
-    """The figure `kind` (one of :data:`KINDS`) as `fmt` bytes, and its name."""
+def render(
+    doc: dict[str, Any],
+    kind: str,
+    source: str = "results",
+    fmt: str = "png",
+    *,
+    size: tuple[float, float] | None = None,
+    font_size: float = 10.0,
+    dpi: float = 110.0,
+    maps: list[int] | None = None,
+) -> tuple[bytes, list[str]]:
+    """The figure `kind` (one of :data:`KINDS`) as `fmt` bytes, and its name; `size` (inches, default
+    9 x 7), `font_size` (points) and `dpi` as for :func:`eqvbench.output.plots.render` (`maps` is not
+    used: these figures have no butterfly maps)."""
     from eqvbench.output.plots import FORMATS, _mpl
 
     if fmt not in FORMATS:
@@ -196,13 +208,13 @@ def render(doc: dict[str, Any], kind: str, source: str = "results", fmt: str = "
         raise EqvbenchError(
             f"--kind resource: {source}: no point has a resource-peak ladder (report.resource_peak: true)"
         )
-    fig = Figure(figsize=(9, 7), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    (draw_landscape if kind == "landscape" else draw_resource)(fig, ax, points)
     import matplotlib
 
     buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "eqvbench"}):
+    with matplotlib.rc_context({"svg.hashsalt": "eqvbench", "font.size": font_size}):
+        fig = Figure(figsize=size or (9, 7), dpi=dpi, layout="constrained")
+        ax = fig.add_subplot()
+        (draw_landscape if kind == "landscape" else draw_resource)(fig, ax, points)
         fig.savefig(
             buf,
             format=fmt,

@@ -16,9 +16,15 @@
 - butterfly: for observable families, the per-gate error sensitivity s_g as a
   qubit x moment heat map (each qubit coloured by the gate that acts on it in
   that moment; grey where none does, so that s_g = 0 and "no gate" differ),
-  up to three points.
+  up to three points: the first, the last and one between (or the points asked for).
 
-Figures are written as PNG, PDF or SVG (by the output file's extension).
+Curves whose points coincide (OTOC's f_eff is the B = I run's, the same for every
+butterfly position) are drawn once, with one legend entry naming all their settings.
+Figures are written as PNG, PDF or SVG (by the output file's extension), at the size,
+font size and resolution asked for (:func:`render`). The drawing functions
+:func:`draw_cost`, :func:`draw_fidelity` and :func:`draw_butterfly` draw into a
+matplotlib Axes of your own figure from the points of a result document
+(``results.document["points"]``).
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from typing import Any
 
 from eqvbench.errors import EqvbenchError
 
-KINDS = ("all", "cost", "fidelity", "butterfly")
+KINDS = ["all", "cost", "fidelity", "butterfly"]  # a list: a kind drawn by another module may be added
 FORMATS = ("png", "pdf", "svg")
+PANEL_SIZE = (5.6, 4.4)  # inches per panel
+FONT_SIZE = 10.0  # points; labels, legends and ticks are relative to it ('small' = 0.833x)
+DPI = 110
 
 
 def _depth_params() -> tuple[str, ...]:
@@ -94,7 +103,7 @@ def _volume(p: dict[str, Any]) -> float | None:
 def _annotate_depth(ax, x: float, y: float, p: dict[str, Any], color: str) -> None:
     text = _depth_text(p)
     if text is not None:
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6, color=color)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 3), fontsize="small", color=color)
 
 
 def _plain_log_ticks(axis, lo: float, hi: float) -> None:
@@ -115,6 +124,32 @@ def _plain_log_ticks(axis, lo: float, hi: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _log_ticks(axis, lo: float, hi: float) -> None:
+    """Labels on a log axis that never overlap: decades only (10^3, 10^4) where the axis spans two or
+    more, else at most six plain values (200, 500, 1000) with no minor labels. Matplotlib's default
+    labels every minor tick of a short axis (2x10^3, 3x10^3, ... run into each other)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
+
+    axis.set_minor_formatter(NullFormatter())
+    if not (0 < lo < hi) or math.log10(hi / lo) >= 2:
+        axis.set_major_locator(LogLocator(base=10))
+        axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=True))
+        return
+    e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for subs in ((1,), (1, 5), (1, 2, 5), (1, 2, 3, 5, 7), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [m * 10.0**e for e in range(e0, e1 + 1) for m in subs if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 2:
+            break
+    if len(ticks) < 2:  # a narrow range (638 to 642): evenly spaced round values
+        from matplotlib.ticker import MaxNLocator
+
+        ticks = [t for t in MaxNLocator(4).tick_values(lo, hi) if lo <= t <= hi]
+    if len(ticks) > 6:
+        ticks = ticks[:: math.ceil(len(ticks) / 6)]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+
+
 def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Points grouped by experiment and every swept parameter but the depth, each in depth order."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -127,6 +162,41 @@ def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     for g in groups.values():
         g.sort(key=lambda p: (_depth(p), p.get("cost_flops") or 0.0))
     return groups
+
+
+def merged_curves(points: list[dict[str, Any]], drawn) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """:func:`curves` as (legend label, the first curve's own label, points to draw). `drawn(point)` gives
+    the marks a point makes (tuples of numbers); a curve whose marks all lie on another's (OTOC's f_eff
+    is the B = I run's, the same at every butterfly position) is drawn once, its label naming every
+    setting it stands for ('butterfly_distance=1/2 (same values)'), so no legend entry names a hidden curve."""
+    from eqvbench.output.report import fmt_param
+
+    def marks(g) -> frozenset:
+        return frozenset(tuple(None if v is None else round(float(v), 10) for v in m) for p in g for m in drawn(p))
+
+    groups: list[list[tuple[str, list[dict[str, Any]], frozenset]]] = []
+    for label, g in curves(points).items():
+        m = marks(g)
+        home = next((grp for grp in groups if m <= grp[0][2] or grp[0][2] <= m), None)
+        if home is None:
+            groups.append([(label, g, m)])
+        elif m > home[0][2]:  # the new curve holds the other's marks and more: it is the one drawn
+            home.insert(0, (label, g, m))
+        else:
+            home.append((label, g, m))
+    out: list[tuple[str, str, list[dict[str, Any]]]] = []
+    for same in groups:
+        first_label = min(same, key=lambda c: list(curves(points)).index(c[0]))[0]
+        if len(same) == 1:
+            out.append((same[0][0], same[0][0], same[0][1]))
+            continue
+        params = [g[0]["params"] for _, g, _ in sorted(same, key=lambda c: list(curves(points)).index(c[0]))]
+        parts = []
+        for k in [k for k in params[0] if k not in DEPTH_PARAMS]:
+            values = list(dict.fromkeys(fmt_param(q.get(k), k) for q in params))
+            parts.append(f"{k.rsplit('.', 1)[-1]}={'/'.join(values)}")
+        out.append((_plain(", ".join(parts)) + " (same values)", first_label, same[0][1]))
+    return out
 
 
 def _colors(points) -> dict[str, str]:
@@ -147,6 +217,19 @@ def _map_points(points):
 
 
 def draw_cost(ax, points: list[dict[str, Any]]) -> None:
+    """Resource (f_eff x cost) against the exact contraction's cost, log-log, into `ax`.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw (e.g. ``matplotlib.figure.Figure().add_subplot()``).
+    points : list of dict
+        Points of a result document (``eqvbench.run(...).document["points"]`` or `eqvbench run
+        --out`'s JSON); those without `cost_flops` and `resource_flops` are skipped.
+
+    One curve per experiment and setting of the swept parameters other than the depth, labelled with
+    its depth, the largest resource starred, hollow markers where the resource uses f_model.
+    """
     colors = _colors(points)
     for label, g in curves(_cost_points(points)).items():
         x = [p["cost_flops"] for p in g]
@@ -161,14 +244,18 @@ def draw_cost(ax, points: list[dict[str, Any]]) -> None:
             _annotate_depth(ax, a, b, p, line.get_color())
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.autoscale_view()
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        _log_ticks(axis, lo, hi)
     ax.set_xlabel("cost of an exact contraction [FLOP]")
     ax.set_ylabel("resource = f_eff x cost [FLOP]")
     depth = _depth_name(points)
     ax.set_title(
-        "Resource against cost (star: largest resource" + (f"; labels: {depth})" if depth else ")"), fontsize=10
+        "Resource against cost (star: largest resource" + (f"; labels: {depth})" if depth else ")"),
+        fontsize="medium",
     )
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize="small", loc="best")
 
 
 def _depth_name(points) -> str | None:
@@ -177,15 +264,33 @@ def _depth_name(points) -> str | None:
 
 
 def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
-    """f_eff against the noise-weighted volume eps x V, where the digital model is one line exp(-eps V)
-    for every point (eps, dressed with single-qubit and readout error, differs from point to point)."""
+    """f_eff against the noise-weighted volume eps x V into `ax`, where the digital model is one line
+    exp(-eps V) for every point (eps, dressed with single-qubit and readout error, differs from point
+    to point).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    points : list of dict
+        Points of a result document; those without a positive `f_eff` and an `eps` are skipped.
+
+    Filled markers (with f_eff's error bar) at the volume f_eff was measured on, open ones at V_eff;
+    curves with the same values (OTOC's butterfly positions) are one legend entry.
+    """
     import numpy as np
 
     x_max = 0.1
     f_all: list[float] = []
     colors = _colors(points)
-    for label, g in curves(_fid_points(points)).items():
-        color = colors[label]
+
+    def drawn(p):  # the filled marker with its error bar, the open one at V_eff
+        v = _volume(p)
+        out = [] if v is None else [(0, p["eps"] * v, p["f_eff"], p.get("f_eff_err") or 0.0)]
+        return out + ([] if p.get("v_eff") is None else [(1, p["eps"] * p["v_eff"], p["f_eff"])])
+
+    for label, own, g in merged_curves(_fid_points(points), drawn):
+        color = colors[own]
         measured = [p for p in g if _volume(p) is not None]
         xl = [p["eps"] * _volume(p) for p in measured]
         if measured:
@@ -232,10 +337,11 @@ def draw_fidelity(ax, points: list[dict[str, Any]]) -> None:
     ax.set_ylabel("effective fidelity f_eff")
     depth = _depth_name(points)
     ax.set_title(
-        "f_eff against effective volume; line: exp(-eps V)" + (f"; labels: {depth}" if depth else ""), fontsize=10
+        "f_eff against effective volume; line: exp(-eps V)" + (f"; labels: {depth}" if depth else ""),
+        fontsize="medium",
     )
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize="small", loc="best")
 
 
 def qubit_key(q: Any) -> Any:
@@ -273,6 +379,9 @@ def _qubit_order(label: Any):
 
 
 def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
+    """One point's butterfly cone into `ax`: s_g per qubit and moment, grey where no gate acts, with
+    its colour bar on `fig` (the Figure holding `ax`). `point` needs a `butterfly_map`
+    (observable families: floquet_ising, otoc, circuit with an observable)."""
     import numpy as np
 
     labels, n_moments, grid = butterfly_grid(point)
@@ -293,7 +402,7 @@ def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
     )
     step = max(1, math.ceil(len(labels) / 16))
     ax.set_yticks(range(0, len(labels), step))
-    ax.set_yticklabels([qubit_text(labels[i]) for i in range(0, len(labels), step)], fontsize=6)
+    ax.set_yticklabels([qubit_text(labels[i]) for i in range(0, len(labels), step)], fontsize="small")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -301,16 +410,73 @@ def draw_butterfly(fig, ax, point: dict[str, Any]) -> None:
     ax.set_ylabel("qubit")
     params = _label(point["params"]) or point["experiment"]
     vb = point.get("v_butterfly")
-    ax.set_title(f"butterfly cone s_g: {params}" + (f" (V_b={vb:.3g})" if vb is not None else ""), fontsize=9)
+    ax.set_title(f"butterfly cone s_g: {params}" + (f" (V_b={vb:.3g})" if vb is not None else ""), fontsize="medium")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="s_g (grey: no gate)")
 
 
+def map_points(points: list[dict[str, Any]], chosen: list[int] | None = None) -> list[dict[str, Any]]:
+    """The points whose butterfly maps are drawn: `chosen` (table rows, from 1), else up to
+    :data:`MAX_MAPS` spread over the sweep (the first, the last and one between), not its first three."""
+    if chosen:
+        out = []
+        for row in chosen:
+            if not 1 <= row <= len(points):
+                raise EqvbenchError(f"--points {row}: the run has points 1 to {len(points)}")
+            if not points[row - 1].get("butterfly_map"):
+                raise EqvbenchError(f"--points {row}: that point has no butterfly map")
+            out.append(points[row - 1])
+        return out
+    have = _map_points(points)
+    if len(have) <= MAX_MAPS:
+        return have
+    return [have[round(i * (len(have) - 1) / (MAX_MAPS - 1))] for i in range(MAX_MAPS)]
+
+
 def render(
-    doc: dict[str, Any], kind: str = "all", source: str = "results", fmt: str = "png"
+    doc: dict[str, Any],
+    kind: str = "all",
+    source: str = "results",
+    fmt: str = "png",
+    *,
+    size: tuple[float, float] | None = None,
+    font_size: float = FONT_SIZE,
+    dpi: float = DPI,
+    maps: list[int] | None = None,
 ) -> tuple[bytes, list[str]]:
-    """The figures `kind` asks for as `fmt` (png, pdf or svg) bytes, and their names."""
+    """The figures `kind` asks for as `fmt` (png, pdf or svg) bytes, and their names.
+
+    Parameters
+    ----------
+    doc : dict
+        A result document (a store's run or `eqvbench run --out`'s JSON).
+    kind : str
+        One of :data:`KINDS`.
+    source : str
+        What `doc` was read from, for error messages.
+    fmt : {'png', 'pdf', 'svg'}
+    size : (width, height) in inches, optional
+        The whole figure; default :data:`PANEL_SIZE` per panel.
+    font_size : float
+        Base font size in points; titles, legends, labels and ticks scale with it.
+    dpi : float
+        Resolution of a PNG (dots per inch).
+    maps : list of int, optional
+        Table rows (from 1) whose butterfly maps to draw; default :func:`map_points`'s spread.
+    """
+    import matplotlib
+
     if fmt not in FORMATS:
         raise EqvbenchError(f"plot format {fmt!r}: must be one of {', '.join(FORMATS)}")
+    for name, v in (("font size", font_size), ("dpi", dpi), *(("size", x) for x in size or ())):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= (1000 if name != "dpi" else 2400)):
+            raise EqvbenchError(f"plot {name} {v!r}: must be a positive number")
+    _mpl()
+    # no creation date and fixed SVG ids in vector files: the same results give the same bytes
+    with matplotlib.rc_context({"svg.hashsalt": "eqvbench", "font.size": font_size}):
+        return _render(doc, kind, source, fmt, size, dpi, maps)
+
+
+def _render(doc, kind, source, fmt, size, dpi, maps) -> tuple[bytes, list[str]]:
     Figure = _mpl()
     points = doc["points"]
     have = {
@@ -330,11 +496,12 @@ def render(
     wanted = [k for k in ("cost", "fidelity", "butterfly") if (kind in ("all", k)) and have[k]]
     if not wanted:
         raise EqvbenchError(f"{source}: nothing to plot ({why['cost']}; {why['fidelity']})")
-    maps = _map_points(points)[:MAX_MAPS] if "butterfly" in wanted else []
+    maps = map_points(points, maps) if "butterfly" in wanted else []
     top = [k for k in wanted if k != "butterfly"]
     n_rows = (1 if top else 0) + (1 if maps else 0)
     n_cols = max(len(top), len(maps), 1)
-    fig = Figure(figsize=(5.6 * n_cols, 4.4 * n_rows), dpi=90, layout="constrained")
+    figsize = size or (PANEL_SIZE[0] * n_cols, PANEL_SIZE[1] * n_rows)
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     gs = fig.add_gridspec(n_rows, n_cols)
     r = 0
     if top:
@@ -344,22 +511,17 @@ def render(
         r = 1
     for c, p in enumerate(maps):
         draw_butterfly(fig, fig.add_subplot(gs[r, c]), p)
-    from pathlib import PurePath
 
     spec = doc.get("spec", {})
-    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") or PurePath(
-        doc.get("spec_file", "")
-    ).name
-    if title:
-        fig.suptitle(_plain(title), fontsize=11)
-    buf = io.BytesIO()
-    import matplotlib
+    from eqvbench.output.report import default_title
 
-    # no creation date and fixed SVG ids in vector files: the same results give the same bytes
-    with matplotlib.rc_context({"svg.hashsalt": "eqvbench"}):
-        fig.savefig(
-            buf,
-            format=fmt,
-            metadata={"CreationDate": None} if fmt == "pdf" else ({"Date": None} if fmt == "svg" else None),
-        )
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") or default_title(doc)
+    if title:
+        fig.suptitle(_plain(title), fontsize="large")
+    buf = io.BytesIO()
+    fig.savefig(
+        buf,
+        format=fmt,
+        metadata={"CreationDate": None} if fmt == "pdf" else ({"Date": None} if fmt == "svg" else None),
+    )
     return buf.getvalue(), wanted

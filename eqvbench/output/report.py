@@ -120,29 +120,30 @@ class Column:
     priority: int = 5
 
 
-# the default columns around the family's own (priority: what a reader needs most stays longest)
+# the default columns around the family's own (priority: what a reader needs most stays longest;
+# 1, kept longest, is the family's own result: ResultField.priority = HEADLINE)
 _BEFORE = (
-    Column("qubits", "n_qubits", 6),
-    Column("2q gates", "n_gates_2q", 7),
-    Column("V_light", "v_light", 2),
-    Column("eps", "eps", 4),
-    Column("F_model", "f_model", 3),
-    Column("F_eff", "f_eff", 1),
+    Column("qubits", "n_qubits", 7),
+    Column("2q gates", "n_gates_2q", 8),
+    Column("V_light", "v_light", 3),
+    Column("eps", "eps", 5),
+    Column("F_model", "f_model", 4),
+    Column("F_eff", "f_eff", 2),
 )
 _AFTER = (
-    Column("V_eff", "v_eff", 2),
-    Column("cost", "cost_flops", 1),
-    Column("width", "width_log2", 7),
-    Column("resource", "resource_flops", 1),
+    Column("V_eff", "v_eff", 3),
+    Column("cost", "cost_flops", 2),
+    Column("width", "width_log2", 8),
+    Column("resource", "resource_flops", 2),
 )
 _VERDICT = (
-    Column("t_device", "device_seconds", 6),
-    Column("t_classical", "classical_seconds", 6),
-    Column("cheapest", "cheapest_method", 3),
-    Column("verdict", "verdict", 1),
+    Column("t_device", "device_seconds", 7),
+    Column("t_classical", "classical_seconds", 7),
+    Column("cheapest", "cheapest_method", 4),
+    Column("verdict", "verdict", 2),
 )
-FAMILY_PRIORITY = 5
-MACHINE_PRIORITY = 6
+FAMILY_PRIORITY = 6
+MACHINE_PRIORITY = 7
 
 
 def cell(p: dict[str, Any], fld: str) -> str:
@@ -164,7 +165,17 @@ def cell(p: dict[str, Any], fld: str) -> str:
 
 def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
     """The table's columns after the swept values when neither report.columns nor --columns chooses."""
-    extra = [Column(h, f, FAMILY_PRIORITY) for h, f in doc.get("columns", [])]
+    points = doc["points"]
+    declared = _declared(points)
+    # a family column no point has a value for (an XEB-only circuit's observable columns, a field an
+    # older run did not write), or the result of a method that applies to no point (the region of an
+    # XEB-only circuit), is left out: it would say nothing, or restate the whole circuit
+    extra = [
+        Column(h, f, declared[f].priority if f in declared and declared[f].priority else FAMILY_PRIORITY)
+        for h, f in doc.get("columns", [])
+        if any(p.get(f) is not None for p in points)
+        and (f not in declared or declared[f].method is None or _applies(points, declared[f].method))
+    ]
     cols = [
         *_BEFORE,
         *extra,
@@ -175,6 +186,52 @@ def default_columns(doc: dict[str, Any], machine: str) -> list[Column]:
     if any(p.get("verdict") for p in doc["points"]):
         cols += _VERDICT
     return cols
+
+
+def _declared(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Field -> its declaration (ResultField) by the points' families: table priority, method."""
+    from eqvbench.families import get_family
+
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(p.get("experiment") for p in points):
+        try:
+            family = get_family(name)
+        except Exception:  # a stored run of a family this version does not know: the defaults
+            continue
+        for f in family.result_fields:
+            out.setdefault(f.name, f)
+    return out
+
+
+def _applies(points: list[dict[str, Any]], method: str) -> bool:
+    """Whether classical `method` applies to some point (a point without `methods`: assumed so)."""
+    for p in points:
+        entries = [m for m in p.get("methods") or [] if m.get("method") == method]
+        if not p.get("methods") or any(m.get("status") != "not_applicable" for m in entries):
+            return True
+    return False
+
+
+def default_title(doc: dict[str, Any]) -> str:
+    """The table's title without `report.title`: the spec's description up to its first stop, else
+    its families and points; the spec file by name only (never an install path)."""
+    import re
+    from pathlib import PurePath
+
+    spec = doc.get("spec") or {}
+    first = spec["cases"][0] if "cases" in spec else spec
+    description = " ".join(str(spec.get("description") or first.get("description") or "").split())
+    head = re.split(r"(?<=[^.\s]{2})[.:;](?:\s|$)", description, maxsplit=1)[0].strip()
+    points = doc["points"]
+    experiments = ", ".join(dict.fromkeys(str(p.get("experiment")) for p in points)) or "no points"
+    name = PurePath(str(doc.get("spec_file", ""))).name
+    files = (first.get("circuit") or {}).get("file") if isinstance(first.get("circuit"), dict) else None
+    files = [] if files is None else files if isinstance(files, list) else [files]
+    names = ", ".join(dict.fromkeys(PurePath(str(f)).name for f in files))
+    what = f"{experiments} of {names}" if names else experiments
+    if head and len(head) <= 100:
+        return f"{head} ({name}, {len(points)} point(s))"
+    return f"{what}: {len(points)} point(s) of {name}"
 
 
 def header_of(doc: dict[str, Any], fld: str) -> str:
@@ -269,9 +326,7 @@ def points_table(
             if _table_width([widths[k] for k in keep] + [widths[j]]) <= width:
                 keep = sorted(keep + [j])
     spec = doc["spec"]
-    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get(
-        "title"
-    ) or f"eqvbench: {doc['spec_file']}"
+    title = (spec["cases"][0] if "cases" in spec else spec).get("report", {}).get("title") or default_title(doc)
     table = Table(title=printable(title), title_justify="left")  # no forged line or escape from a spec
     for j in keep:
         c = cols[j]
@@ -425,6 +480,8 @@ def points_csv(points: list[dict[str, Any]]) -> str:
         else:
             row[prefix] = "" if value is None else value
 
+    from eqvbench.output.results import COMMON_COLUMNS
+
     rows, cols = [], {}
     for p in points:
         row: dict[str, Any] = {}
@@ -432,6 +489,8 @@ def points_csv(points: list[dict[str, Any]]) -> str:
         for k, v in p.items():
             if k != "params":
                 flat(k, v, row)
+        for c in COMMON_COLUMNS:  # the same columns as Results.to_pandas()
+            row.setdefault(c, "")
         rows.append(row)
         cols.update(dict.fromkeys(row))
     buf = io.StringIO()

@@ -62,6 +62,10 @@ class SweepPoint:
         return self.fields.get(name, default)
 
 
+# SweepPoint's attributes: columns of to_pandas() and `eqvbench export --format csv` in every run
+COMMON_COLUMNS = tuple(f for f in SweepPoint.__dataclass_fields__ if f not in ("fields", "params"))
+
+
 class Results:
     """The outcome of a sweep.
 
@@ -142,6 +146,11 @@ class Results:
         except ImportError:
             raise ImportError(PANDAS_MISSING) from None
         rows = [flat_point(p) for p in self.document["points"]]
+        # every SweepPoint attribute is a column even where no point carries it (a run without a
+        # `device:` section, a stored run of an older version): df["verdict"] is None, not a KeyError
+        for row in rows:
+            for c in COMMON_COLUMNS:
+                row.setdefault(c, None)
         columns = list(dict.fromkeys(c for row in rows for c in row))
         return pd.DataFrame(rows, columns=columns)
 
