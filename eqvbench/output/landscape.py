@@ -16,7 +16,7 @@ from typing import Any
 
 from eqvbench.errors import EqvbenchError
 
-KINDS = ("landscape", "resource")
+KINDS = ["landscape", "resource"]
 COLORS = {"classical": "#1f77b4", "quantum": "#d62728", "open": "#7f7f7f", None: "#7f7f7f"}
 FONT = 11  # talk size: readable on a projected slide
 
