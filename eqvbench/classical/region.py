@@ -58,53 +58,81 @@ class RegionTooCostly(ValueError):
 
 
 def contract_within_budget(
-    tn, n_qubits: int, max_repeats: int = 16, seed: int = 0, memory_bytes: float = 2**31, max_flops: float = 1e11
+    tn,
+    n_qubits: int,
+    max_repeats: int = 16,
+    seed: int = 0,
+    memory_bytes: float = 2**31,
+    max_flops: float = 1e11,
+    cost_settings=None,
 ) -> complex:
     """Contract a closed quimb network with a seeded cotengra tree (complex128).
 
-    The tree is found first (`region_tree`); RegionTooCostly is raised (nothing
-    contracted) when its largest intermediate exceeds `memory_bytes` or its cost
-    exceeds `max_flops` real FLOP (8 x multiply-adds).
+    The tree is found first (`region_tree`); where it exceeds the budgets and
+    `cost_settings` (:class:`eqvbench.classical.cost.CostSettings`) is given, the cost
+    engine's tree of the same network is tried (its search, or the tree cache the point's
+    cost shares). RegionTooCostly is raised (nothing contracted) when the tree's largest
+    intermediate exceeds `memory_bytes` or its cost exceeds `max_flops` real FLOP
+    (8 x multiply-adds, all slices).
     """
+    raw = tn
     tn = tn.rank_simplify(output_inds=())
     tree = region_tree(tn, max_repeats=max_repeats, seed=seed, max_flops=max_flops)
     flops = 8 * tree.contraction_cost()
-    if 16 * tree.max_size() > memory_bytes or flops > max_flops:
-        raise RegionTooCostly(
-            f"contracting the {n_qubits}-qubit region needs 2^{math.log2(tree.max_size()):.0f} "
-            f"elements and {flops:.2g} FLOP (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
-        )
-    return complex(tn.contract(all, optimize=tree, output_inds=()))
+    if 16 * tree.max_size() <= memory_bytes and flops <= max_flops:
+        return complex(tn.contract(all, optimize=tree, output_inds=()))
+    found = f"2^{math.log2(tree.max_size()):.0f} elements and {flops:.2g} FLOP"
+    if cost_settings is not None:
+        from eqvbench.classical.cost import contract_values, network_structure, searched_tree
+
+        result, ctree, on_raw = searched_tree(*network_structure(raw), cost_settings)
+        if 16 * 2**result.width_log2 <= memory_bytes and result.cost_flops <= max_flops:
+            return contract_values(raw, ctree, on_raw, cost_settings)
+        found += f" (the cost search's tree: 2^{result.width_log2:.0f} and {result.cost_flops:.2g})"
+    raise RegionTooCostly(
+        f"contracting the {n_qubits}-qubit region needs {found} (budget {memory_bytes:.2g} B, {max_flops:.2g} FLOP)"
+    )
+
+
+_TREES: dict = {}  # (structure, search settings) -> tree: a sweep over angles searches each network once
+_TREES_MAX = 64
 
 
 def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e11):
     """The contraction tree of a closed quimb network, searched with every random stream seeded.
 
-    Cheap searches first (greedy, then a few partitioning trials, then subtree
-    reconfiguration), stopping once the tree's cost (real FLOP) is within `max_flops`.
+    Cheap searches first (greedy, then partitioning trials), then one subtree
+    reconfiguration of the best tree, stopping once its cost (real FLOP) is within
+    `max_flops`. The tree depends on the network's structure only (never on gate
+    values), so it is kept for the process's next network of the same structure
+    (the same sandwich at another angle): the same seeded search would find it again.
     """
     import importlib.util
     import random
 
     import cotengra as ctg
 
-    from eqvbench.classical.cost import _optlib_seed, _serial_auto_parallel
+    from eqvbench.classical.cost import _optlib_seed, _serial_auto_parallel, network_structure
 
+    inputs, output, sizes = network_structure(tn)
+    key = (tuple(inputs), output, tuple(sorted(sizes.items())), max_repeats, seed, max_flops)
+    if key in _TREES:
+        return _TREES[key]
     state = random.getstate()
     random.seed(seed)
     try:
-        # reconfiguration only for a tree still over the budget; on the hyper-indexed sandwich networks
-        # the full search costs minutes where its tree saves seconds (W_17 after 5 steps: 13 s of kahypar
-        # for 1.6e10 FLOP, against 55 s with reconfiguration for 3.4e9)
-        # (options, stop when the cost is below, skip when the best tree so far is over this x budget)
+        # (options, stop when the cost is below, skip when the best tree so far is over this x budget).
+        # Reconfiguring the best partition tree once, not every trial: on the hyper-indexed sandwich
+        # networks the full search with reconfiguration costs minutes where one pass gains the same
+        # (W~17 after 5 steps with the final RX layer, 68 qubits: 8 kahypar trials 3.1e11 FLOP in 23 s,
+        # one reconfiguration 2.5e10 in 10 s; reconfiguring every trial, 4 trials: 2.5e13 in 64 s)
         stages = [
             (dict(methods=["greedy"], reconf_opts=None), 1e9, math.inf),
             (
                 dict(methods=["kahypar" if importlib.util.find_spec("kahypar") else "labels"], reconf_opts=None),
                 max_flops,
-                1e4,
+                1e6,  # greedy trees of these networks are often 1e4-1e5 x the partition trees
             ),
-            (dict(reconf_opts={}), math.inf, 30.0),
         ]
         tree = None
         for opts, enough, hopeless in stages:
@@ -113,7 +141,7 @@ def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e1
             # optuna's sampler has its own random stream: seed it too, or the tree (and whether it
             # fits the budget, hence whether a region is certified) can change from run to run
             opt = ctg.HyperOptimizer(
-                max_repeats=max(1, min(max_repeats, 4 if tree else max_repeats)),
+                max_repeats=max(1, max_repeats if tree is None else max(8, max_repeats // 2)),
                 parallel=False,
                 progbar=False,
                 optlib="optuna",
@@ -126,9 +154,14 @@ def region_tree(tn, max_repeats: int = 16, seed: int = 0, max_flops: float = 1e1
                 tree = found
             if 8 * tree.contraction_cost() <= enough:
                 break
-        return tree
+        if 8 * tree.contraction_cost() > max_flops and 8 * tree.contraction_cost() <= 1e3 * max_flops:
+            tree = tree.subtree_reconfigure()
     finally:
         random.setstate(state)
+    if len(_TREES) >= _TREES_MAX:
+        _TREES.pop(next(iter(_TREES)))
+    _TREES[key] = tree
+    return tree
 
 
 @dataclass

@@ -462,6 +462,7 @@ def cone_value(
     memory_bytes: float = 2**31,
     max_flops: float = 1e11,
     coefficients: list[float] | None = None,
+    cost_settings=None,
 ) -> tuple[float, str, int]:
     """Exact ideal <O> (mean of the terms, or sum_i coefficients_i term_i) from each term's structural
     light cone alone.
@@ -469,7 +470,8 @@ def cone_value(
     A term whose cone has at most `statevector_max_qubits` qubits is simulated
     as a state vector over its cone qubits only (gates outside the cone
     removed); a larger one is contracted as its sandwich network with cotengra
-    (RegionTooCostly when the tree exceeds the budgets). Returns (value,
+    (RegionTooCostly when the tree exceeds the budgets; `cost_settings`: also try the cost
+    engine's tree, :func:`eqvbench.classical.region.contract_within_budget`). Returns (value,
     method, largest cone in qubits).
     """
 
@@ -494,7 +496,13 @@ def cone_value(
             total += (
                 w
                 * contract_within_budget(
-                    sandwich_network(circuit, ps, cone.gates), len(qs), max_repeats, 0, memory_bytes, max_flops
+                    sandwich_network(circuit, ps, cone.gates),
+                    len(qs),
+                    max_repeats,
+                    0,
+                    memory_bytes,
+                    max_flops,
+                    cost_settings,
                 ).real
             )
             methods.add("tensor_network")
@@ -544,7 +552,7 @@ def find_effective_region(
     def reference(delta: float | None) -> Reference | None:
         if len(full_cone.qubits) <= reg.max_qubits:
             return None  # the balls reach the whole cone themselves
-        return cone_reference(instance, reg, delta, notes, ran)
+        return cone_reference(instance, reg, delta, notes, ran, settings.cost if settings.cost_enabled else None)
 
     def simulate_f(qs, ball: BallValue) -> float | None:
         if len(qs) > sim.max_qubits or abs(ball.value) <= 0.05:
@@ -705,9 +713,11 @@ def cone_reference(
     delta: float | None,
     notes: list[str],
     record: dict[str, MethodResult] | None = None,
+    cost_settings=None,
 ) -> Reference | None:
     """The whole light cone's <O>: exact contraction when the cone has at most
-    `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets, else belief
+    `region.tn_reference_max_gates` two-qubit gates and fits the region's budgets (along the
+    region's tree or, given `cost_settings`, the cost search's), else belief
     propagation (`region.belief_propagation`), else Pauli propagation, each converged within delta / 2
     (estimates; delta 0.01 when no fidelity sets it). None, with the reasons in `notes`, when none fits
     its budget."""
@@ -732,6 +742,7 @@ def cone_reference(
                 reg.tn_memory_bytes,
                 reg.tn_max_flops,
                 coefficients=instance.coefficients,
+                cost_settings=cost_settings,
             )
             return Reference(
                 value, 0.0, f"whole light cone ({method}, {len(cone.qubits)} qubits)", time.perf_counter() - t
