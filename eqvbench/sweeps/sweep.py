@@ -259,7 +259,7 @@ class Sweep:
         from eqvbench.sweeps.estimate import check_memory
         from eqvbench.sweeps.execute import Scheduler, choose_workers, connect_dask, run_dask, run_pool, run_serial
         from eqvbench.pipeline import cost_cache_key, plan, to_document
-        from eqvbench.sweeps.provenance import code_identity
+        from eqvbench.sweeps.provenance import code_identity, point_identity
         from eqvbench.output.results import Results
         from eqvbench.sweeps.store import Store, point_key
 
@@ -273,7 +273,7 @@ class Sweep:
         t_start = time.perf_counter()
         try:
             identity = code_identity()
-            keys = [point_key(pp.point.values, identity) for pp in plans]
+            keys = [point_key(pp.point.values, point_identity(pp.point.values)) for pp in plans]
             header = to_document(spec, [])
             header.pop("points")
             points: list[dict | None] = [None] * len(plans)
