@@ -290,9 +290,9 @@ HEARTBEAT_S = 5.0  # a log (stderr not a terminal) hears from a running step at 
 
 
 class _ProgressLog:
-    """Progress lines for a log: '[running] LABEL: STAGE (N s)' when a point's stage changes, and
-    again from a thread when a step has said nothing for HEARTBEAT_S (a long simulation, cost
-    search or compilation is otherwise silent until it ends)."""
+    """Progress lines for a log, once a point has run HEARTBEAT_S: '[running] LABEL: STAGE (N s)'
+    when its stage changes, and again from a thread when a step has said nothing for HEARTBEAT_S
+    (a long simulation, cost search or compilation is otherwise silent until it ends)."""
 
     def __init__(self, console, period: float = HEARTBEAT_S):
         import threading
@@ -329,7 +329,8 @@ class _ProgressLog:
                 step = self.steps[i] = [label, msg, None, now, now if printed else 0.0]
             stage = self._stage(msg)
             step[1] = msg
-            if not printed and (stage != step[2] or now - step[4] >= self.period):
+            # a point's first HEARTBEAT_S say nothing (a quick point's log is its one 'done' line)
+            if not printed and now - step[3] >= self.period and (stage != step[2] or now - step[4] >= self.period):
                 self._line(step, now)
             step[2] = stage
 
@@ -344,7 +345,7 @@ class _ProgressLog:
             now = time.perf_counter()
             with self.lock:
                 for step in self.steps.values():
-                    if now - step[4] >= self.period:
+                    if now - step[3] >= self.period and now - step[4] >= self.period:
                         self._line(step, now)
 
     def start(self) -> None:

@@ -405,9 +405,10 @@ def reach_scheduler(address: str, timeout: float | None = None) -> None:
     import socket
 
     try:
+        import distributed  # noqa: F401 (absent: connect_dask says how to install it)
         from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError:
-        return  # connect_dask says how to install dask.distributed
+        return
     timeout = DASK_CONNECT_TIMEOUT_S if timeout is None else timeout
     try:
         scheme, loc = parse_address(address)
