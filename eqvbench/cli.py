@@ -126,24 +126,23 @@ def run(
 
     Exits 1 when a check of the spec's `checks:` section fails.
     """
-    import signal
-    import threading
+    from eqvbench import interrupts
 
-    def _terminate(signum, frame):  # SIGTERM (a batch scheduler's time limit): stop as for Ctrl-C
-        raise KeyboardInterrupt
+    sweep_holder: list = []  # the Sweep, once made: what an interruption leaves
 
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    def late() -> None:  # the run did not stop within the grace period (numba compiling, a long C call)
+        saved = sweep_holder[0].saved if sweep_holder else "nothing written"
+        interrupts.hard_exit(f"interrupted: {saved}")
+
     try:
-        failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns)
+        # Ctrl-C and SIGTERM (a batch scheduler's time limit) are acted on at safe points (eqvbench.interrupts)
+        with interrupts.deferred(on_late=late):
+            failed = _run(spec, json_out, out, store, no_store, workers, executor, scheduler, columns, sweep_holder)
     except EqvbenchError as e:
         _fail(e)  # a lost worker's message says what the store kept (eqvbench.sweeps.sweep.Sweep.run)
     except KeyboardInterrupt as e:
         typer.echo(f"interrupted: {getattr(e, 'saved', 'nothing written')}", err=True)
         raise typer.Exit(130) from None
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
     if failed:
         raise typer.Exit(1)
 
@@ -163,17 +162,22 @@ def _run_options(store, no_store, workers, executor, scheduler) -> None:
     if scheduler and executor != "dask":
         raise EqvbenchError("--scheduler is used with --executor dask only")
     if scheduler and executor == "dask":
+        from eqvbench.sweeps.execute import reach_scheduler
         from eqvbench.sweeps.sweep import check_scheduler_address
 
         check_scheduler_address(scheduler)
+        reach_scheduler(scheduler)  # a closed port is said at once, before the spec is read
 
 
-def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None) -> bool:
+def _run(
+    spec_arg, json_out, out, store_path, no_store, workers, executor, scheduler, columns_opt=None, holder=None
+) -> bool:
     """Run a sweep (eqvbench.sweeps.sweep) and print it; returns True when a check failed."""
     import time
 
     from rich.console import Console
 
+    from eqvbench import interrupts
     from eqvbench.io import check_writable, write_output
     from eqvbench.output.report import eta_seconds, fmt_seconds, param_headers, point_label, run_summary
     from eqvbench.sweeps.sweep import Sweep, SweepInterrupted, default_store, load
@@ -190,6 +194,7 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
     started: dict[int, float] = {}
     clock = {"points": 0.0}
     progress, task = _progress(err), None
+    log = _ProgressLog(err)  # piped stderr: what each running point does, at least every HEARTBEAT_S
 
     def on_event(kind: str, i: int, msg: str) -> None:
         nonlocal task
@@ -203,7 +208,9 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
             progress.update(task, description=msg)
             if not err.is_terminal:
                 err.print(msg, highlight=False, soft_wrap=True)
+                log.doing(-1, "eqvbench", msg, printed=True)
         elif kind == "running":
+            log.finished(-1)
             clock["points"] = time.perf_counter()
             progress.reset(task, total=len(sweep.pending))
         elif kind in ("start", "progress"):
@@ -211,7 +218,10 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 started[i] = time.perf_counter()
                 msg = "running" if not sweep.parallel else f"{len(started)} running"
             progress.update(task, description=f"{labels[i]}: {msg}")
+            if not err.is_terminal:
+                log.doing(i, labels[i], msg)
         elif kind == "done":
+            log.finished(i)
             n_done, n_pending = sweep.n_done, len(sweep.pending)
             progress.advance(task)
             t = started.pop(i, clock["points"])
@@ -228,9 +238,14 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 )  # one line each, for logs
 
     sweep = Sweep(spec, store=store_file, executor=executor, workers=workers, scheduler=scheduler, on_event=on_event)
+    if holder is not None:
+        holder.append(sweep)
     try:
+        if not err.is_terminal:
+            log.start()
         results = sweep.run()
     finally:
+        log.stop()
         progress.stop()
     try:
         doc = results.document
@@ -265,9 +280,84 @@ def _run(spec_arg, json_out, out, store_path, no_store, workers, executor, sched
                 + (" - FAILED" if failed else ""),
                 highlight=False,
             )
+        interrupts.check()  # a signal that came in while the results were printed
     except KeyboardInterrupt:
         raise SweepInterrupted(results.saved) from None
     return failed
+
+
+HEARTBEAT_S = 5.0  # a log (stderr not a terminal) hears from a running step at least this often
+
+
+class _ProgressLog:
+    """Progress lines for a log, once a point has run HEARTBEAT_S: '[running] LABEL: STAGE (N s)'
+    when its stage changes, and again from a thread when a step has said nothing for HEARTBEAT_S
+    (a long simulation, cost search or compilation is otherwise silent until it ends)."""
+
+    def __init__(self, console, period: float = HEARTBEAT_S):
+        import threading
+
+        self.console = console
+        self.period = period
+        self.lock = threading.Lock()
+        self.steps: dict[int, list] = {}  # index -> [label, message, stage, started, last printed]
+        self.stopped = threading.Event()
+        self.thread = None
+
+    @staticmethod
+    def _stage(msg: str) -> str:
+        """The words before the first number ('cost search: 12 trials, ...' -> 'cost search: ')."""
+        import re
+
+        m = re.search(r"\d", msg)
+        return msg[: m.start()] if m else msg
+
+    def _line(self, step: list, now: float) -> None:
+        label, msg, _, t0, _ = step
+        step[4] = now
+        self.console.print(
+            printable(f"[running] {label}: {msg} ({now - t0:.0f} s)"), highlight=False, soft_wrap=True, markup=False
+        )
+
+    def doing(self, i: int, label: str, msg: str, printed: bool = False) -> None:
+        import time
+
+        now = time.perf_counter()
+        with self.lock:
+            step = self.steps.get(i)
+            if step is None:
+                step = self.steps[i] = [label, msg, None, now, now if printed else 0.0]
+            stage = self._stage(msg)
+            step[1] = msg
+            # a point's first HEARTBEAT_S say nothing (a quick point's log is its one 'done' line)
+            if not printed and now - step[3] >= self.period and (stage != step[2] or now - step[4] >= self.period):
+                self._line(step, now)
+            step[2] = stage
+
+    def finished(self, i: int) -> None:
+        with self.lock:
+            self.steps.pop(i, None)
+
+    def _beat(self) -> None:
+        import time
+
+        while not self.stopped.wait(min(1.0, self.period / 2)):
+            now = time.perf_counter()
+            with self.lock:
+                for step in self.steps.values():
+                    if now - step[3] >= self.period and now - step[4] >= self.period:
+                        self._line(step, now)
+
+    def start(self) -> None:
+        import threading
+
+        self.thread = threading.Thread(target=self._beat, name="eqvbench-progress-log", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=2)
 
 
 def _columns_for_spec(spec, text: str | None) -> list[str] | None:

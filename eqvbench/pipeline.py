@@ -645,7 +645,7 @@ def machines_of(spec: Spec) -> list[str]:
 def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     """The JSON output: what computed it (versions, code fingerprint), resolved spec, points."""
     from eqvbench.families import get_family
-    from eqvbench.classical.methods import machine_flops
+    from eqvbench.classical.methods import machine_flops, machine_rate
     from eqvbench.sweeps.provenance import provenance
 
     machines = machines_of(spec)
@@ -655,6 +655,7 @@ def to_document(spec: Spec, results: list[PointResult]) -> dict[str, Any]:
     doc = {
         **provenance(),
         "flops_here": machine_flops(),
+        "flops_here_measured": {k: v for k, v in machine_rate().items() if k != "flops"},
         "spec_file": spec.file,
         "spec": spec.resolved(),
         "columns": [list(c) for c in columns],
@@ -728,8 +729,9 @@ DEFINITIONS = {
     "resource_flops": "R = f_eff x cost_flops (f_model where not simulated): the classical work "
     "needed to reproduce the noisy result at the fidelity the device reached",
     "cost_flops": "8 x complex multiply-adds of the contraction, summed over slices",
-    "seconds_here": "cost_flops over this machine's measured complex matrix-multiply rate (flops_here, FLOP/s): "
-    "what large contractions approach; networks of small tensors run slower",
+    "seconds_here": "cost_flops over this machine's measured one-core complex matrix-multiply rate (flops_here, "
+    "FLOP/s; how and when it was measured: flops_here_measured): what large contractions approach; networks "
+    "of small tensors run slower",
     "eps": "-ln(f_model of the whole circuit) / n_gates_2q: error per two-qubit gate, dressed",
     "v_eff": "ln(1 / f_eff) / eps, in two-qubit gates",
     "methods": "every classical method for the point (contraction, region, pauli_propagation, "

@@ -268,7 +268,7 @@ def test_pool_workers_report_their_stage(write_spec):
 def test_progress_lines_give_the_time_left(write_spec):
     r = invoke("run", write_spec(SWEEP), "--no-store", "--workers", 1)
     assert r.exit_code == 0, r.output
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("[")]
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("[") and not ln.startswith("[running]")]
     assert len(lines) == 4 and all("left" in ln for ln in lines[:3]) and "left" not in lines[3], lines
 
 
@@ -288,7 +288,7 @@ def test_progress_lines_are_never_wrapped(write_spec):
     )
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    progress = [ln for ln in lines if ln.startswith("[")]
+    progress = [ln for ln in lines if ln.startswith("[") and not ln.startswith("[running]")]
     assert len(progress) == 16 and max(map(len, progress)) > 80
     assert all(ln.endswith(" left") for ln in progress[:15]), progress
     others = [ln for ln in lines if not ln.startswith("[")]
@@ -435,3 +435,36 @@ def test_kernels_compile_once_before_the_workers_start(write_spec, tmp_path):
     assert sorted(saved(warm.stdout)) == sorted(files)
     again = run("b")
     assert "compiling kernels" not in again.stderr and saved(again.stdout) == []
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # a port just freed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("address", ["foo://127.0.0.1:8786", "closed"])
+def test_bad_scheduler_is_one_line_within_the_documented_time(write_spec, tmp_path, address):
+    """An unknown scheme or a closed port, in a real process (a Client left behind prints its
+    `__del__` traceback at exit, 20 s later): one line, exit 2, well within the documented 10 s."""
+    import subprocess
+    import sys
+    import time
+
+    if address == "closed":
+        address = f"tcp://127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "eqvbench", "run", str(write_spec(SWEEP)), "--no-store", "--executor", "dask"]
+        + ["--scheduler", address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    took = time.monotonic() - t0
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: --scheduler {address}: "), r.stderr
+    assert took < 10, took

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 
+import os
+
 import pytest
+from typer.testing import CliRunner
 
 from eqvbench.classical.cost import REFERENCE_MACHINES
+from eqvbench.cli import app
 from eqvbench.classical.methods import METHODS, MethodResult, classical_seconds
 from eqvbench.pipeline import verdict
 
 FRONTIER = REFERENCE_MACHINES["frontier"]
+# one costed point in about a second
+RCS_SMALL = """\
+experiment: rcs
+seed: 1
+lattice: {kind: grid, rows: 2, cols: 2}
+circuit: {cycles: 2, instances: 1}
+noise: {p2: 0.01}
+simulation: {simulate: never}
+cost: {max_repeats: 2}
+"""
 
 
 def _args(values, methods, f=0.5, delta=0.027):
@@ -333,3 +347,48 @@ def test_cost_disabled_runs_no_classical_method(tmp_path, monkeypatch):
         assert m["status"] == "not_applicable" and m["note"] == "not run (cost.enabled: false)", m
     assert p["cost_flops"] is None and p.get("reproduced_value") is None and p.get("a_eff") is None
     assert any("no classical method run" in n for n in p["notes"])
+
+
+@pytest.fixture
+def fresh_rate(monkeypatch):
+    """This process forgets its measured rate (and the rate a parent handed it) for the test."""
+    from eqvbench.classical import methods
+
+    monkeypatch.setattr(methods, "_RATE", [])
+    monkeypatch.delenv(methods.RATE_ENV, raising=False)
+    yield methods
+    monkeypatch.delenv(methods.RATE_ENV, raising=False)
+
+
+def test_rate_measured_idle_is_cached_with_its_date_and_conditions(fresh_rate, monkeypatch):
+    """t_here's rate is the machine's: measured once with a core to itself, then read back by later runs
+    (the same spec read 160, 25, 18, 5.8 GFLOP/s as the load changed: issue 27 item 2)."""
+    import datetime
+
+    m = fresh_rate
+    monkeypatch.setattr(m, "_measure", lambda: (2.0e10, 0.99))
+    first = m.machine_rate()
+    assert first["flops"] == 2.0e10 and first["idle"] and first["file"] == m.rate_file()
+    assert datetime.datetime.fromisoformat(first["measured_at"]).tzinfo is not None
+    assert {"host", "cpu", "numpy", "blas"} <= set(first["conditions"])
+    # a later run under load measures nothing: it uses the cached rate
+    monkeypatch.setattr(m, "_RATE", [])
+    monkeypatch.delenv(m.RATE_ENV)
+    monkeypatch.setattr(m, "_measure", lambda: (3.0e9, 0.4))
+    later = m.machine_rate()
+    assert later["flops"] == 2.0e10 and later["source"] == "cached" and later["measured_at"] == first["measured_at"]
+    assert "measured idle on" in m.rate_text(later)
+
+
+def test_rate_measured_under_load_is_this_runs_and_not_cached(fresh_rate, monkeypatch, write_spec):
+    m = fresh_rate
+    monkeypatch.setattr(m, "_measure", lambda: (3.0e9, 0.4))
+    r = CliRunner().invoke(app, ["run", str(write_spec(RCS_SMALL)), "--no-store", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert "this run's rate: measured under load (40% of a core" in r.stdout and "not the machine's" in r.stdout
+    assert not os.path.exists(m.rate_file())
+    doc = json.loads(
+        CliRunner().invoke(app, ["run", str(write_spec(RCS_SMALL)), "--no-store", "--workers", "1", "--json"]).stdout
+    )
+    assert doc["flops_here"] == 3.0e9
+    assert doc["flops_here_measured"]["source"] == "this run" and doc["flops_here_measured"]["idle"] is False

@@ -263,7 +263,7 @@ def test_points_of_other_code_are_computed_again(write_spec, tmp_path, monkeypat
     # an update that changes computing code, with the version number unchanged
     import eqvbench.sweeps.provenance as prov
 
-    monkeypatch.setattr(prov, "code_identity", lambda: f"{__version__}+0123456789ab")
+    monkeypatch.setattr(prov, "code_identity", lambda uses=frozenset(): f"{__version__}+0123456789ab")
     shown = invoke("show", db)
     assert shown.exit_code == 0
     assert f"computed by other code or libraries ({code_identity()})" in shown.stderr
@@ -452,3 +452,36 @@ def test_damaged_json_document(write_spec, tmp_path):
         assert_one_line_error(invoke(*cmd), str(out), "points[1]", "width_log2 is not a number")
     out.write_text(json.dumps({**doc, "spec": None}))
     assert_one_line_error(invoke("show", out), str(out), "damaged", "spec")
+
+
+def test_optional_library_a_point_does_not_use_keeps_its_points(write_spec, tmp_path, monkeypatch):
+    """Installing (or upgrading) qsimcirq, as the test extra does, keeps the stored points that do not
+    simulate with qsim; a point of `simulation.method: qsim` and any upgrade of a library every point
+    uses are computed again (issue 27 item 3)."""
+    import eqvbench.sweeps.provenance as prov
+
+    spec = write_spec(SWEEP)
+    qsim = write_spec(SWEEP.replace("simulation: {shots: 500}", "simulation: {shots: 500, method: qsim}"), "q.yaml")
+    db, dbq = tmp_path / "s.eqvdb", tmp_path / "q.eqvdb"
+    for s, d in ((spec, db), (qsim, dbq)):
+        assert invoke("run", s, "--store", d, "--workers", 1).exit_code == 0
+
+    def installed(**versions):
+        real = prov.library_versions()
+        monkeypatch.setattr(prov, "library_versions", lambda: {**real, **versions})
+        prov.code_identity.cache_clear()
+
+    try:
+        installed(qsimcirq="99.0.0" if prov.library_versions()["qsimcirq"] != "99.0.0" else "98.0.0")
+        r = invoke("run", spec, "--store", db, "--json", "--workers", 1)
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["store"] == {"path": str(db), "run": 2, "reused": 4, "computed": 0}
+        r = invoke("run", qsim, "--store", dbq, "--json", "--workers", 1)
+        assert json.loads(r.stdout)["store"]["computed"] == 4, r.output  # these ran (or fell back) on qsim
+
+        installed(numpy="0.0.1")  # a library that computes every point
+        r = invoke("run", spec, "--store", db, "--json", "--workers", 1)
+        assert json.loads(r.stdout)["store"]["computed"] == 4, r.output
+    finally:
+        monkeypatch.undo()
+        prov.code_identity.cache_clear()

@@ -291,3 +291,32 @@ def test_killed_worker_is_one_line(write_spec, tmp_path):
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("error: a worker process was killed by SIGKILL") and f"saved in {db}" in lines[0], lines
     assert wait_until_gone(mark) == []
+
+
+def test_ctrl_c_during_a_long_cost_search_stops_within_seconds(write_spec):
+    """One point whose cost search has a minute: stderr piped says the search is running (its trials
+    and best cost) while it runs, and Ctrl-C ends the run with its one line within seconds."""
+    spec = write_spec(
+        SEARCHING.replace("cycles: [10, 12]", "cycles: 12").replace("max_time: 40, processes: 2", "max_time: 60")
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eqvbench", "run", str(spec), "--no-store", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    seen, t0 = [], time.monotonic()
+    while not any("cost search:" in ln for ln in seen):
+        line = proc.stderr.readline()
+        if (not line and proc.poll() is not None) or time.monotonic() - t0 > 120:
+            proc.kill()
+            pytest.fail(f"no cost-search progress on stderr: {''.join(seen)}")
+        seen.append(line)
+    t_int = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    took = time.monotonic() - t_int
+    assert proc.returncode == 130, err
+    assert took < 10, took
+    assert [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("[")] == ["interrupted: nothing written"]

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eqvbench import interrupts
+
 # Sustained FLOP/s of the reference machines (Frontier: HPL; A100, H100: dense FP32).
 REFERENCE_MACHINES: dict[str, float] = {
     "frontier": 1.1e18,  # HPL
@@ -658,6 +660,7 @@ class Budget:
     def over(self, until: float | None = None) -> bool:
         """Whether the clock has passed `until` (default: the deadline)."""
         self.checks += 1
+        interrupts.check()
         return _clock() >= (self.deadline if until is None else until)
 
 
@@ -735,6 +738,7 @@ class _BudgetedExecutor:
     def submit(self, fn, *args, **kwargs):
         from concurrent.futures import Future
 
+        interrupts.check()
         if self._stop():
             raise _OutOfTime
         self.started += 1
@@ -763,6 +767,7 @@ class _GivingUpFuture:
     def done(self) -> bool:
         from concurrent.futures import wait
 
+        interrupts.check()
         if not self._fut.done():  # cotengra scans its futures in a loop: wait a little, not spin
             wait([self._fut], timeout=0.002)
         return self._fut.done() or self._stop()
@@ -772,6 +777,7 @@ class _GivingUpFuture:
             try:
                 return self._fut.result(timeout=BUDGET_POLL_S)
             except TimeoutError:
+                interrupts.check()
                 if self._stop():
                     raise _OutOfTime from None
 
@@ -858,6 +864,7 @@ def _search(inputs, output, size_dict, settings: CostSettings, progress=None):
         if isinstance(parallel, _BudgetedExecutor) and procs.pool is None:
             opt.pre_dispatch = 1  # in this process: one trial at a time, each reported before the next
         best_trials = _keep_best_trials(opt, FOREST_KEEP) if forest else []
+        _check_between_trials(opt)
         try:
             _search_reporting(opt, inputs, output, size_dict, progress)
         except _OutOfTime:
@@ -907,6 +914,19 @@ def _keep_best_trials(opt, n: int) -> list:
 
     opt._maybe_report_result = keep
     return trees
+
+
+def _check_between_trials(opt) -> None:
+    """A Ctrl-C noted during a trial stops the search when the trial is reported (eqvbench.interrupts)."""
+    report = getattr(opt, "_maybe_report_result", None)
+    if report is None:
+        return
+
+    def checked(setting, trial):
+        report(setting, trial)
+        interrupts.check()
+
+    opt._maybe_report_result = checked
 
 
 def _reconfigure_tree(tree, options):

@@ -30,7 +30,7 @@ from typing import Any
 METHODS = ("contraction", "region", "pauli_propagation", "belief_propagation")
 STATUSES = ("ok", "over_budget", "not_applicable")
 
-_RATE: list[float] = []
+_RATE: list[dict[str, Any]] = []
 
 
 @dataclass
@@ -78,25 +78,152 @@ def not_applicable(method: str, why: str) -> MethodResult:
     return MethodResult(method, "not_applicable", note=why)
 
 
+# A rate measured with at least this share of one core for the benchmark (process CPU time over wall
+# time) counts as measured on an idle core, and is cached for later runs (see machine_rate)
+IDLE_CPU_SHARE = 0.9
+RATE_FILE = "machine_rate.json"
+RATE_ENV = "EQVBENCH_MACHINE_RATE"  # the run's rate, handed to the processes it starts
+
+
 def machine_flops() -> float:
-    """This machine's sustained complex128 matrix-multiply rate, real FLOP/s (measured once per process:
-    the best of five 384 x 384 products, about 0.1 s). Used to extrapolate contraction seconds."""
-    if not _RATE:
-        import time
+    """This machine's sustained complex128 matrix-multiply rate on one core, real FLOP/s
+    (:func:`machine_rate`). Used to extrapolate contraction seconds (t_here)."""
+    return machine_rate()["flops"]
 
-        import numpy as np
 
-        n = 384
-        rng = np.random.default_rng(0)
-        a = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+def _rate_conditions() -> dict[str, Any]:
+    """What the rate depends on besides the load: this host, its CPU, numpy and its BLAS."""
+    import platform
+
+    import numpy as np
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    blas = "?"
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        mine = [i for i in info if "numpy" in str(i.get("filepath", ""))] or info  # numpy's: it multiplies
+        blas = ", ".join(sorted({f"{i.get('internal_api')} {i.get('version')}" for i in mine})) or "?"
+    except Exception:
+        pass
+    return {"host": platform.node(), "cpu": cpu, "numpy": np.__version__, "blas": blas, "threads": 1}
+
+
+def _measure() -> tuple[float, float]:
+    """(FLOP/s, share of one core the benchmark got): the best of five 384 x 384 complex products on
+    one BLAS thread (as points contract), about 0.1 s."""
+    import time
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    n = 384
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    with threadpool_limits(limits=1, user_api="blas"):
         a @ a  # warm-up
         best = float("inf")
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         for _ in range(5):
             t = time.perf_counter()
             a @ a
             best = min(best, time.perf_counter() - t)
-        _RATE.append(8.0 * n**3 / max(best, 1e-9))
-    return _RATE[0]
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return 8.0 * n**3 / max(best, 1e-9), min(1.0, cpu / max(wall, 1e-9))
+
+
+def rate_file() -> str:
+    import os
+
+    from eqvbench.classical.cost import default_cache_dir
+
+    return os.path.join(default_cache_dir(), RATE_FILE)
+
+
+def machine_rate() -> dict[str, Any]:
+    """This machine's one-core matrix-multiply rate and how it was obtained (once per process).
+
+    The rate of a core is the machine's only where the benchmark had the core to itself: a
+    measurement that got at least IDLE_CPU_SHARE of a core is cached (`machine_rate.json` in the
+    cache directory, `eqvbench.classical.cost.default_cache_dir`, with its date and conditions) and
+    every later run on this host, CPU, numpy and BLAS uses it (`source`: 'cached'). Until such a
+    measurement exists each run measures its own (`source`: 'this run', with the load it ran under).
+    Delete the file to measure again.
+    """
+    import datetime
+    import json
+    import os
+
+    if _RATE:
+        return _RATE[0]
+    handed = os.environ.get(RATE_ENV)  # the run that started this process measured it already
+    if handed:
+        try:
+            rate = json.loads(handed)
+            if isinstance(rate, dict) and float(rate["flops"]) > 0:
+                _RATE.append(rate)
+                return rate
+        except (ValueError, KeyError, TypeError):
+            pass
+    conditions = _rate_conditions()
+    path = rate_file()
+    rate = None
+    try:
+        with open(path) as f:
+            cached = json.load(f)
+        if cached.get("conditions") == conditions and float(cached["flops"]) > 0:
+            rate = {**cached, "source": "cached", "file": path}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    if rate is None:
+        flops, share = _measure()
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        rate = {
+            "flops": flops,
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cpu_share": round(share, 3),
+            "load_1min": None if load is None else round(load, 2),
+            "conditions": conditions,
+            "idle": share >= IDLE_CPU_SHARE,
+            "source": "this run",
+            "file": None,
+        }
+        if rate["idle"]:
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "w") as f:
+                    json.dump({k: v for k, v in rate.items() if k not in ("source", "file")}, f, indent=1)
+                os.replace(tmp, path)
+                rate = {**rate, "source": "measured now, cached", "file": path}
+            except OSError:
+                pass
+    _RATE.append(rate)
+    os.environ[RATE_ENV] = json.dumps(rate)  # workers started from here use the same rate
+    return rate
+
+
+def rate_text(rate: dict[str, Any] | None) -> str:
+    """How the rate was obtained, in words, for the table's footer."""
+    if not isinstance(rate, dict):
+        return "measured by the run"
+    when = str(rate.get("measured_at", "?"))[:10]
+    if rate.get("idle"):
+        return f"one core, measured idle on {when}" + (
+            ", cached" if str(rate.get("source", "")).startswith(("cached", "measured now")) else ""
+        )
+    load = rate.get("load_1min")
+    return (
+        f"one core, this run's rate: measured under load ({rate.get('cpu_share', 0):.0%} of a core"
+        + (f", load {load}" if load is not None else "")
+        + "), not the machine's"
+    )
 
 
 def contraction_entry(cost, note: str | None = None) -> MethodResult:

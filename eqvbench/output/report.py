@@ -406,9 +406,12 @@ def footer_lines(doc: dict[str, Any], dropped: list[str] | None = None, width: i
     """Lines under the table: definitions, the cost search budgets, columns left out, notes, fits."""
     lines = [RESOURCE_DEFINITION, UNITS]
     if doc.get("flops_here") and any(p.get("seconds_here") is not None for p in doc["points"]):
+        from eqvbench.classical.methods import rate_text
+
         lines.append(
-            f"t_here: cost over this machine's measured complex matrix-multiply rate "
-            f"({doc['flops_here'] / 1e9:.3g} GFLOP/s; small networks run slower)."
+            f"t_here: cost over this machine's complex matrix-multiply rate "
+            f"({doc['flops_here'] / 1e9:.3g} GFLOP/s, {rate_text(doc.get('flops_here_measured'))}; "
+            "small networks run slower)."
         )
     budgets = sorted({_budget_text(p["cost"]) for p in doc["points"] if p.get("cost")})
     if budgets:

@@ -116,7 +116,10 @@ def missing(sets) -> list[str]:
 def warm_up_sets(sets) -> None:
     """Compile (or load) the numba code of `sets` once, here, so that workers started next load it
     from numba's on-disk cache instead of each compiling it (tens of seconds of CPU per set)."""
+    from eqvbench import interrupts
+
     for name in sets:
+        interrupts.check()  # between sets (compiling one cannot be stopped cleanly: eqvbench.interrupts)
         if name == "trajectories":
             warm_up()
         elif name == "networks":

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
+from eqvbench import interrupts
 from eqvbench.circuits.noise import NoiseModel
 from eqvbench.circuits.instructions import Instruction, compile_circuit
 
@@ -306,6 +307,7 @@ def estimate(
     total = 0
     b = min(rows, max(min_trajectories, 2))
     while total < max_trajectories:
+        interrupts.check()  # between batches: a Ctrl-C noted during one (eqvbench.interrupts)
         b = min(b, max_trajectories - total)
         hit, pauli = sample_errors(program, b, rng)
         runner = run_batch_qsim if backend == "qsim" else run_batch

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eqvbench import interrupts
 from eqvbench.errors import EqvbenchError
 
 # on_done(index, point_json, new_costs)
@@ -328,6 +329,7 @@ def run_pool(spec, plans, sched: Scheduler, workers: int, on_done: OnDone, on_ev
             procs.update(getattr(pool, "_processes", None) or {})
             done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             drain()
+            interrupts.check()
             for fut in sorted(done, key=lambda f: running[f]):
                 try:
                     i, point, new = fut.result()
@@ -381,8 +383,13 @@ def connect_dask(address: str):
         from distributed import Client
     except ImportError:
         raise EqvbenchError("--executor dask needs dask.distributed: pip install 'eqvbench[dask]'") from None
+    import time
+
+    t0 = time.monotonic()
+    reach_scheduler(address)  # nothing listening: said now, with no Client left to linger
     try:
-        return Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
+        left = max(1.0, DASK_CONNECT_TIMEOUT_S - (time.monotonic() - t0))
+        return Client(address, timeout=left, set_as_default=False)
     except (OSError, TimeoutError) as e:
         reason = str(e).splitlines()[0] if str(e) else e.__class__.__name__
         raise EqvbenchError(
@@ -390,6 +397,31 @@ def connect_dask(address: str):
         ) from None
     except ValueError as e:
         raise EqvbenchError(f"--scheduler {address}: not a Dask scheduler address ({e})") from None
+
+
+def reach_scheduler(address: str, timeout: float | None = None) -> None:
+    """A TCP connection to the scheduler's host and port (tcp://, tls://, ws://, wss://), closed at
+    once; one-line EqvbenchError within `timeout` (DASK_CONNECT_TIMEOUT_S) when nothing listens there."""
+    import socket
+
+    try:
+        import distributed  # noqa: F401 (absent: connect_dask says how to install it)
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        return
+    timeout = DASK_CONNECT_TIMEOUT_S if timeout is None else timeout
+    try:
+        scheme, loc = parse_address(address)
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            return
+        host, port = parse_host_port(loc, 8786)
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except ValueError:
+        return  # check_scheduler_address names what is wrong with it
+    except OSError as e:
+        reason = e.strerror or str(e) or e.__class__.__name__
+        raise EqvbenchError(f"--scheduler {address}: cannot reach the Dask scheduler ({reason[:160]})") from None
 
 
 def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: OnEvent) -> None:
@@ -424,16 +456,22 @@ def run_dask(spec, plans, sched: Scheduler, client, on_done: OnDone, on_event: O
     try:
         while (i := sched.pop()) is not None:
             submit(i)
-        for fut in ac:
-            i, point, new = fut.result()
-            del running[fut.key]
-            if fut.key in leading:  # the cost searched on the cluster is stored with its leader
-                k = leading.pop(fut.key)
-                new = {k: sched.cache[k], **new}
-            sched.finished(i, new)
-            on_done(i, point, new)
-            while (j := sched.pop()) is not None:
-                submit(j)
+        while running:
+            batch = ac.next_batch(block=False)
+            if not batch:  # wait a little at a time: a Ctrl-C noted meanwhile is acted on here (eqvbench.interrupts)
+                interrupts.check()
+                threading.Event().wait(0.1)
+                continue
+            for fut in batch:
+                i, point, new = fut.result()
+                del running[fut.key]
+                if fut.key in leading:  # the cost searched on the cluster is stored with its leader
+                    k = leading.pop(fut.key)
+                    new = {k: sched.cache[k], **new}
+                sched.finished(i, new)
+                on_done(i, point, new)
+                while (j := sched.pop()) is not None:
+                    submit(j)
     finally:
         for fut in futures:
             if not fut.done():

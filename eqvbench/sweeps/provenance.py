@@ -1,9 +1,10 @@
 """What computed a result: eqvbench's version, a fingerprint of its computing code, library versions.
 
-The result store keys every point on :func:`code_identity`, so that a point
+The result store keys every point on :func:`point_identity`, so that a point
 computed by other code (an update of eqvbench, or of a library that computes
-numbers) is computed again instead of served stale, whether or not the version
-number moved.
+its numbers) is computed again instead of served stale, whether or not the
+version number moved; an optional library the point does not use (qsimcirq,
+for a point that does not simulate with qsim) is no part of it.
 """
 
 from __future__ import annotations
@@ -78,13 +79,33 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+# optional libraries that compute numbers only for the points that ask for them: a point's identity
+# covers one only where its computation can use it (installing the test extra, which brings
+# qsimcirq, must not make every stored point stale)
+OPTIONAL_LIBRARIES = frozenset({"qsimcirq"})
+
+
+def libraries_used(values: dict) -> frozenset[str]:
+    """The optional libraries a point with resolved `values` can compute with: qsimcirq for
+    `simulation.method: qsim` (where it is absent the point falls back to trajectories, so its
+    presence, too, changes the numbers)."""
+    simulation = values.get("simulation") or {}
+    return frozenset({"qsimcirq"}) if simulation.get("method") == "qsim" else frozenset()
+
+
+def point_identity(values: dict) -> str:
+    """:func:`code_identity` of what computes the point with resolved `values` (its store key's)."""
+    return code_identity(libraries_used(values))
+
+
 @functools.cache
-def code_identity() -> str:
+def code_identity(uses: frozenset[str] = frozenset()) -> str:
     """'<version>+<fingerprint>': the fingerprint also covers the computing libraries' versions
-    and Python's minor version, so an upgrade of any of them gives another identity."""
+    (the required ones, and those of :data:`OPTIONAL_LIBRARIES` in `uses`) and Python's minor
+    version, so an upgrade of any of them gives another identity."""
     from eqvbench import __version__
 
-    computing = dict(library_versions())
+    computing = {k: v for k, v in library_versions().items() if k not in OPTIONAL_LIBRARIES or k in uses}
     computing["python"] = ".".join(computing["python"].split(".")[:2])
     h = hashlib.sha256(code_fingerprint().encode())
     h.update(repr(sorted(computing.items())).encode())

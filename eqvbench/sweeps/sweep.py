@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from eqvbench import interrupts
 from eqvbench.errors import EqvbenchError, SpecError
 
 NOTHING_SAVED = "nothing written"
@@ -146,11 +147,16 @@ def check_scheduler_address(address: str, where: str | None = None) -> None:
     """Refuse a malformed scheduler address before a Client is made: a Client that fails to parse
     its address lingers and blocks the exit for 20 s."""
     try:
+        from distributed.comm import registry
         from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError:
         return  # connect_dask says how to install dask.distributed
+
     try:
         scheme, loc = parse_address(address)
+        if scheme not in registry.backends:  # a Client would fail on it, then linger 20 s in its __del__
+            known = ", ".join(f"{b}://" for b in registry.backends if b != "inproc")
+            raise ValueError(f"unknown scheme {scheme}://; Dask's are {known}")
         if scheme in ("tcp", "tls", "ws", "wss"):
             parse_host_port(loc)
     except ValueError as e:
@@ -202,7 +208,13 @@ class Sweep:
         self.executor = executor
         self.workers = workers
         self.scheduler = scheduler
-        self._emit: OnEvent = on_event or (lambda kind, index, message: None)
+        told: OnEvent = on_event or (lambda kind, index, message: None)
+
+        def emit(kind: str, index: int, message: str) -> None:
+            told(kind, index, message)
+            interrupts.check()  # every event is a safe point for a Ctrl-C noted meanwhile
+
+        self._emit: OnEvent = emit
         self.saved = NOTHING_SAVED
         self.plans: list = []
         self.points: list[dict[str, Any] | None] = []
@@ -232,7 +244,8 @@ class Sweep:
         from eqvbench.sweeps.execute import WorkerLost
 
         try:
-            return self._run()
+            with interrupts.deferred():  # the signal is noted, and raised at a safe point (eqvbench.interrupts)
+                return self._run()
         except WorkerLost as e:
             if self.saved != NOTHING_SAVED:
                 raise WorkerLost(f"{e}; {self.saved}") from None
@@ -246,7 +259,7 @@ class Sweep:
         from eqvbench.sweeps.estimate import check_memory
         from eqvbench.sweeps.execute import Scheduler, choose_workers, connect_dask, run_dask, run_pool, run_serial
         from eqvbench.pipeline import cost_cache_key, plan, to_document
-        from eqvbench.sweeps.provenance import code_identity
+        from eqvbench.sweeps.provenance import code_identity, point_identity
         from eqvbench.output.results import Results
         from eqvbench.sweeps.store import Store, point_key
 
@@ -260,7 +273,7 @@ class Sweep:
         t_start = time.perf_counter()
         try:
             identity = code_identity()
-            keys = [point_key(pp.point.values, identity) for pp in plans]
+            keys = [point_key(pp.point.values, point_identity(pp.point.values)) for pp in plans]
             header = to_document(spec, [])
             header.pop("points")
             points: list[dict | None] = [None] * len(plans)
