@@ -97,10 +97,14 @@ def test_region_tree_is_seeded_end_to_end():
     1.8e9 and 1.5e9 FLOP trees in consecutive calls."""
     import quimb.tensor as qtn
 
+    from eqvbench.classical import region
     from eqvbench.classical.region import RegionTooCostly, contract_within_budget, region_tree
 
     tn = qtn.TN2D_rand(7, 7, D=5, seed=3, dtype="complex128")
-    paths = {tuple(map(tuple, region_tree(tn, max_repeats=8, seed=1, max_flops=1e6).get_path())) for _ in range(3)}
+    paths = set()
+    for _ in range(3):
+        region._TREES.clear()  # searched afresh each time, not the process's kept tree
+        paths.add(tuple(map(tuple, region_tree(tn, max_repeats=8, seed=1, max_flops=1e6).get_path())))
     assert len(paths) == 1
     messages = set()
     for _ in range(2):
@@ -129,3 +133,55 @@ def test_a_reference_that_leaves_out_a_known_error_does_not_reproduce_alone():
     pp = Reference(0.0, 0.0, "pauli_propagation", 1.0, exact=False)
     alone = grow_region(LINE, CENTRE, REG, 10_000, None, None, balls(vals, fail_at=6), reference=lambda d: pp)
     assert alone.fields["reproduced_value"] == 0.0
+
+
+@pytest.mark.parametrize("memory_limit", [16 * 2**30, 8 * 2**3])
+def test_contraction_along_the_cost_search_tree_is_exact(memory_limit):
+    """The cost engine's tree (found on the structurally simplified network, sliced to its memory
+    limit) contracts the network's values to quimb's own contraction, to float64 rounding: Z_62 after
+    3 kicked-Ising steps on the 127-qubit map at theta_h = 0.3, and the same sliced to 2^3 elements."""
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.classical.cost import CostSettings, contract_values, network_structure, searched_tree
+    from eqvbench.families.floquet_ising import FAMILY
+
+    inst = FAMILY.build(
+        build_lattice({"kind": "heavy_hex_127"}),
+        {"theta_h": 0.3, "steps": 3, "observable": "Z62", "final_rx": False},
+        0,
+    )
+    tn = inst.network()
+    expected = complex(tn.contract(all, output_inds=()))
+    settings = CostSettings(max_repeats=2, memory_limit=memory_limit)
+    result, tree, on_raw = searched_tree(*network_structure(tn), settings)
+    assert (result.n_slices > 1) == (memory_limit < 2**10)
+    assert contract_values(tn, tree, on_raw, settings) == pytest.approx(expected, abs=1e-12)
+    assert abs(expected - 0.9480502219314) < 1e-12
+
+
+def test_whole_cone_exact_beyond_the_region_tree(monkeypatch):
+    """Where the region's own tree is over the FLOP budget, the whole cone is contracted along the
+    cost search's tree: the value is exact, not refused."""
+    from eqvbench.circuits.lattice import build_lattice
+    from eqvbench.classical import region
+    from eqvbench.classical.cost import CostSettings
+    from eqvbench.classical.region import RegionTooCostly, contract_within_budget
+    from eqvbench.families.floquet_ising import FAMILY
+
+    inst = FAMILY.build(
+        build_lattice({"kind": "heavy_hex_127"}),
+        {"theta_h": 0.3, "steps": 3, "observable": "Z62", "final_rx": False},
+        0,
+    )
+
+    class Wide:  # a region tree over any budget
+        def contraction_cost(self):
+            return 1e30
+
+        def max_size(self):
+            return 2**60
+
+    monkeypatch.setattr(region, "region_tree", lambda *a, **k: Wide())
+    with pytest.raises(RegionTooCostly, match="2\\^60 elements"):
+        contract_within_budget(inst.network(), 20)
+    value = contract_within_budget(inst.network(), 20, cost_settings=CostSettings(max_repeats=2))
+    assert value.real == pytest.approx(0.9480502219314, abs=1e-12)
