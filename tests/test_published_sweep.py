@@ -11,7 +11,7 @@ The rule checked: a value eqvbench shows as certified (`reproduced_value` with i
 stated error of the exact one. A value may be null (not certified); it may never be wrong. The
 budgets are smaller than the defaults (CPU seconds, so the same on a busy machine; the cost
 search's trials, which the whole cone's exact contraction shares) and the angles a sample
-(every fourth, and the near-Clifford pi/32), to keep the sweep to minutes; the rule holds
+(the Clifford points, the near-Clifford pi/32, 8pi/32 and 12pi/32), to keep the sweep to minutes; the rule holds
 whatever the budget. `benchmarks/bench_verdict_z62.py` counts what the default budgets certify.
 """
 
@@ -39,8 +39,8 @@ COLUMNS = {
     "4d": ("X37 X41 X52 X56 X57 X58 X62 X79 Y38 Y40 Y42 Y63 Y72 Y80 Y90 Y91 Z75", 5, True),
     "5a": ("Z62", 9, False),
 }
-BUDGET = {"pauli_max_seconds": 2.0, "pauli_method_max_seconds": 1.0, "bp_max_seconds": 2.0}
-ANGLES = (0, 1, 4, 8, 12, 16)  # k of theta_h = k pi / 32
+BUDGET = {"pauli_max_seconds": 2.0, "pauli_method_max_seconds": 1.0, "bp_max_seconds": 2.0, "tn_max_flops": 1e10}
+ANGLES = (0, 1, 8, 12, 16)  # k of theta_h = k pi / 32
 # the float64 rounding of exact.csv's values and of the state vector: far below any stated error.
 # Column 5a (9 steps) is not exact to that: at k = 8 it reads 0.4783481, eqvbench's exact
 # complex128 contraction of the 65-qubit cone 0.4783415 (6.6e-6 apart; eqvbench's belief
@@ -55,7 +55,7 @@ def exact_values() -> list[tuple[str, int, float]]:
     return [(col, k, float(r[col])) for col in COLUMNS for k, r in enumerate(rows)]
 
 
-def certified_fields(column: str, k: int) -> dict:
+def certified_fields(column: str, k: int, budget: dict | None = None) -> dict:
     observable, steps, final_rx = COLUMNS[column]
     spec = parse_spec(
         {
@@ -66,10 +66,10 @@ def certified_fields(column: str, k: int) -> dict:
                 "steps": steps,
                 "observable": observable,
                 "final_rx": final_rx,
-                "region": {"f_eff": 0.37, **BUDGET},
+                "region": {"f_eff": 0.37, **(BUDGET if budget is None else budget)},
             },
             "simulation": {"shots": 10000, "simulate": "never"},
-            "cost": {"max_repeats": 4},
+            "cost": {"max_repeats": 4} if budget is None else {},
         },
         "test_published_sweep",
     )
@@ -107,6 +107,18 @@ def test_no_certified_value_lies_outside_its_error(column):
             if abs(value - exact) > err + ROUNDING.get(col, 1e-9):
                 wrong.append(f"{col} k={k} {value_key} {value:+.6f} +- {err:.2g}, exact {exact:+.6f}")
     assert not wrong, wrong
-    # the sweep is not vacuous: the Clifford points (k = 0, 16) and, in every column, at least one
-    # other angle are certified
-    assert certified >= 3, certified
+    # the sweep is not vacuous: the Clifford points (k = 0, 16) at least are certified in every column
+    # (at these budgets the other angles of W~17 are not: see the next test for the default ones)
+    assert certified >= 2, certified
+
+
+@pytest.mark.slow
+def test_the_whole_cone_of_the_weight_17_observable_is_contracted_exactly():
+    """Issue 24's first case: W~17 with the final RX layer at 13pi/32 (published -0.2216198098681),
+    where the region's own tree is 2e13 FLOP: the cone's 68 qubits are contracted along a tree
+    within the default budget (1e11 FLOP), and the value reproduced is exact, not BP's near-zero."""
+    by = {(c, k): x for c, k, x in exact_values()}
+    f = certified_fields("4d", 13, budget={})
+    assert f["reference_err"] == 0 and f["reference_method"].startswith("whole light cone")
+    assert f["reference_value"] == pytest.approx(by[("4d", 13)], abs=1e-9)
+    assert abs(f["reproduced_value"] - by[("4d", 13)]) <= f["reproduced_err"] + 1e-9
