@@ -209,6 +209,9 @@ class _Gate:
     body: list = field(default_factory=list)  # [(gate, parameter trees, positions)]
     templates: dict = field(default_factory=dict)  # parameters -> [(key, cirq gate, positions)]
 
+    def __post_init__(self) -> None:
+        self.simple = self.make is not None and self.n_args <= 2
+
     def template(self, values: tuple[float, ...]) -> list:
         t = self.templates.get(values)
         if t is not None:
@@ -228,6 +231,25 @@ class _Gate:
         if len(self.templates) < 4096:
             self.templates[values] = t
         return t
+
+
+_PLAIN_ON: dict[type, bool] = {}
+_IDENTITY = [tuple(range(k)) for k in range(64)]
+
+
+def _operation(gate, qubits: tuple):
+    """`gate.on(*qubits)`, without cirq's per-call argument check where `on` is cirq's own: the
+    reader has checked the count, and every qubit is a LineQubit (dimension 2)."""
+    import cirq
+
+    plain = _PLAIN_ON.get(type(gate))
+    if plain is None:
+        plain = _PLAIN_ON[type(gate)] = type(gate).on is cirq.Gate.on and cirq.qid_shape(gate) == (2,) * len(qubits)
+    if not plain:
+        return gate.on(*qubits)
+    op = object.__new__(cirq.GateOperation)
+    op._gate, op._qubits = gate, qubits
+    return op
 
 
 def _decomposed(gate, n: int) -> list:
@@ -254,9 +276,10 @@ def _library_gate(name: str, st) -> _Gate:
     import cirq
 
     g = st.cirq_gate
+    fixed = isinstance(g, cirq.Gate)
 
     def make(values, g=g):
-        return g if isinstance(g, cirq.Gate) else g(list(values))
+        return g if fixed else g(list(values))
 
     gate = _Gate(name, st.num_params, st.num_args, 1, make)
     if st.num_args > 2:
@@ -276,12 +299,15 @@ def _basic() -> dict[str, _Gate]:
 # --- the reader -----------------------------------------------------------------------------------
 
 _STATEMENT = re.compile(
-    r"(?P<kw>gate|opaque)\s+(?P<gname>[A-Za-z_]\w*)\s*(?:\((?P<gparams>[^)]*)\))?\s*(?P<gargs>[^{;]*?)\s*"
+    r"\s*(?:(?P<kw>gate|opaque)\s+(?P<gname>[A-Za-z_]\w*)\s*(?:\((?P<gparams>[^)]*)\))?\s*(?P<gargs>[^{;]*?)\s*"
     r"(?P<body>\{[^}]*\}|;)"
-    r"|(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<params>[^;{}]*)\))?\s*(?P<args>[^;{}()]*?)\s*;"
+    r"|(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<params>[^;{}]*)\))?\s*(?P<args>[^;{}()]*);)"
 )
 _BODY = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<params>[^;{}]*)\))?\s*(?P<args>[^;{}()]*?)\s*;")
 _SPACE = re.compile(r"\s*")
+_NUMBERS = re.compile(
+    r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:,\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*)*"
+)
 _ARG = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*")
 _REGISTER = re.compile(r"\s*([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*")
 _NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*")
@@ -304,6 +330,9 @@ _QASM3 = {
 QASM3_MESSAGE = (
     "OpenQASM 3 is not read yet: eqvbench reads OpenQASM 2.0 ('OPENQASM 2.0;', qreg/creg, qelib1.inc); "
     "convert the file (qiskit.qasm2.dumps) or write it as Cirq JSON"
+)
+_MEASURED = (
+    "a measurement before the end of the circuit (eqvbench measures at the end: every qubit, or circuit.observable)"
 )
 _REFUSED = {
     "reset": "reset is not supported (eqvbench starts every qubit in |0>)",
@@ -398,7 +427,12 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
         v = param_cache.get(key)
         if v is None:
             try:
-                v = tuple(evaluate(parse_expr(p)) for p in _split_params(key))
+                if _NUMBERS.fullmatch(key):  # plain numbers: most parameters of a large file
+                    v = tuple(map(float, key.split(",")))
+                    if not all(map(math.isfinite, v)):
+                        raise ArithmeticError("a gate parameter's value is not a finite real number")
+                else:
+                    v = tuple(evaluate(parse_expr(p)) for p in _split_params(key))
             except (ValueError, ArithmeticError) as e:
                 raise QasmError(str(e), line_at(pos)) from None
             if len(param_cache) < 1 << 16:
@@ -408,21 +442,80 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
         return v
 
     pos, n = 0, len(text)
+    statement = _STATEMENT.match
     while True:
-        pos = _SPACE.match(text, pos).end()
-        if pos >= n:
-            break
-        m = _STATEMENT.match(text, pos)
+        m = statement(text, pos)
         if m is None:
+            pos = _SPACE.match(text, pos).end()
+            if pos >= n:
+                break
             token = text[pos : pos + 30].split()[0]
             raise QasmError(f"cannot parse {token!r} (statements end with ';')", line_at(pos))
-        start, pos = pos, m.end()
+        pos = m.end()
         name = m.group("name")
+        start = m.start("name") if name is not None else m.start("kw")
         gate = gates.get(name) if name is not None else None
         if gate is not None and seen_header:
             if gate.count < 0:
                 raise QasmError(_undecomposable(gate), line_at(start))
-            key = (name, m.group("params"), m.group("args"))
+            params, args = m.group("params"), m.group("args")
+            if gate.simple:  # a library gate on one or two qubits: the statement of most large files
+                v = param_cache.get(params or "")
+                if v is None or len(v) != gate.n_params:
+                    v = values_of(params, start, gate)
+                t = gate.templates.get(v)
+                if t is None:  # parameters seen for the first time: their operations are not cached
+                    g = gate.make(v)
+                    if len(gate.templates) < 4096:
+                        gate.templates[v] = [((name, v), g, _IDENTITY[gate.n_args])]
+                    else:
+                        t = False
+                else:
+                    g = t[0][1]
+                a = arg_cache.get(args)
+                apps = (
+                    a[0]
+                    if a is not None and len(a[1]) == gate.n_args
+                    else args_of(args, m.start("args"), gate.n_args, name)
+                )
+                total += len(apps)
+                if total > max_gates:
+                    raise QasmError(
+                        f"the circuit expands to at least {total} gates by this statement, more than the limit "
+                        f"of {max_gates} (circuit.{limit_name})",
+                        line_at(start),
+                    )
+                for qs in apps:
+                    if t:
+                        op = op_cache.get((name, v, qs))
+                        if op is None:
+                            op = _operation(g, tuple(map(line_qubits.__getitem__, qs)))
+                            if len(op_cache) < 1 << 20:
+                                op_cache[(name, v, qs)] = op
+                    else:
+                        op = _operation(g, tuple(map(line_qubits.__getitem__, qs)))
+                    if measured and any(q in measured for q in qs):
+                        raise QasmError(_MEASURED, line_at(measured[next(q for q in qs if q in measured)]))
+                    if len(qs) == 1:
+                        i = qs[0]
+                        t = free[i]
+                        if t < floor:
+                            t = floor
+                        free[i] = t + 1
+                    else:
+                        i, j = qs
+                        t = free[i]
+                        if free[j] > t:
+                            t = free[j]
+                        if t < floor:
+                            t = floor
+                        free[i] = free[j] = t + 1
+                    if t == len(moments):
+                        moments.append([op])
+                    else:
+                        moments[t].append(op)
+                continue
+            key = (name, params, args)
             hit = app_cache.get(key)
             if hit is None:
                 values = values_of(m.group("params"), start, gate)
@@ -443,10 +536,10 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
                 ops = []
                 for app in apps:
                     for k, g, p in tmpl:
-                        qs = tuple(app[i] for i in p)
+                        qs = app if p == _IDENTITY[len(p)] else tuple(app[i] for i in p)
                         op = op_cache.get((k, qs))
                         if op is None:
-                            op = g.on(*(line_qubits[i] for i in qs))
+                            op = _operation(g, tuple(line_qubits[i] for i in qs))
                             if len(op_cache) < 1 << 20:
                                 op_cache[(k, qs)] = op
                         ops.append((op, qs))
@@ -463,11 +556,7 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
                 )
             for op, qs in ops:
                 if measured and any(q in measured for q in qs):
-                    raise QasmError(
-                        "a measurement before the end of the circuit (eqvbench measures at the end: "
-                        "every qubit, or circuit.observable)",
-                        line_at(measured[next(q for q in qs if q in measured)]),
-                    )
+                    raise QasmError(_MEASURED, line_at(measured[next(q for q in qs if q in measured)]))
                 if len(qs) == 1:
                     i = qs[0]
                     t = free[i]
