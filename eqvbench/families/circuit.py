@@ -166,14 +166,11 @@ def _first_line(e: BaseException) -> str:
     return text[0][:200] if text else e.__class__.__name__
 
 
-_QUBIT_TYPES = {"LineQubit", "GridQubit", "NamedQubit", "LineQid", "GridQid", "NamedQid"}
-
-
 def json_gate_count(obj: Any) -> tuple[int, int]:
     """(gates, qubits) of decoded-but-not-built Cirq JSON: how many operations the circuit expands to
     with every CircuitOperation unrolled (repetitions times its circuit's count, nesting multiplied;
     a circuit written once and referred to again counted from its one copy) and how many distinct
-    qubits it names. Nothing is unrolled: a 1 KB file of nested repetitions is counted at once."""
+    qubits its operations name. Nothing is unrolled: a 1 KB file of nested repetitions is counted at once."""
     values: dict[Any, Any] = {}
     counted: dict[Any, int] = {}
     qubits: set = set()
@@ -203,6 +200,9 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
     def op_count(op: Any) -> int:
         if not isinstance(op, dict):
             return 1
+        for q in op.get("qubits") or () if isinstance(op.get("qubits"), list) else ():
+            if isinstance(q, dict):
+                qubits.add((q.get("cirq_type"), q.get("x"), q.get("row"), q.get("col"), q.get("name")))
         t = op.get("cirq_type")
         if t == "CircuitOperation":
             reps = op.get("repetitions", 1)
@@ -212,19 +212,6 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
             return op_count(op["sub_operation"])
         return 1
 
-    def find_qubits(node: Any) -> None:
-        stack = [node]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, dict):
-                if x.get("cirq_type") in _QUBIT_TYPES:
-                    qubits.add(repr(sorted(x.items())))
-                else:
-                    stack.extend(x.values())
-            elif isinstance(x, list):
-                stack.extend(x)
-
-    find_qubits(obj)
     return (circuit_count(obj) if isinstance(obj, dict) else 0), len(qubits)
 
 
@@ -256,66 +243,91 @@ def _from_cirq_json(text: str, max_gates: int):
         raise CircuitFileError(f"not Cirq JSON that cirq can read: {_first_line(e)}") from None
     if not isinstance(obj, cirq.Circuit):
         raise CircuitFileError(f"holds a {type(obj).__name__}, not a cirq.Circuit")
-    circuit = _checked(obj, lambda kind: None, lambda: None)
+    return _checked(obj)
+
+
+def _checked(circuit):
+    """The circuit on LineQubit(0..n-1) (its qubits sorted), sub-circuits unrolled and terminal
+    measurements removed, with its labels and qubits; CircuitFileError for what eqvbench cannot
+    simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or symbolic operations,
+    angles that are not finite). Each distinct gate is checked once, and each operation is rebuilt
+    on its new qubits without cirq's per-call check (a large file costs microseconds a gate)."""
+    import cirq
+
+    from eqvbench.circuits.qasm2 import _operation
+
+    if any(isinstance(op.untagged, cirq.CircuitOperation) for op in circuit.all_operations()):
+        circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     qubits = sorted(circuit.all_qubits())
     if len(qubits) > MAX_CIRCUIT_QUBITS:
         raise CircuitFileError(f"{len(qubits)} qubits, more than {MAX_CIRCUIT_QUBITS}")
     mapping = {q: cirq.LineQubit(i) for i, q in enumerate(qubits)}
-    return circuit.transform_qubits(lambda q: mapping[q]), [str(q) for q in qubits], cirq.LineQubit.range(len(qubits))
-
-
-def _checked(circuit, where, line_of_wide_gate):
-    """The circuit with sub-circuits unrolled and terminal measurements removed; CircuitFileError for
-    what eqvbench cannot simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or
-    symbolic operations, angles that are not finite). Each distinct gate's unitary is computed once."""
-    import cirq
-
-    circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
-    if cirq.is_parameterized(circuit):
-        raise CircuitFileError(
-            f"symbolic parameters {sorted(map(str, cirq.parameter_names(circuit)))} have no values (write numbers)"
-        )
-    if not circuit.are_all_measurements_terminal():
-        raise CircuitFileError(
-            "a measurement before the end of the circuit (eqvbench measures at the end: "
-            "every qubit, or circuit.observable)",
-            where("measure"),
-        )
-    checked: dict[Any, bool] = {}
+    checked: dict[Any, str] = {}
+    measured: set = set()
     moments = []
     for moment in circuit:
         ops = []
         for op in moment:
-            if cirq.is_measurement(op) or not op.qubits:
-                continue  # terminal measurements (eqvbench decides what is measured), global phases
-            if len(op.qubits) > 2:
+            plain = type(op) is cirq.GateOperation
+            kind = None
+            if plain and len(op.qubits) <= 2:
+                numbers = _gate_numbers(op)  # a rotation: unitary whenever its numbers are finite
+                if numbers is not None and all(map(math.isfinite, numbers)):
+                    kind = "gate"
+            if kind is None and plain:
+                try:
+                    kind = checked.get(op.gate)
+                except TypeError:  # an unhashable gate: checked on its own
+                    plain = False
+            if kind is None:
+                kind = _kind(op)
+                if plain and len(checked) < 1 << 16:
+                    checked[op.gate] = kind
+            if kind == "skip":
+                continue
+            if kind == "measure":
+                measured.update(op.qubits)
+                continue
+            if measured and not measured.isdisjoint(op.qubits):
                 raise CircuitFileError(
-                    f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
-                    "simulates one- and two-qubit gates (decompose it)",
-                    line_of_wide_gate(),
+                    "a measurement before the end of the circuit (eqvbench measures at the end: "
+                    "every qubit, or circuit.observable)"
                 )
-            key = op.gate if type(op) is cirq.GateOperation else op
-            try:
-                ok = checked.get(key)
-            except TypeError:  # an unhashable gate: checked on its own
-                key, ok = None, None
-            if ok is None:
-                _check_unitary(op, where)
-                if key is not None and len(checked) < 1 << 16:
-                    checked[key] = True
-            ops.append(op)
+            if plain:
+                ops.append(_operation(op.gate, tuple(mapping[q] for q in op.qubits)))
+            else:
+                ops.append(op.transform_qubits(mapping))
         if ops:
             moments.append(cirq.Moment.from_ops(*ops))
-    out = cirq.Circuit.from_moments(*moments)
     if not moments:
         raise CircuitFileError("the circuit has no gates")
-    return out
+    return cirq.Circuit.from_moments(*moments), [str(q) for q in qubits], cirq.LineQubit.range(len(qubits))
 
 
-def _check_unitary(op, where) -> None:
+def _kind(op) -> str:
+    """'measure', 'skip' (a global phase) or 'gate' for an operation eqvbench can simulate;
+    CircuitFileError for any other."""
     import cirq
     import numpy as np
 
+    if cirq.is_measurement(op):
+        return "measure"  # terminal measurements: eqvbench decides what is measured
+    if not op.qubits:
+        return "skip"
+    if cirq.is_parameterized(op):
+        raise CircuitFileError(
+            f"symbolic parameters {sorted(map(str, cirq.parameter_names(op)))} have no values (write numbers)"
+        )
+    if len(op.qubits) > 2:
+        raise CircuitFileError(
+            f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
+            "simulates one- and two-qubit gates (decompose it)"
+        )
+    numbers = _gate_numbers(op)
+    if numbers is not None:  # a rotation: unitary whenever its numbers are finite (no matrix needed)
+        if not all(math.isfinite(x) for x in numbers):
+            raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
+        return "gate"
     try:
         unitary = None if isinstance(op, cirq.ClassicallyControlledOperation) else cirq.unitary(op, None)
     except (ArithmeticError, ValueError) as e:  # an angle such as 3^(9^9), computed as inf
@@ -324,11 +336,29 @@ def _check_unitary(op, where) -> None:
             f"({_first_line(e)}); is a parameter not a finite number?"
         ) from None
     if unitary is None:
-        raise CircuitFileError(
-            f"unsupported operation {_op_name(op)}: not a unitary gate", where("if") or where("reset")
-        )
+        raise CircuitFileError(f"unsupported operation {_op_name(op)}: not a unitary gate")
     if not np.isfinite(unitary).all():  # an infinite or NaN angle (Infinity in Cirq JSON)
         raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
+    return "gate"
+
+
+def _gate_numbers(op) -> list[float] | None:
+    """The real numbers that fix a plain rotation's unitary (an EigenGate's exponent and global
+    shift, OpenQASM's U angles), or None for any other operation (its unitary is computed)."""
+    import cirq
+    from cirq.contrib.qasm_import._parser import QasmUGate
+
+    if type(op) is not cirq.GateOperation:
+        return None
+    g = op.gate
+    try:
+        if isinstance(g, cirq.EigenGate):
+            return [float(g.exponent), float(g.global_shift)]
+        if isinstance(g, QasmUGate):
+            return [float(g.theta), float(g.phi), float(g.lmda)]
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def _op_name(op, safe: bool = False) -> str:
