@@ -370,7 +370,7 @@ BAD = [
         cirq.to_json(cirq.Circuit(cirq.rx(0.25).on(cirq.LineQubit(0)))).replace("0.25", "Infinity"),
         None,
         "circuit.file",
-        "gate Rx: its unitary cannot be computed",
+        "gate Rx has a parameter that is not a finite number",
     ),
     (
         "nan.json",

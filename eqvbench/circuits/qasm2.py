@@ -25,6 +25,11 @@ from functools import lru_cache
 from typing import Any, Callable
 
 
+# gate counts saturate here (a chain of definitions that each double would otherwise build integers
+# of millions of digits); any count this large is far past every limit
+COUNT_CAP = 1 << 62
+
+
 class QasmError(ValueError):
     """A file this reader refuses; `line` is the file's line where known."""
 
@@ -520,7 +525,7 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
             if hit is None:
                 values = values_of(m.group("params"), start, gate)
                 apps = args_of(m.group("args"), m.start("args"), gate.n_args, name)
-                count = len(apps) * gate.count
+                count = min(len(apps) * gate.count, COUNT_CAP)
                 if total + count > max_gates:
                     raise QasmError(
                         f"the circuit expands to at least {total + count} gates by this statement "
@@ -536,7 +541,7 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
                 ops = []
                 for app in apps:
                     for k, g, p in tmpl:
-                        qs = app if p == _IDENTITY[len(p)] else tuple(app[i] for i in p)
+                        qs = app if p == _IDENTITY[len(app)] else tuple(app[i] for i in p)
                         op = op_cache.get((k, qs))
                         if op is None:
                             op = _operation(g, tuple(line_qubits[i] for i in qs))
@@ -683,7 +688,7 @@ def _definition(m, gates: dict[str, _Gate], line: int) -> _Gate:
         if len(args) != callee.n_args or any(a not in qubits for a in args) or len(set(args)) != len(args):
             raise QasmError(f"gate {name}: {callee_name} needs {callee.n_args} distinct qubits of {name}", where)
         body.append((callee, trees, tuple(qubits.index(a) for a in args)))
-        count += callee.count
+        count = min(count + callee.count, COUNT_CAP)  # definitions that multiply: a number, never a huge one
     return _Gate(name, len(params), len(qubits), count, params=params, body=body)
 
 

@@ -181,6 +181,7 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
             if t == "VAL":
                 values[node.get("key")] = node.get("val")
                 key = ("key", node.get("key"))
+                node = node.get("val")
             elif t == "REF":
                 key = ("key", node.get("key"))
                 node = values.get(node.get("key"))
@@ -192,7 +193,7 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
             if isinstance(node, dict):
                 for moment in node.get("moments") or []:
                     for op in (moment.get("operations") or []) if isinstance(moment, dict) else []:
-                        total += op_count(op)
+                        total = min(total + op_count(op), 1 << 62)  # past every limit: no huge integers
             counted[key] = total
             return total
         return 0
@@ -207,7 +208,7 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
         if t == "CircuitOperation":
             reps = op.get("repetitions", 1)
             reps = abs(int(reps)) if isinstance(reps, (int, float)) and math.isfinite(reps) else 1
-            return reps * circuit_count(op.get("circuit"))
+            return min(reps * circuit_count(op.get("circuit")), 1 << 62)
         if isinstance(op.get("sub_operation"), dict):
             return op_count(op["sub_operation"])
         return 1
@@ -232,7 +233,8 @@ def _from_cirq_json(text: str, max_gates: int):
         raise CircuitFileError(f"{n_qubits} qubits, more than {MAX_CIRCUIT_QUBITS}")
     if gates > max_gates:
         raise CircuitFileError(
-            f"the circuit expands to {gates} gates (CircuitOperation repetitions unrolled), more than the limit "
+            f"the circuit expands to {gates if gates < 1 << 62 else 'more than 10^18'} gates "
+            "(CircuitOperation repetitions unrolled), more than the limit "
             f"of {max_gates} (circuit.max_gates)"
         )
     try:
