@@ -4,7 +4,7 @@
     python benchmarks/bench_circuit_load.py --sizes 217000  # one size
     python benchmarks/bench_circuit_load.py --pipeline      # also `eqvbench run` (costed point) per size
 
-The files are random circuits on 50 qubits (issue 31's shape: 4 MB and 217k gates, 40 MB and 2.18M
+The files are random circuits on 50 qubits (the shape of the files that were slow: 4 MB and 217k gates, 40 MB and 2.18M
 gates), layers of u3/rz rotations with random angles and a random matching of cx. For each: the time
 (wall, one process, best of --repeat) and the peak memory of
 
