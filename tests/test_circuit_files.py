@@ -239,3 +239,17 @@ def test_a_large_legal_file_reads_to_the_same_gates_as_cirqs_reader(tmp_path):
     ours = load_circuit(qasm(tmp_path, text, head="")).circuit
     theirs = circuit_from_qasm(text).transform_qubits(lambda q: cirq.LineQubit(int(q.name.split("_")[1])))
     assert ours == cirq.Circuit(theirs.all_operations(), strategy=cirq.InsertStrategy.EARLIEST)
+
+
+def test_a_long_load_reports_its_progress(tmp_path, monkeypatch):
+    """A file of a few MB reports the fraction read as it goes (the CLI shows it on a terminal), then 1.0."""
+    from eqvbench.families import circuit
+
+    seen = []
+    monkeypatch.setattr(circuit, "load_progress", lambda name, f: seen.append((name, f)))
+    f = qasm(tmp_path, "qreg q[20];\n" + "".join(f"rz({k * 1e-6:.6f}) q[{k % 20}];\n" for k in range(140_000)))
+    assert f.stat().st_size > 2_000_000
+    load_circuit(f)
+    fractions = [x for name, x in seen if name == "c.qasm"]
+    assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert 0 < fractions[0] < 1

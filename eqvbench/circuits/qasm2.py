@@ -357,7 +357,13 @@ class Read:
     n_gates: int
 
 
-def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gates") -> Read:
+def read(
+    text: str,
+    max_gates: int,
+    max_qubits: int,
+    limit_name: str = "max_gates",
+    progress: Callable[[float], None] | None = None,
+) -> Read:
     """Read an OpenQASM 2 program; QasmError (with the line) for what it refuses, at the statement
     that crosses `max_gates` (gates after unrolling definitions) or `max_qubits`, before expanding it."""
     import cirq
@@ -448,7 +454,11 @@ def read(text: str, max_gates: int, max_qubits: int, limit_name: str = "max_gate
 
     pos, n = 0, len(text)
     statement = _STATEMENT.match
+    done = 0
     while True:
+        done += 1
+        if not done & 0xFFFF and progress is not None:  # every 65536 statements: the fraction read
+            progress(pos / n)
         m = statement(text, pos)
         if m is None:
             pos = _SPACE.match(text, pos).end()

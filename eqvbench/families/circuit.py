@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
@@ -55,6 +55,12 @@ MAX_CIRCUIT_QUBITS = 4096
 # 1 GB and a minute; circuit.max_gates raises it for a circuit that really is that large
 MAX_CIRCUIT_GATES = 4_000_000
 FORMATS = {".qasm": "OpenQASM 2", ".json": "Cirq JSON"}
+
+
+# called with (file name, fraction loaded) while a large circuit file loads (at most every 65536
+# statements; 1.0 when done); the CLI shows it on a terminal
+load_progress: Callable[[str, float], None] | None = None
+_loading: list[str] = [""]  # the name of the file being loaded, for load_progress
 
 
 class CircuitFileError(ValueError):
@@ -116,7 +122,20 @@ def load_circuit(path: str | Path, max_gates: int | None = None) -> LoadedCircui
             raise CircuitFileError(f"larger than {MAX_CIRCUIT_BYTES // 10**6} MB") from None
         raise CircuitFileError(f"cannot read: {e.strerror or e.__class__.__name__}") from None
     limit = MAX_CIRCUIT_GATES if max_gates is None else int(max_gates)
-    return _load_bytes(data, path.suffix.lower(), hashlib.sha256(data).hexdigest(), limit)
+    _loading[0] = path.name
+    try:
+        return _load_bytes(data, path.suffix.lower(), hashlib.sha256(data).hexdigest(), limit)
+    finally:
+        if load_progress is not None and len(data) > _PROGRESS_BYTES:
+            load_progress(path.name, 1.0)
+
+
+_PROGRESS_BYTES = 2_000_000  # files smaller than this load in well under a second: no progress
+
+
+def _progress(fraction: float) -> None:
+    if load_progress is not None:
+        load_progress(_loading[0], fraction)
 
 
 @lru_cache(maxsize=32)
@@ -150,7 +169,9 @@ def _from_qasm(text: str, max_gates: int):
     from eqvbench.circuits import qasm2
 
     try:
-        read = qasm2.read(text, max_gates, MAX_CIRCUIT_QUBITS)
+        read = qasm2.read(
+            text, max_gates, MAX_CIRCUIT_QUBITS, progress=_progress if len(text) > _PROGRESS_BYTES else None
+        )
     except qasm2.QasmError as e:
         raise CircuitFileError(e.message, e.line) from None
     except RecursionError:
@@ -221,6 +242,9 @@ def _from_cirq_json(text: str, max_gates: int):
 
     import cirq
 
+    big = len(text) > _PROGRESS_BYTES
+    if big:
+        _progress(0.0)
     try:
         raw = json.loads(text)
         gates, n_qubits = json_gate_count(raw)
@@ -237,6 +261,8 @@ def _from_cirq_json(text: str, max_gates: int):
             "(CircuitOperation repetitions unrolled), more than the limit "
             f"of {max_gates} (circuit.max_gates)"
         )
+    if big:
+        _progress(0.2)
     try:
         obj = cirq.read_json(json_text=text)
     except RecursionError:
@@ -245,6 +271,8 @@ def _from_cirq_json(text: str, max_gates: int):
         raise CircuitFileError(f"not Cirq JSON that cirq can read: {_first_line(e)}") from None
     if not isinstance(obj, cirq.Circuit):
         raise CircuitFileError(f"holds a {type(obj).__name__}, not a cirq.Circuit")
+    if big:
+        _progress(0.7)
     return _checked(obj)
 
 
