@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eqvbench.circuits.lattice import build_lattice
-from eqvbench.families.circuit import FAMILY, MAX_CIRCUIT_GATES, load_circuit
+from eqvbench.families.circuit import FAMILY, MAX_CIRCUIT_GATES, expanded_count, load_circuit
 from sweep_util import invoke
 
 HEAD = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
@@ -69,12 +69,35 @@ def nested_repetitions(depth: int, reps: int) -> str:
     return cirq.to_json(cirq.Circuit(c.all_operations()))
 
 
+def legacy_repetitions(reps: int) -> str:
+    """cirq's older JSON form: a circuit written once in a context list, referred to by key."""
+    import json
+
+    inner = json.loads(cirq.to_json(cirq.Circuit(cirq.CZ(*cirq.LineQubit.range(2)))))
+    inner["cirq_type"] = "FrozenCircuit"
+    op = {
+        "cirq_type": "CircuitOperation",
+        "circuit": {"cirq_type": "_SerializedKey", "key": 1},
+        "repetitions": reps,
+        "qubit_map": [],
+        "measurement_key_map": {},
+        "param_resolver": {"cirq_type": "ParamResolver", "param_dict": []},
+        "repetition_ids": None,
+        "parent_path": [],
+    }
+    top = {"cirq_type": "Circuit", "moments": [{"cirq_type": "Moment", "operations": [op]}]}
+    dag = [{"cirq_type": "_SerializedContext", "key": 1, "obj": inner}, top]
+    return json.dumps({"cirq_type": "_ContextualSerialization", "object_dag": dag})
+
+
 HOSTILE = [
     # (file name, content, words the one line must hold)
     ("defs.qasm", HEAD + doubling_definitions(40), f"at least {2**40} gates"),
     ("defs3.qasm", HEAD + doubling_definitions(4000).replace("g3999 b,a;", "g3999 a,b; g3999 b,a;"), "gates"),
     ("nested.json", nested_repetitions(6, 1000), f"expands to {2 * 1000**6} gates"),
     ("reps.json", nested_repetitions(1, 10**12), f"expands to {2 * 10**12} gates"),
+    # cirq.read_json of this builds 10^9 repetition ids (out of memory): counted before it
+    ("legacy.json", legacy_repetitions(10**9), f"expands to {10**9} gates"),
     (
         "wide.qasm",
         HEAD + "qreg q[200000];\n" + "".join(f"cx q[{2 * i}],q[{2 * i + 1}];\n" for i in range(100000)),
@@ -111,6 +134,9 @@ def test_counts_are_what_unrolling_gives(tmp_path):
     reference = cirq.unroll_circuit_op(cirq.read_json(json_text=text), deep=True, tags_to_check=None)
     loaded = load_circuit(tmp_path / "n.json")
     assert sum(len(m) for m in loaded.circuit) == len(list(reference.all_operations())) == 2 * 27
+    assert expanded_count(cirq.read_json(json_text=text)) == 2 * 27  # the check on what cirq built
+    (tmp_path / "l.json").write_text(legacy_repetitions(7))
+    assert sum(len(m) for m in load_circuit(tmp_path / "l.json").circuit) == 7
     assert cirq.allclose_up_to_global_phase(cirq.unitary(loaded.circuit), cirq.unitary(reference))
 
 

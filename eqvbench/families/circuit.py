@@ -193,31 +193,35 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
     a circuit written once and referred to again counted from its one copy) and how many distinct
     qubits its operations name. Nothing is unrolled: a 1 KB file of nested repetitions is counted at once."""
     values: dict[Any, Any] = {}
+    legacy: dict[Any, Any] = {}
     counted: dict[Any, int] = {}
     qubits: set = set()
 
     def circuit_count(node: Any) -> int:
-        if isinstance(node, dict):
-            t = node.get("cirq_type")
+        key = None
+        for _ in range(16):  # a reference to a circuit written elsewhere in the file
+            if not isinstance(node, dict):
+                return 0
+            t, k = node.get("cirq_type"), node.get("key")
             if t == "VAL":
-                values[node.get("key")] = node.get("val")
-                key = ("key", node.get("key"))
-                node = node.get("val")
+                values[k] = node.get("val")
+                key, node = key or ("key", k), node.get("val")
             elif t == "REF":
-                key = ("key", node.get("key"))
-                node = values.get(node.get("key"))
+                key, node = key or ("key", k), values.get(k)
+            elif t == "_SerializedKey":  # cirq's older format: circuits written once in a context list
+                key, node = key or ("legacy", k), legacy.get(k)
             else:
-                key = ("id", id(node))
-            if key in counted:
-                return counted[key]
-            total = 0
-            if isinstance(node, dict):
-                for moment in node.get("moments") or []:
-                    for op in (moment.get("operations") or []) if isinstance(moment, dict) else []:
-                        total = min(total + op_count(op), 1 << 62)  # past every limit: no huge integers
-            counted[key] = total
-            return total
-        return 0
+                break
+        key = key or ("id", id(node))
+        if key in counted:
+            return counted[key]
+        total = 0
+        if isinstance(node, dict):
+            for moment in node.get("moments") or []:
+                for op in (moment.get("operations") or []) if isinstance(moment, dict) else []:
+                    total = min(total + op_count(op), 1 << 62)  # past every limit: no huge integers
+        counted[key] = total
+        return total
 
     def op_count(op: Any) -> int:
         if not isinstance(op, dict):
@@ -234,7 +238,37 @@ def json_gate_count(obj: Any) -> tuple[int, int]:
             return op_count(op["sub_operation"])
         return 1
 
+    if isinstance(obj, dict) and obj.get("cirq_type") == "_ContextualSerialization":
+        dag = obj.get("object_dag") if isinstance(obj.get("object_dag"), list) else []
+        for entry in dag:
+            if isinstance(entry, dict) and entry.get("cirq_type") == "_SerializedContext":
+                legacy[entry.get("key")] = entry.get("obj")
+        obj = dag[-1] if dag else None
     return (circuit_count(obj) if isinstance(obj, dict) else 0), len(qubits)
+
+
+def expanded_count(circuit) -> int:
+    """How many operations a cirq circuit expands to with its CircuitOperations unrolled (each
+    sub-circuit counted once): the check on the built circuit, whatever JSON form it came from."""
+    import cirq
+
+    memo: dict[int, int] = {}
+
+    def count(c) -> int:
+        if id(c) in memo:
+            return memo[id(c)]
+        total = 0
+        for op in c.all_operations():
+            sub = op.untagged
+            if isinstance(sub, cirq.CircuitOperation):
+                total += abs(int(sub.repetitions)) * count(sub.circuit)
+            else:
+                total += 1
+            total = min(total, 1 << 62)
+        memo[id(c)] = total
+        return total
+
+    return count(circuit)
 
 
 def _from_cirq_json(text: str, max_gates: int):
@@ -273,10 +307,10 @@ def _from_cirq_json(text: str, max_gates: int):
         raise CircuitFileError(f"holds a {type(obj).__name__}, not a cirq.Circuit")
     if big:
         _progress(0.7)
-    return _checked(obj)
+    return _checked(obj, max_gates)
 
 
-def _checked(circuit):
+def _checked(circuit, max_gates: int = MAX_CIRCUIT_GATES):
     """The circuit on LineQubit(0..n-1) (its qubits sorted), sub-circuits unrolled and terminal
     measurements removed, with its labels and qubits; CircuitFileError for what eqvbench cannot
     simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or symbolic operations,
@@ -287,6 +321,12 @@ def _checked(circuit):
     from eqvbench.circuits.qasm2 import _operation
 
     if any(isinstance(op.untagged, cirq.CircuitOperation) for op in circuit.all_operations()):
+        gates = expanded_count(circuit)  # again on what cirq built, before unrolling it
+        if gates > max_gates:
+            raise CircuitFileError(
+                f"the circuit expands to {gates if gates < 1 << 62 else 'more than 10^18'} gates "
+                f"(CircuitOperation repetitions unrolled), more than the limit of {max_gates} (circuit.max_gates)"
+            )
         circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     qubits = sorted(circuit.all_qubits())
     if len(qubits) > MAX_CIRCUIT_QUBITS:
