@@ -318,8 +318,6 @@ def _checked(circuit, max_gates: int = MAX_CIRCUIT_GATES):
     on its new qubits without cirq's per-call check (a large file costs microseconds a gate)."""
     import cirq
 
-    from eqvbench.circuits.qasm2 import _operation
-
     if any(isinstance(op.untagged, cirq.CircuitOperation) for op in circuit.all_operations()):
         gates = expanded_count(circuit)  # again on what cirq built, before unrolling it
         if gates > max_gates:
@@ -335,24 +333,17 @@ def _checked(circuit, max_gates: int = MAX_CIRCUIT_GATES):
     checked: dict[Any, str] = {}
     measured: set = set()
     moments = []
+    seen: dict[int, tuple] = {}  # id(op) -> (op, kind, op on the new qubits): unrolled repetitions repeat ops
     for moment in circuit:
         ops = []
         for op in moment:
-            plain = type(op) is cirq.GateOperation
-            kind = None
-            if plain and len(op.qubits) <= 2:
-                numbers = _gate_numbers(op)  # a rotation: unitary whenever its numbers are finite
-                if numbers is not None and all(map(math.isfinite, numbers)):
-                    kind = "gate"
-            if kind is None and plain:
-                try:
-                    kind = checked.get(op.gate)
-                except TypeError:  # an unhashable gate: checked on its own
-                    plain = False
-            if kind is None:
-                kind = _kind(op)
-                if plain and len(checked) < 1 << 16:
-                    checked[op.gate] = kind
+            hit = seen.get(id(op))
+            if hit is not None and hit[0] is op:
+                kind, new = hit[1], hit[2]
+            else:
+                kind, new = _checked_op(op, checked, mapping)
+                if len(seen) < 1 << 21:
+                    seen[id(op)] = (op, kind, new)
             if kind == "skip":
                 continue
             if kind == "measure":
@@ -363,15 +354,40 @@ def _checked(circuit, max_gates: int = MAX_CIRCUIT_GATES):
                     "a measurement before the end of the circuit (eqvbench measures at the end: "
                     "every qubit, or circuit.observable)"
                 )
-            if plain:
-                ops.append(_operation(op.gate, tuple(mapping[q] for q in op.qubits)))
-            else:
-                ops.append(op.transform_qubits(mapping))
+            ops.append(new)
         if ops:
             moments.append(cirq.Moment.from_ops(*ops))
     if not moments:
         raise CircuitFileError("the circuit has no gates")
     return cirq.Circuit.from_moments(*moments), [str(q) for q in qubits], cirq.LineQubit.range(len(qubits))
+
+
+def _checked_op(op, checked: dict, mapping: dict) -> tuple[str, Any]:
+    """(kind, the operation on its new qubits) of one operation: see :func:`_kind`."""
+    import cirq
+
+    from eqvbench.circuits.qasm2 import _operation
+
+    plain = type(op) is cirq.GateOperation
+    kind = None
+    if plain and len(op.qubits) <= 2:
+        numbers = _gate_numbers(op)  # a rotation: unitary whenever its numbers are finite
+        if numbers is not None and all(map(math.isfinite, numbers)):
+            kind = "gate"
+    if kind is None and plain:
+        try:
+            kind = checked.get(op.gate)
+        except TypeError:  # an unhashable gate: checked on its own
+            plain = False
+    if kind is None:
+        kind = _kind(op)
+        if plain and len(checked) < 1 << 16:
+            checked[op.gate] = kind
+    if kind != "gate":
+        return kind, None
+    if plain:
+        return kind, _operation(op.gate, tuple(map(mapping.__getitem__, op.qubits)))
+    return kind, op.transform_qubits(mapping)
 
 
 def _kind(op) -> str:
