@@ -279,3 +279,24 @@ def test_a_long_load_reports_its_progress(tmp_path, monkeypatch):
     fractions = [x for name, x in seen if name == "c.qasm"]
     assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert 0 < fractions[0] < 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a" * 2_000_000,
+        "rx(" + "1" * 2_000_000 + "x) q[0];",
+        "u3(" + "1," * 500_000 + ") q[0];",
+        "cx " + "q[0]," * 400_000,
+    ],
+    ids=["long-name", "long-number", "many-params", "many-args"],
+)
+def test_a_long_malformed_statement_is_refused_in_one_pass(tmp_path, body):
+    """Megabytes that are not a statement: refused in well under a second (the statement patterns never
+    backtrack; a long name without ';' took time quadratic in its length)."""
+    f = qasm(tmp_path, "qreg q[2];\n" + body)
+    load_circuit(qasm(tmp_path, "qreg q[1];\nh q[0];\n", "warm.qasm"))  # cirq imported
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="^line 4: "):
+        load_circuit(f)
+    assert time.perf_counter() - t < 2

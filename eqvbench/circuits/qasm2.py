@@ -286,13 +286,20 @@ def _library_gate(name: str, st) -> _Gate:
     def make(values, g=g):
         return g if fixed else g(list(values))
 
-    gate = _Gate(name, st.num_params, st.num_args, 1, make)
-    if st.num_args > 2:
+    return _Gate(name, st.num_params, st.num_args, 1 if st.num_args <= 2 else _UNCOUNTED, make)
+
+
+_UNCOUNTED = -2  # a library gate on 3+ qubits whose decomposition is not made yet (it takes a second for all)
+
+
+def _counted(gate: _Gate) -> int:
+    """The gate's count, decomposing a 3+-qubit library gate on first use (-1: cirq cannot)."""
+    if gate.count == _UNCOUNTED:
         try:
-            gate.count = len(gate.template((0.0,) * st.num_params))
-        except ValueError:  # a matrix gate (rc3x, c3sqrtx): cirq has no decomposition of it
+            gate.count = len(gate.template((0.0,) * gate.n_params))
+        except ValueError:  # a matrix gate (rc3x): cirq has no decomposition of it
             gate.count = -1
-    return gate
+    return gate.count
 
 
 def _basic() -> dict[str, _Gate]:
@@ -303,19 +310,20 @@ def _basic() -> dict[str, _Gate]:
 
 # --- the reader -----------------------------------------------------------------------------------
 
+# possessive quantifiers (*+, ++): nothing is tried twice, so a 50 MB line that is not a statement is
+# refused in one pass (with backtracking, a long name without ';' took time quadratic in its length)
 _STATEMENT = re.compile(
-    r"\s*(?:(?P<kw>gate|opaque)\s+(?P<gname>[A-Za-z_]\w*)\s*(?:\((?P<gparams>[^)]*)\))?\s*(?P<gargs>[^{;]*?)\s*"
-    r"(?P<body>\{[^}]*\}|;)"
-    r"|(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<params>[^;{}]*)\))?\s*(?P<args>[^;{}()]*);)"
+    r"\s*+(?:(?P<kw>gate|opaque)\s++(?P<gname>[A-Za-z_]\w*+)\s*+(?:\((?P<gparams>[^)]*+)\))?+\s*+"
+    r"(?P<gargs>[^{;]*+)(?P<body>\{[^}]*+\}|;)"
+    r"|(?P<name>[A-Za-z_]\w*+)\s*+(?:\((?P<params>[^;{}]*)\))?+\s*+(?P<args>[^;{}()]*+);)"
 )
-_BODY = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<params>[^;{}]*)\))?\s*(?P<args>[^;{}()]*?)\s*;")
-_SPACE = re.compile(r"\s*")
-_NUMBERS = re.compile(
-    r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:,\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*)*"
-)
-_ARG = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*")
-_REGISTER = re.compile(r"\s*([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*")
-_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*")
+_BODY = re.compile(r"\s*+(?P<name>[A-Za-z_]\w*+)\s*+(?:\((?P<params>[^;{}]*)\))?+\s*+(?P<args>[^;{}()]*+);")
+_SPACE = re.compile(r"\s*+")
+_NUMBER = r"[-+]?+(?:\d++\.?+\d*+|\.\d++)(?:[eE][-+]?+\d++)?+"
+_NUMBERS = re.compile(rf"\s*+{_NUMBER}\s*+(?:,\s*+{_NUMBER}\s*+)*+")
+_ARG = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+(?:\[\s*+(\d++)\s*+\])?+\s*+")
+_REGISTER = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+\[\s*+(\d++)\s*+\]\s*+")
+_NAME = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+")
 _QASM3 = {
     "qubit",
     "bit",
@@ -443,7 +451,10 @@ def read(
                     if not all(map(math.isfinite, v)):
                         raise ArithmeticError("a gate parameter's value is not a finite real number")
                 else:
-                    v = tuple(evaluate(parse_expr(p)) for p in _split_params(key))
+                    pieces = _split_params(key)
+                    if len(pieces) != gate.n_params:  # before evaluating any of them
+                        raise ValueError(f"{gate.name} takes {gate.n_params} parameter(s), got {len(pieces)}")
+                    v = tuple(evaluate(parse_expr(p)) for p in pieces)
             except (ValueError, ArithmeticError) as e:
                 raise QasmError(str(e), line_at(pos)) from None
             if len(param_cache) < 1 << 16:
@@ -471,7 +482,7 @@ def read(
         start = m.start("name") if name is not None else m.start("kw")
         gate = gates.get(name) if name is not None else None
         if gate is not None and seen_header:
-            if gate.count < 0:
+            if gate.count < 0 and _counted(gate) < 0:
                 raise QasmError(_undecomposable(gate), line_at(start))
             params, args = m.group("params"), m.group("args")
             if gate.simple:  # a library gate on one or two qubits: the statement of most large files
@@ -686,7 +697,7 @@ def _definition(m, gates: dict[str, _Gate], line: int) -> _Gate:
         callee = gates.get(callee_name)
         if callee is None:
             raise QasmError(f'Unknown gate "{callee_name}"', where)
-        if callee.count < 0:
+        if callee.count < 0 and _counted(callee) < 0:
             raise QasmError(_undecomposable(callee), where)
         try:
             trees = tuple(parse_expr(p, names) for p in _split_params(b.group("params") or ""))
