@@ -104,6 +104,13 @@ HOSTILE = [
         "line 3: qreg q[200000] brings the circuit to 200000 qubits, more than 4096",
     ),
     ("broadcast.qasm", HEAD + "qreg q[4096];\n" + "h q;\n" * 2000, f"more than the limit of {MAX_CIRCUIT_GATES}"),
+    ("many.qasm", HEAD + "qreg q[2];\n" + "x q[0];\n" * 4_100_000, "at least 4100000 gate statements"),
+    ("registers.qasm", HEAD + "qreg a[3000];\nqreg b[3000];\ncx a[0],b[0];\n", "line 4: qreg b[3000] brings"),
+    (
+        "wide.json",
+        cirq.to_json(cirq.Circuit(cirq.X.on_each(*cirq.LineQubit.range(5000)))),
+        "5000 qubits, more than 4096",
+    ),
     ("include.qasm", HEAD + 'include "mygates.inc";\nqreg q[2];\nh q[0];\n', 'line 3: include "mygates.inc": only'),
 ]
 

@@ -324,6 +324,7 @@ _NUMBERS = re.compile(rf"\s*+{_NUMBER}\s*+(?:,\s*+{_NUMBER}\s*+)*+")
 _ARG = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+(?:\[\s*+(\d++)\s*+\])?+\s*+")
 _REGISTER = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+\[\s*+(\d++)\s*+\]\s*+")
 _NAME = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+")
+_NOT_GATES = re.compile(r"\b(?:OPENQASM|include|qreg|creg|barrier|measure|reset|if|opaque|qubit|bit)\b")
 _QASM3 = {
     "qubit",
     "bit",
@@ -380,6 +381,15 @@ def read(
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows (and old Mac) line endings
     text = re.sub(r"//[^\n]*", "", text)
+    if "{" not in text and text.count(";") > max_gates:
+        # no definitions: every statement but these is a gate (or more), so the statements alone are a
+        # lower bound on the count; 50 MB of `x q[0];` is refused at once, not after 4 million of them
+        statements = text.count(";") - len(_NOT_GATES.findall(text))
+        if statements > max_gates:
+            raise QasmError(
+                f"the circuit has at least {statements} gate statements, more than the limit of {max_gates} "
+                f"(circuit.{limit_name})"
+            )
 
     def line_at(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
