@@ -150,7 +150,11 @@ def test_counts_are_what_unrolling_gives(tmp_path):
 def test_the_gate_limit_is_settable_in_the_spec(tmp_path):
     qasm(tmp_path, "qreg q[2];\n" + "h q[0];\ncx q[0],q[1];\n" * 10)
     r = invoke("validate", spec_for(tmp_path, "c.qasm", ", max_gates: 19"))
-    assert r.exit_code == 2 and "line 23: the circuit expands to at least 20 gates" in r.output
+    assert r.exit_code == 2 and "the circuit has at least 20 gate statements" in r.output  # before the parse
+    assert "more than the limit of 19 (circuit.max_gates)" in r.output
+    qasm(tmp_path, "qreg q[2];\ngate g a,b { h a; cx a,b; }\n" + "g q[0],q[1];\n" * 10, "d.qasm")
+    r = invoke("validate", spec_for(tmp_path, "d.qasm", ", max_gates: 19"))
+    assert r.exit_code == 2 and "line 14: the circuit expands to at least 20 gates" in r.output
     assert "more than the limit of 19 (circuit.max_gates)" in r.output
     r = invoke("validate", spec_for(tmp_path, "c.qasm", ", max_gates: 20"))
     assert r.exit_code == 0, r.output

@@ -155,7 +155,7 @@ def _load_bytes(data: bytes, suffix: str, sha: str, max_gates: int = MAX_CIRCUIT
     except CircuitFileError:
         raise
     except MemoryError:
-        raise CircuitFileError("too large to read in the memory there is (MemoryError)") from None
+        raise CircuitFileError("the circuit is too large for the memory available") from None
     except Exception as e:  # noqa: BLE001 - whatever else a malformed file trips: one line, no traceback
         raise CircuitFileError(f"cannot be read: {e.__class__.__name__}: {_first_line(e)}") from None
     return LoadedCircuit(circuit, len(qubits), tuple(labels), sha, FORMATS[suffix], tuple(qubits))
