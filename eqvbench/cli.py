@@ -66,7 +66,32 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    pass
+    import sys
+
+    if sys.stderr.isatty():  # a large circuit file takes seconds to load: say so on the terminal
+        from eqvbench.families import circuit
+
+        circuit.load_progress = _show_load
+
+
+_shown = {"at": 0.0}
+
+
+def _show_load(name: str, fraction: float) -> None:
+    """One self-erasing status line on stderr: 'loading NAME: 45%' (at most twice a second)."""
+    import sys
+    import time
+
+    now = time.monotonic()
+    if fraction >= 1.0:
+        if _shown["at"]:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+        _shown["at"] = 0.0
+    elif now - _shown["at"] >= 0.5:
+        sys.stderr.write(f"\r\x1b[Kloading {printable(name, 60)}: {100 * fraction:.0f}%")
+        sys.stderr.flush()
+        _shown["at"] = now
 
 
 ColumnsOpt = Annotated[

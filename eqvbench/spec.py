@@ -319,15 +319,22 @@ class Calibration(Section):
 
     @model_validator(mode="after")
     def _distinct_rows(self):
-        seen = [r.qubit for r in self.qubits]
-        dup = next((q for q in seen if seen.count(q) > 1), None)
+        from collections import Counter
+
+        if len(self.qubits) + len(self.pairs) > MAX_CALIBRATION_ROWS:
+            raise ValueError(
+                f"{len(self.qubits) + len(self.pairs)} rows, more than {MAX_CALIBRATION_ROWS} "
+                "(a row per qubit and per coupler)"
+            )
+        seen = Counter(r.qubit for r in self.qubits)  # counted once: a table of 10^4 rows is checked at once
+        dup = next((q for q in seen if seen[q] > 1), None)
         if dup is not None:
             raise ValueError(f"qubit {dup} has more than one row in `qubits`")
-        pairs = [frozenset(r.qubits) for r in self.pairs]
+        pairs = Counter(frozenset(r.qubits) for r in self.pairs)
         bad = next((r.qubits for r in self.pairs if len(set(r.qubits)) != 2), None)
         if bad is not None:
             raise ValueError(f"pair {bad} does not name two qubits")
-        dup = next((sorted(p) for p in pairs if pairs.count(p) > 1), None)
+        dup = next((sorted(p) for p in pairs if pairs[p] > 1), None)
         if dup is not None:
             raise ValueError(f"pair {dup} has more than one row in `pairs`")
         return self
@@ -676,10 +683,12 @@ class _SpecLoader(yaml.SafeLoader):
     expansion, integer length; duplicate keys are refused instead of the last one winning;
     1e18 and 5e-3 read as numbers (YAML 1.2), not as strings."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, max_nodes: int = MAX_YAML_NODES):
         super().__init__(stream)
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0
+        self._max_nodes = max_nodes
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -690,7 +699,10 @@ class _SpecLoader(yaml.SafeLoader):
                 )
             return super().compose_node(parent, index)
         self._depth += 1
+        self._nodes += 1
         try:
+            if self._nodes > self._max_nodes:  # composing a huge document would take minutes and GBs
+                raise _LimitError(None, None, f"more than {self._max_nodes} values", self.peek_event().start_mark)
             if self._depth > MAX_YAML_DEPTH:
                 raise _LimitError(
                     None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
@@ -732,7 +744,7 @@ _SpecLoader.add_implicit_resolver(
 )
 
 
-def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, int]:
+def _expanded_size(node, memo: dict, active: set, depth: int = 0, max_nodes: int = MAX_YAML_NODES) -> tuple[int, int]:
     """(number of values, depth) of a composed YAML node once its aliases are expanded."""
     key = id(node)
     if key in memo:
@@ -750,14 +762,14 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
             else []
         )
         for child in children:
-            s, h = _expanded_size(child, memo, active, depth + 1)
+            s, h = _expanded_size(child, memo, active, depth + 1, max_nodes)
             size, height = size + s, max(height, h + 1)
-            if size > MAX_YAML_NODES:
+            if size > max_nodes:
                 break
         active.discard(key)
         memo[key] = (size, height)
-    if size > MAX_YAML_NODES:
-        raise _LimitError(None, None, f"more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark)
+    if size > max_nodes:
+        raise _LimitError(None, None, f"more than {max_nodes} values once aliases are expanded", node.start_mark)
     if depth + height > MAX_YAML_DEPTH:
         raise _LimitError(
             None, None, f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded", node.start_mark
@@ -765,14 +777,14 @@ def _expanded_size(node, memo: dict, active: set, depth: int = 0) -> tuple[int, 
     return size, height
 
 
-def safe_load(text: str) -> Any:
+def safe_load(text: str, max_nodes: int = MAX_YAML_NODES) -> Any:
     """YAML text -> plain data, within the limits above (yaml.YAMLError otherwise)."""
-    loader = _SpecLoader(text)
+    loader = _SpecLoader(text, max_nodes)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, {}, set())
+        _expanded_size(node, {}, set(), 0, max_nodes)
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -977,6 +989,10 @@ def point_fields(model: BaseModel) -> set[str]:
 
 
 MAX_CALIBRATION_BYTES = 10_000_000
+# rows of a calibration table (qubits and couplers together): a circuit has at most 4096 qubits
+# (experiment: circuit), and a lattice of that size has fewer couplers than three per qubit
+MAX_CALIBRATION_ROWS = 16_384
+_CALIBRATION_NODES = 10 * MAX_CALIBRATION_ROWS  # YAML values of a table of that many rows (about 9 a row)
 
 
 def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
@@ -1005,10 +1021,18 @@ def read_calibration(path_text: str, spec_file: str, field: str) -> dict:
         fail(f"cannot read: {e.strerror or e.__class__.__name__}")
     try:
         text = data.decode("utf-8")
+        # every row names its qubit(s) ("qubit:" / "qubits:"): more names than rows allowed is refused
+        # before the parse, which for a table of 300000 rows would take half a minute and a GB
+        names = text.count("qubit")
+        if names > MAX_CALIBRATION_ROWS + 2:
+            fail(
+                f"more than {MAX_CALIBRATION_ROWS} rows ({names} mentions of 'qubit'): a table has a row per "
+                f"qubit and per coupler, for at most {MAX_CALIBRATION_ROWS} together"
+            )
         if path.suffix.lower() == ".json":
             table = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not a number")))
         else:
-            table = safe_load(text)
+            table = safe_load(text, _CALIBRATION_NODES)
     except UnicodeDecodeError:
         fail("not UTF-8 text")
     except json.JSONDecodeError as e:

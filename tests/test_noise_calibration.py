@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 
 import cirq
 import numpy as np
@@ -212,6 +213,10 @@ def test_missing_calibration_file(tmp_path):
     assert r.exit_code == 2 and f"{spec}: noise.calibration: nowhere.yaml: file not found" in r.output
 
 
+def _rows(n: int) -> str:
+    return "".join(f"  - {{qubit: {q}, p1: 0.001, readout: 0.01}}\n" for q in range(n))
+
+
 def _json_table(p1_text="0.001", qubit_text="0"):
     rows = [f'{{"qubit": {qubit_text if q == 0 else q}, "p1": {p1_text if q == 0 else P1[q]}}}' for q in P1]
     return '{"qubits": [' + ", ".join(rows) + "]}"
@@ -238,8 +243,32 @@ def _json_table(p1_text="0.001", qubit_text="0"):
         # a link to a FIFO stands for one to /dev/zero: a node reading would block on or never finish
         ("cal.json", lambda p: (os.mkfifo(p.parent / "node"), p.symlink_to(p.parent / "node")), "not a regular file"),
         ("cal.json", lambda p: p.write_text(" " * 10_000_001), "larger than 10 MB"),
+        # 9 MB of rows, no aliases (issue 31): the rows are the limit, named before the parse
+        ("cal.yaml", lambda p: p.write_text("qubits:\n" + _rows(210_000)), "more than 16384 rows (210001 mentions"),
+        (
+            "cal.json",
+            lambda p: p.write_text(
+                '{"qubits": [' + ",".join(f'{{"qubit": {q}, "p1": 0.001}}' for q in range(300_000)) + "]}"
+            ),
+            "more than 16384 rows",
+        ),
+        # past the row limit without naming qubits: the YAML stops composing at its value limit
+        ("cal.yaml", lambda p: p.write_text("qubits:\n" + "  - {p1: 0.001, readout: 0.01}\n" * 200_000), "values"),
     ],
-    ids=["5000-digits", "40-digits", "nested", "Infinity", "NaN", "yaml-inf", "fifo", "link-to-node", "10MB"],
+    ids=[
+        "5000-digits",
+        "40-digits",
+        "nested",
+        "Infinity",
+        "NaN",
+        "yaml-inf",
+        "fifo",
+        "link-to-node",
+        "10MB",
+        "rows-yaml",
+        "rows-json",
+        "values-yaml",
+    ],
 )
 def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
     """Calibration files are read as the spec is: bounded regular files, finite numbers of sane
@@ -253,6 +282,7 @@ def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
     spec.write_text(SPEC.format(cal=name, method="density_matrix"))
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    t = time.perf_counter()
     r = subprocess.run(
         [sys.executable, "-m", "eqvbench", "validate", str(spec)],
         capture_output=True,
@@ -261,6 +291,7 @@ def test_hostile_calibration_file_is_one_line(tmp_path, name, make, msg):
         cwd=tmp_path,
         env=env,
     )
+    assert time.perf_counter() - t < 20, "refused, but not at once"
     line = r.stderr.strip()
     assert r.returncode == 2 and "Traceback" not in line and len(line.splitlines()) == 1, r.stderr[-2000:]
     assert line.startswith(f"error: {spec}: noise.calibration: {name}: ") and msg in line, line

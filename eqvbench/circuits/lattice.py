@@ -155,7 +155,7 @@ def build_lattice(section: dict[str, Any]) -> Lattice:
     if kind == "circuit":  # the coupling graph of a circuit file's two-qubit gates
         from eqvbench.families.circuit import coupling_lattice
 
-        return coupling_lattice(section["file"])
+        return coupling_lattice(section["file"], section.get("max_gates"))
     raise ValueError(f"unknown lattice kind {kind!r}")  # pragma: no cover - the spec model rejects others
 
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import errno
 import hashlib
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import BeforeValidator, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from eqvbench.families.base import (
     BUTTERFLY_FIELDS,
@@ -45,11 +45,22 @@ from eqvbench.families.base import (
 )
 from eqvbench.families.floquet_ising import IsingRegionSpec, parse_pauli_sum
 from eqvbench.families.observable import ObservableInstance
+from eqvbench.io import read_regular
 from eqvbench.spec import Section, Sweep, short_repr
 
 MAX_CIRCUIT_BYTES = 50_000_000
 MAX_CIRCUIT_QUBITS = 4096
+# the most one- and two-qubit gates a file may expand to (definitions and repetitions unrolled): a
+# cirq circuit costs about 200 bytes and a few microseconds a gate, so this keeps a load under about
+# 1 GB and a minute; circuit.max_gates raises it for a circuit that really is that large
+MAX_CIRCUIT_GATES = 4_000_000
 FORMATS = {".qasm": "OpenQASM 2", ".json": "Cirq JSON"}
+
+
+# called with (file name, fraction loaded) while a large circuit file loads (at most every 65536
+# statements; 1.0 when done); the CLI shows it on a terminal
+load_progress: Callable[[str, float], None] | None = None
+_loading: list[str] = [""]  # the name of the file being loaded, for load_progress
 
 
 class CircuitFileError(ValueError):
@@ -69,6 +80,7 @@ class LoadedCircuit:
     labels: tuple[str, ...]  # each qubit's name in the file
     sha256: str
     format: str
+    qubits: tuple = ()  # the LineQubits some gate acts on (a file's idle declared qubits are not among them)
 
 
 # --- reading files ------------------------------------------------------------------------------
@@ -82,11 +94,19 @@ def resolve_path(value: str, base_dir: Path | None) -> Path:
     return Path(path.absolute())
 
 
-def load_circuit(path: str | Path) -> LoadedCircuit:
-    """Read and check a circuit file (cached by content); CircuitFileError says what is wrong."""
+def load_circuit(path: str | Path, max_gates: int | None = None) -> LoadedCircuit:
+    """Read and check a circuit file (cached by content); CircuitFileError says what is wrong.
+
+    `max_gates` (default MAX_CIRCUIT_GATES): the most one- and two-qubit gates the file may expand to
+    (gate definitions, CircuitOperation repetitions unrolled), counted before anything is expanded."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
+        if path.suffix.lower() == ".qasm3":
+            raise CircuitFileError(
+                "OpenQASM 3 (.qasm3) is not read yet: eqvbench reads OpenQASM 2.0 (.qasm) and Cirq JSON (.json); "
+                "convert the file (qiskit.qasm2.dumps) or write it with cirq.to_json"
+            )
         raise CircuitFileError(
             f"unknown format {path.suffix or '(no extension)'!r}: "
             f"use {', '.join(f'{k} ({v})' for k, v in FORMATS.items())}"
@@ -96,17 +116,30 @@ def load_circuit(path: str | Path) -> LoadedCircuit:
     if not path.is_file():
         raise CircuitFileError("is not a regular file")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CIRCUIT_BYTES + 1)
+        data = read_regular(path, MAX_CIRCUIT_BYTES)
     except OSError as e:
-        raise CircuitFileError(f"cannot read: {e.__class__.__name__}") from None
-    if len(data) > MAX_CIRCUIT_BYTES:
-        raise CircuitFileError(f"larger than {MAX_CIRCUIT_BYTES // 10**6} MB")
-    return _load_bytes(data, path.suffix.lower(), hashlib.sha256(data).hexdigest())
+        if e.errno == errno.EFBIG:
+            raise CircuitFileError(f"larger than {MAX_CIRCUIT_BYTES // 10**6} MB") from None
+        raise CircuitFileError(f"cannot read: {e.strerror or e.__class__.__name__}") from None
+    limit = MAX_CIRCUIT_GATES if max_gates is None else int(max_gates)
+    _loading[0] = path.name
+    try:
+        return _load_bytes(data, path.suffix.lower(), hashlib.sha256(data).hexdigest(), limit)
+    finally:
+        if load_progress is not None and len(data) > _PROGRESS_BYTES:
+            load_progress(path.name, 1.0)
+
+
+_PROGRESS_BYTES = 2_000_000  # files smaller than this load in well under a second: no progress
+
+
+def _progress(fraction: float) -> None:
+    if load_progress is not None:
+        load_progress(_loading[0], fraction)
 
 
 @lru_cache(maxsize=32)
-def _load_bytes(data: bytes, suffix: str, sha: str) -> LoadedCircuit:
+def _load_bytes(data: bytes, suffix: str, sha: str, max_gates: int = MAX_CIRCUIT_GATES) -> LoadedCircuit:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -116,196 +149,37 @@ def _load_bytes(data: bytes, suffix: str, sha: str) -> LoadedCircuit:
     try:
         with np.errstate(all="ignore"):  # an angle computed as inf is refused below, not warned about
             if suffix == ".qasm":
-                circuit, labels = _from_qasm(text)
+                circuit, labels, qubits = _from_qasm(text, max_gates)
             else:
-                circuit, labels = _from_cirq_json(text)
+                circuit, labels, qubits = _from_cirq_json(text, max_gates)
     except CircuitFileError:
         raise
+    except MemoryError:
+        raise CircuitFileError("the circuit is too large for the memory available") from None
     except Exception as e:  # noqa: BLE001 - whatever else a malformed file trips: one line, no traceback
         raise CircuitFileError(f"cannot be read: {e.__class__.__name__}: {_first_line(e)}") from None
-    if len(labels) > MAX_CIRCUIT_QUBITS:
-        raise CircuitFileError(f"{len(labels)} qubits, more than {MAX_CIRCUIT_QUBITS}")
-    return LoadedCircuit(circuit, len(labels), tuple(labels), sha, FORMATS[suffix])
+    return LoadedCircuit(circuit, len(qubits), tuple(labels), sha, FORMATS[suffix], tuple(qubits))
 
 
-@dataclass(frozen=True)
-class _Statement:
-    line: int
-    column: int
-    name: str
-    n_args: int
-    text: str
-    start: int  # offsets in the program text: [start, end)
-    end: int
-
-
-def qasm_statements(text: str) -> list[_Statement]:
-    """Top-level statements of a QASM program (a gate definition is one statement; comments removed),
-    with the line and column each starts at: enough to say where a construct eqvbench refuses is,
-    and to cut the program at its barriers."""
-    out, buf, depth, line, col = [], [], 0, 1, 1
-    start = None
-
-    def emit(end: int) -> None:
-        body = "".join(buf).strip()
-        if body and start is not None:
-            name = re.match(r"[A-Za-z_][\w]*", body)
-            rest = re.sub(r"^[A-Za-z_]\w*\s*(\([^)]*\))?", "", body).strip()
-            n_args = len([a for a in rest.split(",") if a.strip()]) if rest else 0
-            out.append(_Statement(start[0], start[1], name.group(0) if name else "", n_args, body, start[2], end))
-
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            i = len(text) if j < 0 else j
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth = max(0, depth - 1)
-            if depth == 0:  # the end of a gate definition
-                emit(i + 1)
-                buf, start = [], None
-        elif depth == 0:
-            if c == ";":
-                emit(i + 1)
-                buf, start = [], None
-            else:
-                if start is None and not c.isspace():
-                    start = (line, col, i)
-                buf.append(c)
-        if c == "\n":
-            line, col = line + 1, 1
-        else:
-            col += 1
-        i += 1
-    return out
-
-
-_REFUSED_STATEMENTS = {
-    "reset": "reset is not supported (eqvbench starts every qubit in |0>)",
-    "if": "classically controlled gates are not supported",
-    "opaque": "opaque gates are not supported (no unitary)",
-}
-
-
-def _only(text: str, statements: list[_Statement]) -> str:
-    """`text` with everything but `statements` blanked (line breaks kept: lines and columns stay)."""
-    out, pos = [], 0
-    for st in sorted(statements, key=lambda st: st.start):
-        gap = text[pos : st.start]
-        out.append(re.sub(r"[^\n]", " ", gap))
-        out.append(text[st.start : st.end])
-        pos = st.end
-    out.append(re.sub(r"[^\n]", " ", text[pos:]))
-    return "".join(out)
-
-
-def _from_qasm(text: str):
+def _from_qasm(text: str, max_gates: int):
+    """The file's circuit on LineQubit(k), k the qubit's number in the file's order; only the qubits
+    some gate acts on are the circuit's (declared but idle ones are left out)."""
     import cirq
-    from cirq.contrib.qasm_import import QasmException
 
-    statements = qasm_statements(text)
-    for st in statements:
-        if st.name in _REFUSED_STATEMENTS:
-            raise CircuitFileError(_REFUSED_STATEMENTS[st.name], st.line)
-    # a barrier starts a new moment (cirq's grammar lacks it): the program is read in pieces cut at
-    # its barriers, each with every declaration, and the pieces' circuits follow one another
-    declarations = {"OPENQASM", "include", "qreg", "creg", "qubit", "bit", "gate"}
-    pieces: list[list[_Statement]] = [[]]
-    for st in statements:
-        if st.name == "barrier":
-            pieces.append([])
-        elif st.name not in declarations:
-            pieces[-1].append(st)
-    kept = [st for st in statements if st.name in declarations]
+    from eqvbench.circuits import qasm2
+
     try:
-        if len(pieces) == 1:
-            circuit = _read_qasm(text)
-        else:
-            circuit = cirq.Circuit()
-            for piece in pieces:
-                if piece:
-                    circuit += _read_qasm(_only(text, kept + piece))
-    except QasmException as e:
-        raise _qasm_error(str(getattr(e, "message", e))) from None
-    except ImportError as e:  # cirq's QASM reader needs `ply`
-        raise CircuitFileError(
-            f"reading OpenQASM needs the Python package {e.name or 'ply'!r} (pip install ply)"
-        ) from None
-    except (ValueError, TypeError, ArithmeticError, RecursionError) as e:
-        raise CircuitFileError(f"not a circuit cirq's OpenQASM reader accepts: {_first_line(e)}") from None
-    # qubits in declaration order: registers as declared, then index (cirq names them reg_index)
-    order: list[tuple[str, str]] = []
-    for st in statements:
-        m = re.fullmatch(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]", st.text) or re.fullmatch(
-            r"qubit\s*\[\s*(\d+)\s*\]\s*([A-Za-z_]\w*)", st.text
+        read = qasm2.read(
+            text, max_gates, MAX_CIRCUIT_QUBITS, progress=_progress if len(text) > _PROGRESS_BYTES else None
         )
-        if m:
-            reg, size = (m.group(1), m.group(2)) if st.text.startswith("qreg") else (m.group(2), m.group(1))
-            if int(size) > MAX_CIRCUIT_QUBITS:
-                raise CircuitFileError(f"register {reg} has {size} qubits, more than {MAX_CIRCUIT_QUBITS}", st.line)
-            order += [(f"{reg}_{i}", f"{reg}[{i}]") for i in range(int(size))]
-    names = [n for n, _ in order]
-    extra = sorted(q for q in circuit.all_qubits() if getattr(q, "name", None) not in set(names))
-    order += [(str(q), str(q)) for q in extra]
-    mapping = {cirq.NamedQubit(n): cirq.LineQubit(i) for i, (n, _) in enumerate(order)}
-    mapping.update({q: cirq.LineQubit(len(names) + k) for k, q in enumerate(extra)})
-
-    def where(kind: str) -> int | None:
-        return next((st.line for st in statements if st.name == kind), None)
-
-    def line_of_wide_gate() -> int | None:
-        skip = {"qreg", "creg", "qubit", "bit", "measure", "include", "OPENQASM", "gate", "barrier"}
-        return next((st.line for st in statements if st.n_args > 2 and st.name not in skip), None)
-
-    circuit = _checked(circuit, where, line_of_wide_gate)
-    return circuit.transform_qubits(lambda q: mapping[q]), [label for _, label in order]
-
-
-def _finite(op, what: str):
-    """`op` on floats, refusing a result that is not a finite real number: cirq's reader computes
-    integer powers exactly (9^9^9 would not end) and lets exp(1000) or sqrt(-1) through as inf, nan."""
-    import numpy as np
-
-    def checked(*args):
-        if not all(isinstance(a, (int, float, np.number)) for a in args):
-            return op(*args)  # a custom gate's symbolic parameter: its value is checked once applied
-        try:
-            with np.errstate(all="ignore"):
-                value = op(*(float(a) for a in args))
-        except OverflowError:
-            value = math.inf
-        if isinstance(value, complex) or not math.isfinite(value):
-            raise ArithmeticError(f"a gate parameter's {what} is not a finite real number")
-        return float(value)
-
-    return checked
-
-
-def _read_qasm(text: str):
-    """cirq's OpenQASM 2 reader with its parameter arithmetic in checked floats."""
-    from cirq.contrib.qasm_import._parser import QasmParser
-
-    parser = QasmParser()
-    parser.binary_operators = {k: _finite(op, f"'{k}'") for k, op in parser.binary_operators.items()}
-    parser.functions = {k: _finite(f, f"{k}()") for k, f in parser.functions.items()}
-    return parser.parse(text).circuit
-
-
-def _qasm_error(message: str) -> CircuitFileError:
-    """cirq's QasmException as one line: 'line L, column C: what' (its context lines dropped)."""
-    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
-    what = lines[0] if lines else "does not parse"
-    m = re.search(r"at line (\d+)(?:, column (\d+))?", message)
-    if m:
-        what = re.sub(r"\s*at line \d+(, column \d+)?'?", "", what).strip()
-        where = int(m.group(1))
-        err = CircuitFileError(what + (f" (column {m.group(2)})" if m.group(2) else ""), where)
-        return err
-    return CircuitFileError(what)
+    except qasm2.QasmError as e:
+        raise CircuitFileError(e.message, e.line) from None
+    except RecursionError:
+        raise CircuitFileError("gate definitions nested too deeply") from None
+    if not read.n_gates or not read.used:
+        raise CircuitFileError("the circuit has no gates")
+    circuit = cirq.Circuit.from_moments(*(cirq.Moment.from_ops(*ops) for ops in read.moments))
+    return circuit, read.labels, [cirq.LineQubit(k) for k in read.used]
 
 
 def _first_line(e: BaseException) -> str:
@@ -313,78 +187,264 @@ def _first_line(e: BaseException) -> str:
     return text[0][:200] if text else e.__class__.__name__
 
 
-def _from_cirq_json(text: str):
+def json_gate_count(obj: Any) -> tuple[int, int]:
+    """(gates, qubits) of decoded-but-not-built Cirq JSON: how many operations the circuit expands to
+    with every CircuitOperation unrolled (repetitions times its circuit's count, nesting multiplied;
+    a circuit written once and referred to again counted from its one copy) and how many distinct
+    qubits its operations name. Nothing is unrolled: a 1 KB file of nested repetitions is counted at once."""
+    values: dict[Any, Any] = {}
+    legacy: dict[Any, Any] = {}
+    counted: dict[Any, int] = {}
+    qubits: set = set()
+
+    def circuit_count(node: Any) -> int:
+        key = None
+        for _ in range(16):  # a reference to a circuit written elsewhere in the file
+            if not isinstance(node, dict):
+                return 0
+            t, k = node.get("cirq_type"), node.get("key")
+            if t == "VAL":
+                values[k] = node.get("val")
+                key, node = key or ("key", k), node.get("val")
+            elif t == "REF":
+                key, node = key or ("key", k), values.get(k)
+            elif t == "_SerializedKey":  # cirq's older format: circuits written once in a context list
+                key, node = key or ("legacy", k), legacy.get(k)
+            else:
+                break
+        key = key or ("id", id(node))
+        if key in counted:
+            return counted[key]
+        total = 0
+        if isinstance(node, dict):
+            for moment in node.get("moments") or []:
+                for op in (moment.get("operations") or []) if isinstance(moment, dict) else []:
+                    total = min(total + op_count(op), 1 << 62)  # past every limit: no huge integers
+        counted[key] = total
+        return total
+
+    def op_count(op: Any) -> int:
+        if not isinstance(op, dict):
+            return 1
+        for q in op.get("qubits") or () if isinstance(op.get("qubits"), list) else ():
+            if isinstance(q, dict):
+                qubits.add((q.get("cirq_type"), q.get("x"), q.get("row"), q.get("col"), q.get("name")))
+        t = op.get("cirq_type")
+        if t == "CircuitOperation":
+            reps = op.get("repetitions", 1)
+            reps = abs(int(reps)) if isinstance(reps, (int, float)) and math.isfinite(reps) else 1
+            return min(reps * circuit_count(op.get("circuit")), 1 << 62)
+        if isinstance(op.get("sub_operation"), dict):
+            return op_count(op["sub_operation"])
+        return 1
+
+    if isinstance(obj, dict) and obj.get("cirq_type") == "_ContextualSerialization":
+        dag = obj.get("object_dag") if isinstance(obj.get("object_dag"), list) else []
+        for entry in dag:
+            if isinstance(entry, dict) and entry.get("cirq_type") == "_SerializedContext":
+                legacy[entry.get("key")] = entry.get("obj")
+        obj = dag[-1] if dag else None
+    return (circuit_count(obj) if isinstance(obj, dict) else 0), len(qubits)
+
+
+def expanded_count(circuit) -> int:
+    """How many operations a cirq circuit expands to with its CircuitOperations unrolled (each
+    sub-circuit counted once): the check on the built circuit, whatever JSON form it came from."""
+    import cirq
+
+    memo: dict[int, int] = {}
+
+    def count(c) -> int:
+        if id(c) in memo:
+            return memo[id(c)]
+        total = 0
+        for op in c.all_operations():
+            sub = op.untagged
+            if isinstance(sub, cirq.CircuitOperation):
+                total += abs(int(sub.repetitions)) * count(sub.circuit)
+            else:
+                total += 1
+            total = min(total, 1 << 62)
+        memo[id(c)] = total
+        return total
+
+    return count(circuit)
+
+
+def _from_cirq_json(text: str, max_gates: int):
     import json
 
     import cirq
 
+    big = len(text) > _PROGRESS_BYTES
+    if big:
+        _progress(0.0)
     try:
-        obj = cirq.read_json(json_text=text)
+        raw = json.loads(text)
+        gates, n_qubits = json_gate_count(raw)
     except json.JSONDecodeError as e:
         raise CircuitFileError(f"malformed JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise CircuitFileError("JSON nested too deeply") from None
+    del raw
+    if n_qubits > MAX_CIRCUIT_QUBITS:
+        raise CircuitFileError(f"{n_qubits} qubits, more than {MAX_CIRCUIT_QUBITS}")
+    if gates > max_gates:
+        raise CircuitFileError(
+            f"the circuit expands to {gates if gates < 1 << 62 else 'more than 10^18'} gates "
+            "(CircuitOperation repetitions unrolled), more than the limit "
+            f"of {max_gates} (circuit.max_gates)"
+        )
+    if big:
+        _progress(0.2)
+    try:
+        obj = cirq.read_json(json_text=text)
     except RecursionError:
         raise CircuitFileError("JSON nested too deeply") from None
     except Exception as e:  # noqa: BLE001 - unknown cirq_type, bad fields: a bad file, said in one line
         raise CircuitFileError(f"not Cirq JSON that cirq can read: {_first_line(e)}") from None
     if not isinstance(obj, cirq.Circuit):
         raise CircuitFileError(f"holds a {type(obj).__name__}, not a cirq.Circuit")
-    circuit = _checked(obj, lambda kind: None, lambda: None)
+    if big:
+        _progress(0.7)
+    return _checked(obj, max_gates)
+
+
+def _checked(circuit, max_gates: int = MAX_CIRCUIT_GATES):
+    """The circuit on LineQubit(0..n-1) (its qubits sorted), sub-circuits unrolled and terminal
+    measurements removed, with its labels and qubits; CircuitFileError for what eqvbench cannot
+    simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or symbolic operations,
+    angles that are not finite). Each distinct gate is checked once, and each operation is rebuilt
+    on its new qubits without cirq's per-call check (a large file costs microseconds a gate)."""
+    import cirq
+
+    if any(isinstance(op.untagged, cirq.CircuitOperation) for op in circuit.all_operations()):
+        gates = expanded_count(circuit)  # again on what cirq built, before unrolling it
+        if gates > max_gates:
+            raise CircuitFileError(
+                f"the circuit expands to {gates if gates < 1 << 62 else 'more than 10^18'} gates "
+                f"(CircuitOperation repetitions unrolled), more than the limit of {max_gates} (circuit.max_gates)"
+            )
+        circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     qubits = sorted(circuit.all_qubits())
     if len(qubits) > MAX_CIRCUIT_QUBITS:
         raise CircuitFileError(f"{len(qubits)} qubits, more than {MAX_CIRCUIT_QUBITS}")
     mapping = {q: cirq.LineQubit(i) for i, q in enumerate(qubits)}
-    return circuit.transform_qubits(lambda q: mapping[q]), [str(q) for q in qubits]
-
-
-def _checked(circuit, where, line_of_wide_gate):
-    """The circuit with sub-circuits unrolled and terminal measurements removed; CircuitFileError for
-    what eqvbench cannot simulate (mid-circuit measurement, gates on 3+ qubits, non-unitary or
-    symbolic operations, angles that are not finite)."""
-    import cirq
-    import numpy as np
-
-    circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
-    if cirq.is_parameterized(circuit):
-        raise CircuitFileError(
-            f"symbolic parameters {sorted(map(str, cirq.parameter_names(circuit)))} have no values (write numbers)"
-        )
-    if not circuit.are_all_measurements_terminal():
-        raise CircuitFileError(
-            "a measurement before the end of the circuit (eqvbench measures at the end: "
-            "every qubit, or circuit.observable)",
-            where("measure"),
-        )
+    checked: dict[Any, str] = {}
+    measured: set = set()
     moments = []
+    seen: dict[int, tuple] = {}  # id(op) -> (op, kind, op on the new qubits): unrolled repetitions repeat ops
     for moment in circuit:
         ops = []
         for op in moment:
-            if cirq.is_measurement(op) or not op.qubits:
-                continue  # terminal measurements (eqvbench decides what is measured), global phases
-            if len(op.qubits) > 2:
+            hit = seen.get(id(op))
+            if hit is not None and hit[0] is op:
+                kind, new = hit[1], hit[2]
+            else:
+                kind, new = _checked_op(op, checked, mapping)
+                if len(seen) < 1 << 21:
+                    seen[id(op)] = (op, kind, new)
+            if kind == "skip":
+                continue
+            if kind == "measure":
+                measured.update(op.qubits)
+                continue
+            if measured and not measured.isdisjoint(op.qubits):
                 raise CircuitFileError(
-                    f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
-                    "simulates one- and two-qubit gates (decompose it)",
-                    line_of_wide_gate(),
+                    "a measurement before the end of the circuit (eqvbench measures at the end: "
+                    "every qubit, or circuit.observable)"
                 )
-            try:
-                unitary = None if isinstance(op, cirq.ClassicallyControlledOperation) else cirq.unitary(op, None)
-            except (ArithmeticError, ValueError) as e:  # an angle such as 3^(9^9), computed as inf
-                raise CircuitFileError(
-                    f"gate {_op_name(op, True)}: its unitary cannot be computed "
-                    f"({_first_line(e)}); is a parameter not a finite number?"
-                ) from None
-            if unitary is None:
-                raise CircuitFileError(
-                    f"unsupported operation {_op_name(op)}: not a unitary gate", where("if") or where("reset")
-                )
-            if not np.isfinite(unitary).all():  # an infinite or NaN angle (Infinity in Cirq JSON)
-                raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
-            ops.append(op)
-        moments.append(cirq.Moment(ops))
-    out = cirq.Circuit(m for m in moments if len(m))
-    if not any(True for _ in out.all_operations()):
+            ops.append(new)
+        if ops:
+            moments.append(cirq.Moment.from_ops(*ops))
+    if not moments:
         raise CircuitFileError("the circuit has no gates")
-    return out
+    return cirq.Circuit.from_moments(*moments), [str(q) for q in qubits], cirq.LineQubit.range(len(qubits))
+
+
+def _checked_op(op, checked: dict, mapping: dict) -> tuple[str, Any]:
+    """(kind, the operation on its new qubits) of one operation: see :func:`_kind`."""
+    import cirq
+
+    from eqvbench.circuits.qasm2 import _operation
+
+    plain = type(op) is cirq.GateOperation
+    kind = None
+    if plain and len(op.qubits) <= 2:
+        numbers = _gate_numbers(op)  # a rotation: unitary whenever its numbers are finite
+        if numbers is not None and all(map(math.isfinite, numbers)):
+            kind = "gate"
+    if kind is None and plain:
+        try:
+            kind = checked.get(op.gate)
+        except TypeError:  # an unhashable gate: checked on its own
+            plain = False
+    if kind is None:
+        kind = _kind(op)
+        if plain and len(checked) < 1 << 16:
+            checked[op.gate] = kind
+    if kind != "gate":
+        return kind, None
+    if plain:
+        return kind, _operation(op.gate, tuple(map(mapping.__getitem__, op.qubits)))
+    return kind, op.transform_qubits(mapping)
+
+
+def _kind(op) -> str:
+    """'measure', 'skip' (a global phase) or 'gate' for an operation eqvbench can simulate;
+    CircuitFileError for any other."""
+    import cirq
+    import numpy as np
+
+    if cirq.is_measurement(op):
+        return "measure"  # terminal measurements: eqvbench decides what is measured
+    if not op.qubits:
+        return "skip"
+    if cirq.is_parameterized(op):
+        raise CircuitFileError(
+            f"symbolic parameters {sorted(map(str, cirq.parameter_names(op)))} have no values (write numbers)"
+        )
+    if len(op.qubits) > 2:
+        raise CircuitFileError(
+            f"unsupported gate {_op_name(op)} on {len(op.qubits)} qubits: eqvbench "
+            "simulates one- and two-qubit gates (decompose it)"
+        )
+    numbers = _gate_numbers(op)
+    if numbers is not None:  # a rotation: unitary whenever its numbers are finite (no matrix needed)
+        if not all(math.isfinite(x) for x in numbers):
+            raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
+        return "gate"
+    try:
+        unitary = None if isinstance(op, cirq.ClassicallyControlledOperation) else cirq.unitary(op, None)
+    except (ArithmeticError, ValueError) as e:  # an angle such as 3^(9^9), computed as inf
+        raise CircuitFileError(
+            f"gate {_op_name(op, True)}: its unitary cannot be computed "
+            f"({_first_line(e)}); is a parameter not a finite number?"
+        ) from None
+    if unitary is None:
+        raise CircuitFileError(f"unsupported operation {_op_name(op)}: not a unitary gate")
+    if not np.isfinite(unitary).all():  # an infinite or NaN angle (Infinity in Cirq JSON)
+        raise CircuitFileError(f"gate {_op_name(op, True)} has a parameter that is not a finite number")
+    return "gate"
+
+
+def _gate_numbers(op) -> list[float] | None:
+    """The real numbers that fix a plain rotation's unitary (an EigenGate's exponent and global
+    shift, OpenQASM's U angles), or None for any other operation (its unitary is computed)."""
+    import cirq
+    from cirq.contrib.qasm_import._parser import QasmUGate
+
+    if type(op) is not cirq.GateOperation:
+        return None
+    g = op.gate
+    try:
+        if isinstance(g, cirq.EigenGate):
+            return [float(g.exponent), float(g.global_shift)]
+        if isinstance(g, QasmUGate):
+            return [float(g.theta), float(g.phi), float(g.lmda)]
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def _op_name(op, safe: bool = False) -> str:
@@ -398,44 +458,50 @@ def _op_name(op, safe: bool = False) -> str:
 
 
 @lru_cache(maxsize=32)
-def _coupling(sha: str, path: str):
-    import cirq
-
+def _coupling(sha: str, path: str, max_gates: int | None = None):
     from eqvbench.circuits.lattice import Lattice
 
-    loaded = load_circuit(path)
-    qubits = tuple(cirq.LineQubit.range(loaded.n_qubits))
+    loaded = load_circuit(path, max_gates)
     pairs = sorted({tuple(sorted(op.qubits)) for op in loaded.circuit.all_operations() if len(op.qubits) == 2})
-    return Lattice("circuit", qubits, tuple(pairs), ())
+    return Lattice("circuit", loaded.qubits, tuple(pairs), ())
 
 
-def coupling_lattice(path: str):
-    """A lattice whose qubits are the file's and whose couplers are the pairs its two-qubit gates
-    act on: what the effective region's balls grow on (`.ball`, `.restrict`, `.n_qubits`)."""
-    loaded = load_circuit(path)
-    return _coupling(loaded.sha256, str(path))
+def coupling_lattice(path: str, max_gates: int | None = None):
+    """A lattice whose qubits are the file's (those some gate acts on, numbered in the file's order)
+    and whose couplers are the pairs its two-qubit gates act on: what the effective region's balls
+    grow on (`.ball`, `.restrict`, `.n_qubits`)."""
+    loaded = load_circuit(path, max_gates)
+    return _coupling(loaded.sha256, str(path), max_gates)
 
 
 # --- observables ---------------------------------------------------------------------------------
 
 
-def resolve_terms(text: str, n_qubits: int) -> tuple[list[dict], list[float] | None]:
+def resolve_terms(text: str, loaded: LoadedCircuit) -> tuple[list[dict], list[float] | None]:
     """The observable's Pauli strings on LineQubit(k) and their coefficients (None: their mean, for
-    M_z and a single string of coefficient 1); ValueError naming a qubit the circuit lacks."""
+    M_z and a single string of coefficient 1); ValueError naming a qubit the circuit lacks, or one
+    that no gate acts on (its value would be that of |0>, whatever the circuit and the noise)."""
     import cirq
 
     terms = parse_pauli_sum(text)
     if any(o.is_mean_z for _, o in terms):
         if len(terms) > 1 or terms[0][0] != 1.0:
             raise ValueError(f"M_z is the mean of Z over all qubits and cannot be part of a sum ({text!r})")
-        return [{cirq.LineQubit(k): "Z"} for k in range(n_qubits)], None
+        return [{q: "Z"} for q in loaded.qubits], None
+    declared, used = len(loaded.labels), {q.x for q in loaded.qubits}
     strings = []
     for _, obs in terms:
         for k in obs.paulis:
-            if k >= n_qubits:
+            if k >= declared:
                 raise ValueError(
                     f"qubit {k} of {short_repr(str(text))} is not in the circuit, which has "
-                    f"{n_qubits} qubits (numbered 0..{n_qubits - 1} in the file's order)"
+                    f"{declared} qubits (numbered 0..{declared - 1} in the file's order)"
+                )
+            if k not in used:
+                raise ValueError(
+                    f"qubit {k} ({loaded.labels[k]}) of {short_repr(str(text))} is idle: no gate of the circuit "
+                    "acts on it, so eqvbench leaves it out (its value would be that of |0>); "
+                    "measure a qubit the circuit uses"
                 )
         strings.append({cirq.LineQubit(k): p for k, p in sorted(obs.paulis.items())})
     coefficients = [c for c, _ in terms]
@@ -453,7 +519,7 @@ def _check_file(value: Any, info: ValidationInfo) -> str:
     base = (info.context or {}).get("base_dir")
     path = resolve_path(value, Path(base) if base else None)
     try:
-        load_circuit(path)
+        load_circuit(path, info.data.get("max_gates"))
     except CircuitFileError as e:
         shown = short_repr(value)
         if not Path(value).is_absolute() and "not found" in str(e):
@@ -474,6 +540,8 @@ def _check_observable_text(value: Any) -> Any:
 class CircuitSection(Section):
     """`circuit:` section of a circuit spec: the file, and what is measured."""
 
+    # before `file`: the file is read (and its size checked) with it
+    max_gates: Annotated[int, Field(ge=1, le=10**9)] = MAX_CIRCUIT_GATES
     file: Sweep(Annotated[str, BeforeValidator(_check_file)])
     # None: every qubit measured, fidelity by XEB
     observable: Sweep(Annotated[str | None, BeforeValidator(_check_observable_text)]) = [None]
@@ -483,10 +551,10 @@ class CircuitSection(Section):
     @classmethod
     def _on_the_circuit(cls, observables, info: ValidationInfo):
         for path in info.data.get("file") or []:
-            n = load_circuit(path).n_qubits
+            loaded = load_circuit(path, info.data.get("max_gates"))
             for text in observables:
                 if text is not None:
-                    resolve_terms(text, n)
+                    resolve_terms(text, loaded)
         return observables
 
 
@@ -530,6 +598,8 @@ class CircuitFamily(Family):
     def complete_point(self, values: dict[str, Any]) -> dict[str, Any]:
         """The point's lattice is its file's coupling graph."""
         values["lattice"] = {"kind": "circuit", "file": values["circuit"]["file"]}
+        if values["circuit"].get("max_gates", MAX_CIRCUIT_GATES) != MAX_CIRCUIT_GATES:
+            values["lattice"]["max_gates"] = values["circuit"]["max_gates"]
         return values
 
     def n_instances(self, circuit: dict[str, Any]) -> int:
@@ -540,7 +610,7 @@ class CircuitFamily(Family):
         if text is None:
             return []
         try:
-            resolve_terms(text, lattice.n_qubits)
+            resolve_terms(text, load_circuit(values["circuit"]["file"], values["circuit"].get("max_gates")))
         except ValueError as e:
             return [("circuit.observable", str(e))]
         return []
@@ -548,10 +618,10 @@ class CircuitFamily(Family):
     def build(self, lattice, circuit: dict[str, Any], seed: int) -> Instance:
         """Without an observable a plain :class:`Instance` (every qubit measured); with one an
         :class:`ObservableInstance` (its regions: the file's gates among a ball's qubits)."""
-        loaded = load_circuit(circuit["file"])
+        loaded = load_circuit(circuit["file"], circuit.get("max_gates"))
         if circuit["observable"] is None:
             return Instance(loaded.circuit, lattice.qubits, lattice.qubits, seed)
-        paulis, coefficients = resolve_terms(circuit["observable"], lattice.n_qubits)
+        paulis, coefficients = resolve_terms(circuit["observable"], loaded)
         return ObservableInstance.of(loaded.circuit, lattice.qubits, paulis, lattice, seed, coefficients)
 
     @staticmethod
@@ -585,7 +655,7 @@ class CircuitFamily(Family):
     def structure_key(self, values: dict[str, Any]) -> dict[str, Any]:
         # by content, not by path: the same circuit anywhere has the same seeds and cost
         c = values["circuit"]
-        return {"circuit_sha256": load_circuit(c["file"]).sha256, "observable": c["observable"]}
+        return {"circuit_sha256": load_circuit(c["file"], c.get("max_gates")).sha256, "observable": c["observable"]}
 
 
 # --- writing QASM -------------------------------------------------------------------------------
