@@ -410,6 +410,19 @@ def read(
     arg_cache: dict = {}
     seen_header = False
 
+    def place(op, qs: tuple[int, ...]) -> None:
+        """Put `op` (on file qubits `qs`, one or two) in the earliest moment its qubits and the last
+        barrier allow."""
+        if measured and any(q in measured for q in qs):
+            raise QasmError(_MEASURED, line_at(measured[next(q for q in qs if q in measured)]))
+        t = max(floor, *(free[q] for q in qs))
+        for q in qs:
+            free[q] = t + 1
+        if t == len(moments):
+            moments.append([op])
+        else:
+            moments[t].append(op)
+
     def args_of(args: str, pos: int, n_args: int | None, what: str) -> list[tuple[int, ...]]:
         """The qubits of each application (a register argument broadcasts)."""
         hit = arg_cache.get(args)
@@ -530,26 +543,7 @@ def read(
                                 op_cache[(name, v, qs)] = op
                     else:
                         op = _operation(g, tuple(map(line_qubits.__getitem__, qs)))
-                    if measured and any(q in measured for q in qs):
-                        raise QasmError(_MEASURED, line_at(measured[next(q for q in qs if q in measured)]))
-                    if len(qs) == 1:
-                        i = qs[0]
-                        t = free[i]
-                        if t < floor:
-                            t = floor
-                        free[i] = t + 1
-                    else:
-                        i, j = qs
-                        t = free[i]
-                        if free[j] > t:
-                            t = free[j]
-                        if t < floor:
-                            t = floor
-                        free[i] = free[j] = t + 1
-                    if t == len(moments):
-                        moments.append([op])
-                    else:
-                        moments[t].append(op)
+                    place(op, qs)
                 continue
             key = (name, params, args)
             hit = app_cache.get(key)
@@ -591,26 +585,7 @@ def read(
                     line_at(start),
                 )
             for op, qs in ops:
-                if measured and any(q in measured for q in qs):
-                    raise QasmError(_MEASURED, line_at(measured[next(q for q in qs if q in measured)]))
-                if len(qs) == 1:
-                    i = qs[0]
-                    t = free[i]
-                    if t < floor:
-                        t = floor
-                    free[i] = t + 1
-                else:
-                    i, j = qs
-                    t = free[i]
-                    if free[j] > t:
-                        t = free[j]
-                    if t < floor:
-                        t = floor
-                    free[i] = free[j] = t + 1
-                if t == len(moments):
-                    moments.append([op])
-                else:
-                    moments[t].append(op)
+                place(op, qs)
             continue
 
         if not seen_header:
