@@ -311,3 +311,12 @@ def test_a_long_malformed_statement_is_refused_in_one_pass(tmp_path, body):
     with pytest.raises(ValueError, match="^line 4: "):
         load_circuit(f)
     assert time.perf_counter() - t < 2
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5", "true"])
+def test_a_bad_gate_limit_is_one_line_naming_the_field(tmp_path, value):
+    qasm(tmp_path, "qreg q[2];\nh q[0];\ncx q[0],q[1];\n")
+    r = invoke("validate", spec_for(tmp_path, "c.qasm", f", max_gates: {value}"))
+    assert r.exit_code == 2, r.output
+    assert "circuit.max_gates" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
