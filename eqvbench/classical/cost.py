@@ -998,8 +998,8 @@ def _slice_to_fit(tree, settings: CostSettings):
     """Slice and reconfigure (interleaved, coarse steps keep it to seconds) until the tree fits.
 
     Trees that need more than SLICE_RECONF_MAX_BITS of slicing (a sign that the
-    search found no good tree) are sliced without reconfiguration, which is
-    fast but leaves a looser upper bound.
+    search found no good tree) are sliced without reconfiguration, in one slicing
+    trial (bounded memory), which is fast but leaves a looser upper bound.
     """
     width = _width_log2(tree)
     if width > MAX_WIDTH_LOG2:
@@ -1010,7 +1010,12 @@ def _slice_to_fit(tree, settings: CostSettings):
         )
     if tree.max_size() <= settings.target_size:
         return tree
-    if width - math.log2(settings.target_size) > SLICE_RECONF_MAX_BITS or tree.N > RECONF_MAX_TENSORS:
+    bits = width - math.log2(settings.target_size)
+    if bits > SLICE_RECONF_MAX_BITS:
+        # cotengra's slice finder keeps a cost table per sliced index and trial: its 16 trials on a
+        # 1-trial greedy tree of the 70-qubit RCS (10^90 madds) took a worker past 17 GB; one trial
+        return tree.slice(target_size=settings.target_size, max_repeats=1)
+    if tree.N > RECONF_MAX_TENSORS:
         return tree.slice(target_size=settings.target_size)
     return tree.slice_and_reconfigure(
         settings.target_size, step_size=4, minimize=settings.minimize, reconf_opts={"subtree_size": 6}
